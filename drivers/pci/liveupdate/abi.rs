@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Handover ABI of the PCI Live Update device table.
+//!
+//! Mirrors `include/linux/kho/abi/pci.h` (in this repository
+//! `include/kho_abi/pci.h`); read that header for the contract. Both sides
+//! assert the layout, and the host crate checks the two against each other
+//! with bindgen. This file is shared, unchanged, by the kernel component and
+//! the host crate, so it only uses `core` and `zerocopy`.
+
+use zerocopy::byteorder::little_endian::{
+    U16,
+    U32,
+    U64, //
+};
+use zerocopy_derive::{
+    FromBytes,
+    Immutable,
+    IntoBytes,
+    KnownLayout,
+    Unaligned, //
+};
+
+/// FLB compatible string; must equal `PCI_LU_FLB_COMPATIBLE`.
+pub const FLB_COMPATIBLE: &str = "pci-lu-sorted-table-v1";
+/// `PCI_LU_SER_MAGIC`: "PCLU" read as a little-endian `u32`.
+pub const SER_MAGIC: u32 = 0x554c_4350;
+/// `PCI_LU_SER_VERSION`.
+pub const SER_VERSION: u16 = 1;
+
+/// `PCI_DEV_SER_F_DIRECT`: preserved by a driver call.
+pub const F_DIRECT: u32 = 1 << 0;
+/// `PCI_DEV_SER_F_BRIDGE`: the device has a subordinate bus.
+pub const F_BRIDGE: u32 = 1 << 1;
+/// `PCI_DEV_SER_F_UPSTREAM`: the `upstream` field is valid.
+pub const F_UPSTREAM: u32 = 1 << 2;
+/// All defined flags.
+pub const F_ALL: u32 = F_DIRECT | F_BRIDGE | F_UPSTREAM;
+
+/// `struct pci_lu_ser`: header of the preserved device table.
+#[repr(C, packed)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(FromBytes, IntoBytes, Immutable, KnownLayout, Unaligned)]
+pub struct PciLuSer {
+    /// [`SER_MAGIC`].
+    pub magic: U32,
+    /// [`SER_VERSION`].
+    pub version: U16,
+    /// Size of one [`PciDevSer`].
+    pub entry_size: U16,
+    /// Number of valid entries.
+    pub count: U32,
+    /// Number of entries the array has room for.
+    pub capacity: U32,
+    /// Physical address of the entry array.
+    pub entries: U64,
+    /// CRC32C of the valid entries.
+    pub checksum: U32,
+    /// Must be zero.
+    pub reserved: U32,
+}
+
+/// `struct pci_dev_ser`: one preserved device.
+#[repr(C, packed)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(FromBytes, IntoBytes, Immutable, KnownLayout, Unaligned)]
+pub struct PciDevSer {
+    /// PCI segment (domain).
+    pub segment: U32,
+    /// Bus number << 8 | devfn.
+    pub bdf: U16,
+    /// Preservations at or below this device.
+    pub refcount: U16,
+    /// Vendor ID.
+    pub vendor: U16,
+    /// Device ID.
+    pub device: U16,
+    /// 24-bit class code.
+    pub class: U32,
+    /// `F_*` flags.
+    pub flags: U32,
+    /// BDF of the upstream bridge, valid with [`F_UPSTREAM`].
+    pub upstream: U16,
+    /// Secondary bus number of a bridge, 0 otherwise.
+    pub secondary: u8,
+    /// Subordinate bus number of a bridge, 0 otherwise.
+    pub subordinate: u8,
+}
+
+/// Size of [`PciLuSer`] in bytes.
+pub const SER_SIZE: usize = core::mem::size_of::<PciLuSer>();
+/// Size of [`PciDevSer`] in bytes.
+pub const DEV_SER_SIZE: usize = core::mem::size_of::<PciDevSer>();
+
+// The same numbers as the C `static_assert`s.
+const _: () = {
+    assert!(SER_SIZE == 32);
+    assert!(core::mem::offset_of!(PciLuSer, entries) == 16);
+    assert!(core::mem::offset_of!(PciLuSer, checksum) == 24);
+    assert!(DEV_SER_SIZE == 24);
+    assert!(core::mem::offset_of!(PciDevSer, refcount) == 6);
+    assert!(core::mem::offset_of!(PciDevSer, class) == 12);
+    assert!(core::mem::offset_of!(PciDevSer, flags) == 16);
+    assert!(core::mem::offset_of!(PciDevSer, upstream) == 20);
+    assert!(core::mem::offset_of!(PciDevSer, secondary) == 22);
+};

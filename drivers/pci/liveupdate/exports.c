@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * C side of the PCI Live Update component.
+ *
+ * #[export] only fixes the symbol names and checks the signatures of the
+ * Rust functions; it does not make them visible to modules. This file
+ * exports them (vfio-pci may be a module) and runs the boot-time init.
+ */
+
+#include <linux/export.h>
+#include <linux/init.h>
+#include <linux/pci_liveupdate.h>
+
+EXPORT_SYMBOL_GPL(pci_liveupdate_register_flb);
+EXPORT_SYMBOL_GPL(pci_liveupdate_unregister_flb);
+EXPORT_SYMBOL_GPL(pci_liveupdate_preserve);
+EXPORT_SYMBOL_GPL(pci_liveupdate_unpreserve);
+EXPORT_SYMBOL_GPL(pci_liveupdate_finish);
+EXPORT_SYMBOL_GPL(pci_liveupdate_is_incoming);
+
+/*
+ * After LUO has read the incoming FLB headers (early_initcall) and before
+ * PCI enumeration (subsys_initcall), which will look devices up.
+ */
+static int __init pci_liveupdate_initcall(void)
+{
+	return pci_liveupdate_init();
+}
+postcore_initcall(pci_liveupdate_initcall);

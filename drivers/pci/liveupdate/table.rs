@@ -1,0 +1,577 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Logic of the preserved device table.
+//!
+//! The table is a sorted array of [`PciDevSer`] entries plus its
+//! [`PciLuSer`] header. This file holds everything that does not touch the
+//! kernel: ordered insert and remove, binary search, the refcount walk over
+//! a device's upstream bridges, the checksum and the validation of data
+//! handed over by the previous kernel. It uses only `core` and `zerocopy`
+//! and is compiled, unchanged, into the kernel component and into the host
+//! crate that tests it.
+
+use crate::abi::{
+    self,
+    PciDevSer,
+    PciLuSer, //
+};
+use core::fmt;
+use zerocopy::{
+    byteorder::little_endian::{
+        U16,
+        U32, //
+    },
+    FromBytes,
+    IntoBytes, //
+};
+
+/// Deepest bridge hierarchy walked: one level per bus number at most.
+pub const MAX_DEPTH: usize = 256;
+
+/// Sort key of a device: segment, then bus/devfn.
+pub fn key(segment: u32, bdf: u16) -> u64 {
+    (u64::from(segment) << 16) | u64::from(bdf)
+}
+
+fn entry_key(e: &PciDevSer) -> u64 {
+    key(e.segment.get(), e.bdf.get())
+}
+
+/// What the table records about one device.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DevInfo {
+    /// PCI segment (domain).
+    pub segment: u32,
+    /// Bus number << 8 | devfn.
+    pub bdf: u16,
+    /// Vendor ID.
+    pub vendor: u16,
+    /// Device ID.
+    pub device: u16,
+    /// 24-bit class code.
+    pub class: u32,
+    /// Secondary and subordinate bus numbers if the device is a bridge.
+    pub bridge: Option<(u8, u8)>,
+    /// BDF of the upstream bridge, `None` on a root bus.
+    pub upstream: Option<u16>,
+}
+
+impl DevInfo {
+    /// Sort key of this device.
+    pub fn key(&self) -> u64 {
+        key(self.segment, self.bdf)
+    }
+
+    /// Whether `e` records this device with the same identity and place.
+    pub fn matches(&self, e: &PciDevSer) -> bool {
+        let (sec, sub) = self.bridge.unwrap_or((0, 0));
+        entry_key(e) == self.key()
+            && e.vendor.get() == self.vendor
+            && e.device.get() == self.device
+            && e.class.get() == self.class
+            && e.secondary == sec
+            && e.subordinate == sub
+            && (e.flags.get() & abi::F_BRIDGE != 0) == self.bridge.is_some()
+            && upstream_of(e) == self.upstream
+    }
+
+    fn to_entry(self, direct: bool) -> PciDevSer {
+        let (sec, sub) = self.bridge.unwrap_or((0, 0));
+        let mut flags = 0;
+        if direct {
+            flags |= abi::F_DIRECT;
+        }
+        if self.bridge.is_some() {
+            flags |= abi::F_BRIDGE;
+        }
+        if self.upstream.is_some() {
+            flags |= abi::F_UPSTREAM;
+        }
+        PciDevSer {
+            segment: U32::new(self.segment),
+            bdf: U16::new(self.bdf),
+            refcount: U16::new(1),
+            vendor: U16::new(self.vendor),
+            device: U16::new(self.device),
+            class: U32::new(self.class),
+            flags: U32::new(flags),
+            upstream: U16::new(self.upstream.unwrap_or(0)),
+            secondary: sec,
+            subordinate: sub,
+        }
+    }
+}
+
+/// Upstream bridge BDF recorded in `e`, if any.
+pub fn upstream_of(e: &PciDevSer) -> Option<u16> {
+    (e.flags.get() & abi::F_UPSTREAM != 0).then(|| e.upstream.get())
+}
+
+/// Whether `e` was preserved by a driver call (not only as a bridge).
+pub fn is_direct(e: &PciDevSer) -> bool {
+    e.flags.get() & abi::F_DIRECT != 0
+}
+
+/// A device and the way to its upstream bridge.
+///
+/// The kernel implements this over `struct pci_dev`, tests over a model
+/// topology. [`Node::parent`] must return the bridge whose secondary bus
+/// the device sits on.
+pub trait Node: Copy {
+    /// What the table should record about this device.
+    fn info(&self) -> DevInfo;
+    /// The upstream bridge, `None` on a root bus.
+    fn parent(&self) -> Option<Self>;
+}
+
+/// Errors of table operations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Error {
+    /// The device is already preserved (`-EBUSY`).
+    Busy,
+    /// The device is not preserved (a warning, nothing changes).
+    NotPreserved,
+    /// The array must hold this many entries first (grow and retry).
+    NoSpace(usize),
+    /// A refcount would exceed `u16::MAX`.
+    Overflow,
+    /// The table disagrees with the device path: a bridge is missing, has
+    /// no references left, or holds another device.
+    Inconsistent,
+    /// The path is not a chain of bridges, or is deeper than [`MAX_DEPTH`].
+    BadPath,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Busy => f.write_str("already preserved"),
+            Error::NotPreserved => f.write_str("not preserved"),
+            Error::NoSpace(n) => write!(f, "table needs room for {n} entries"),
+            Error::Overflow => f.write_str("too many devices below a bridge"),
+            Error::Inconsistent => f.write_str("table disagrees with the device's upstream path"),
+            Error::BadPath => f.write_str("upstream path is not a chain of bridges"),
+        }
+    }
+}
+
+/// Binary search for a device: `Ok(index)` or `Err(insertion point)`.
+pub fn search(entries: &[PciDevSer], segment: u32, bdf: u16) -> Result<usize, usize> {
+    entries.binary_search_by_key(&key(segment, bdf), entry_key)
+}
+
+/// CRC32C (Castagnoli) lookup table.
+const CRC32C_TABLE: [u32; 256] = {
+    let mut table = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 { (c >> 1) ^ 0x82f6_3b78 } else { c >> 1 };
+            k += 1;
+        }
+        table[i] = c;
+        i += 1;
+    }
+    table
+};
+
+/// CRC32C of `bytes`.
+pub fn crc32c(bytes: &[u8]) -> u32 {
+    !bytes.iter().fold(!0u32, |c, &b| {
+        CRC32C_TABLE[usize::from((c as u8) ^ b)] ^ (c >> 8)
+    })
+}
+
+/// Checksum stored in the header for these entries.
+pub fn checksum(entries: &[PciDevSer]) -> u32 {
+    crc32c(entries.as_bytes())
+}
+
+/// Writes an empty header.
+pub fn init_header(hdr: &mut PciLuSer) {
+    *hdr = PciLuSer {
+        magic: U32::new(abi::SER_MAGIC),
+        version: U16::new(abi::SER_VERSION),
+        // CAST: The entry size is 24, asserted in `abi`.
+        entry_size: U16::new(abi::DEV_SER_SIZE as u16),
+        checksum: U32::new(checksum(&[])),
+        ..PciLuSer::default()
+    };
+}
+
+/// A mutable view of a table: the header and its whole entry array.
+///
+/// # Invariants
+///
+/// `hdr.capacity == buf.len()` and `hdr.count <= hdr.capacity`.
+pub struct Table<'a> {
+    hdr: &'a mut PciLuSer,
+    buf: &'a mut [PciDevSer],
+}
+
+impl<'a> Table<'a> {
+    /// Wraps a header and its array; `None` if they disagree in size.
+    pub fn new(hdr: &'a mut PciLuSer, buf: &'a mut [PciDevSer]) -> Option<Self> {
+        let cap = usize::try_from(hdr.capacity.get()).ok()?;
+        let count = usize::try_from(hdr.count.get()).ok()?;
+        // INVARIANT: Checked here.
+        (cap == buf.len() && count <= cap).then_some(Table { hdr, buf })
+    }
+
+    /// Number of valid entries.
+    pub fn len(&self) -> usize {
+        // CAST: `count <= capacity == buf.len()`, by the type invariant.
+        self.hdr.count.get() as usize
+    }
+
+    /// Whether the table has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The valid entries, sorted.
+    pub fn entries(&self) -> &[PciDevSer] {
+        &self.buf[..self.len()]
+    }
+
+    /// The entry of a device, if present.
+    pub fn find(&self, segment: u32, bdf: u16) -> Option<&PciDevSer> {
+        let entries = self.entries();
+        search(entries, segment, bdf).ok().map(|i| &entries[i])
+    }
+
+    fn set_len(&mut self, len: usize) {
+        // CAST: `len <= buf.len() == capacity`, which is a `u32`.
+        self.hdr.count = U32::new(len as u32);
+    }
+
+    fn insert(&mut self, at: usize, e: PciDevSer) {
+        let len = self.len();
+        self.buf.copy_within(at..len, at + 1);
+        self.buf[at] = e;
+        self.set_len(len + 1);
+    }
+
+    fn remove(&mut self, at: usize) {
+        let len = self.len();
+        self.buf.copy_within(at + 1..len, at);
+        self.buf[len - 1] = PciDevSer::default();
+        self.set_len(len - 1);
+    }
+
+    fn update_checksum(&mut self) {
+        self.hdr.checksum = U32::new(checksum(self.entries()));
+    }
+
+    /// Checks that preserving `dev` can succeed without changing anything.
+    ///
+    /// Returns the number of entries the walk will add.
+    pub fn plan_preserve<N: Node>(&self, dev: &N) -> Result<usize, Error> {
+        let mut new = 0;
+        let mut depth = 0;
+        let mut cur = Some(*dev);
+        while let Some(node) = cur {
+            let info = node.info();
+            if depth > 0 && info.bridge.is_none() {
+                return Err(Error::BadPath);
+            }
+            match self.find(info.segment, info.bdf) {
+                Some(e) if depth == 0 && is_direct(e) => return Err(Error::Busy),
+                Some(e) if !info.matches(e) || e.refcount.get() == 0 => {
+                    return Err(Error::Inconsistent)
+                }
+                Some(e) if e.refcount.get() == u16::MAX => return Err(Error::Overflow),
+                Some(_) => {}
+                None => new += 1,
+            }
+            depth += 1;
+            if depth > MAX_DEPTH {
+                return Err(Error::BadPath);
+            }
+            cur = node.parent();
+        }
+        Ok(new)
+    }
+
+    /// Preserves `dev` directly and every bridge above it.
+    ///
+    /// Either the whole path is recorded or nothing changes. Fails with
+    /// [`Error::NoSpace`] when the array must grow first.
+    pub fn preserve<N: Node>(&mut self, dev: &N) -> Result<(), Error> {
+        let new = self.plan_preserve(dev)?;
+        if self.len() + new > self.buf.len() {
+            return Err(Error::NoSpace(self.len() + new));
+        }
+        let mut direct = true;
+        let mut cur = Some(*dev);
+        while let Some(node) = cur {
+            let info = node.info();
+            match search(self.entries(), info.segment, info.bdf) {
+                Ok(i) => {
+                    let e = &mut self.buf[i];
+                    e.refcount = U16::new(e.refcount.get() + 1);
+                    if direct {
+                        e.flags = U32::new(e.flags.get() | abi::F_DIRECT);
+                    }
+                }
+                Err(i) => self.insert(i, info.to_entry(direct)),
+            }
+            direct = false;
+            cur = node.parent();
+        }
+        self.update_checksum();
+        Ok(())
+    }
+
+    /// Checks that unpreserving `dev` can succeed without changing anything.
+    pub fn plan_unpreserve<N: Node>(&self, dev: &N) -> Result<(), Error> {
+        let mut depth = 0;
+        let mut cur = Some(*dev);
+        while let Some(node) = cur {
+            let info = node.info();
+            match self.find(info.segment, info.bdf) {
+                Some(e) if depth == 0 && !is_direct(e) => return Err(Error::NotPreserved),
+                Some(e) if !info.matches(e) || e.refcount.get() == 0 => {
+                    return Err(Error::Inconsistent)
+                }
+                Some(_) => {}
+                None if depth == 0 => return Err(Error::NotPreserved),
+                None => return Err(Error::Inconsistent),
+            }
+            depth += 1;
+            if depth > MAX_DEPTH {
+                return Err(Error::BadPath);
+            }
+            cur = node.parent();
+        }
+        Ok(())
+    }
+
+    /// Drops the direct preservation of `dev` and one reference on every
+    /// bridge above it; entries left without references are removed.
+    ///
+    /// Either the whole path is updated or nothing changes.
+    pub fn unpreserve<N: Node>(&mut self, dev: &N) -> Result<(), Error> {
+        self.plan_unpreserve(dev)?;
+        let mut direct = true;
+        let mut cur = Some(*dev);
+        while let Some(node) = cur {
+            let info = node.info();
+            if let Ok(i) = search(self.entries(), info.segment, info.bdf) {
+                let e = &mut self.buf[i];
+                let refs = e.refcount.get() - 1;
+                e.refcount = U16::new(refs);
+                if direct {
+                    e.flags = U32::new(e.flags.get() & !abi::F_DIRECT);
+                }
+                if refs == 0 {
+                    self.remove(i);
+                }
+            }
+            direct = false;
+            cur = node.parent();
+        }
+        self.update_checksum();
+        Ok(())
+    }
+
+    /// Copies the entries into `to`, a larger array, and makes it the
+    /// table's array. Returns the old array.
+    pub fn move_to(&mut self, to: &'a mut [PciDevSer]) -> Option<&'a mut [PciDevSer]> {
+        let len = self.len();
+        let cap = u32::try_from(to.len()).ok()?;
+        if to.len() < len {
+            return None;
+        }
+        to[..len].copy_from_slice(&self.buf[..len]);
+        to[len..].fill(PciDevSer::default());
+        self.hdr.capacity = U32::new(cap);
+        Some(core::mem::replace(&mut self.buf, to))
+    }
+}
+
+/// Why handover data was rejected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Invalid {
+    /// The header is too short.
+    ShortHeader(usize),
+    /// Wrong magic number.
+    Magic(u32),
+    /// Unknown version.
+    Version(u16),
+    /// Entry size differs from this kernel's.
+    EntrySize(u16),
+    /// Reserved header bytes are not zero.
+    Reserved,
+    /// More entries than room for them.
+    CountOverCapacity(u32, u32),
+    /// A capacity without an array, or an array without a capacity.
+    ArrayAddress,
+    /// The capacity does not fit in the preserved allocation.
+    CapacityOverAllocation(u32, usize),
+    /// Entry at this index is not above its predecessor.
+    Unsorted(usize),
+    /// Entry at this index repeats its predecessor.
+    Duplicate(usize),
+    /// Entry at this index has no references.
+    ZeroRefcount(usize),
+    /// Entry at this index has unknown flags or bus numbers on a non-bridge.
+    Flags(usize),
+    /// Bridge at this index has impossible bus numbers.
+    BusRange(usize),
+    /// Entry at this index names an upstream bridge that is not in the table
+    /// or whose secondary bus is not the entry's bus.
+    Upstream(usize),
+    /// Entry at this index: refcount differs from what its children imply.
+    Refcount(usize, u16, u32),
+    /// Stored and computed checksums differ.
+    Checksum(u32, u32),
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Invalid::ShortHeader(n) => write!(f, "header is {n} bytes"),
+            Invalid::Magic(m) => write!(f, "bad magic {m:#x}"),
+            Invalid::Version(v) => write!(f, "unknown version {v}"),
+            Invalid::EntrySize(s) => write!(f, "entry size {s}, expected {}", abi::DEV_SER_SIZE),
+            Invalid::Reserved => f.write_str("reserved header field is not zero"),
+            Invalid::CountOverCapacity(n, c) => write!(f, "count {n} exceeds capacity {c}"),
+            Invalid::ArrayAddress => f.write_str("array address and capacity disagree"),
+            Invalid::CapacityOverAllocation(c, b) => {
+                write!(f, "capacity {c} does not fit in {b} preserved bytes")
+            }
+            Invalid::Unsorted(i) => write!(f, "entry {i} is out of order"),
+            Invalid::Duplicate(i) => write!(f, "entry {i} is a duplicate"),
+            Invalid::ZeroRefcount(i) => write!(f, "entry {i} has a zero refcount"),
+            Invalid::Flags(i) => write!(f, "entry {i} has invalid flags"),
+            Invalid::BusRange(i) => write!(f, "bridge entry {i} has an invalid bus range"),
+            Invalid::Upstream(i) => write!(f, "entry {i} names a missing upstream bridge"),
+            Invalid::Refcount(i, have, want) => {
+                write!(f, "entry {i} has refcount {have}, its children imply {want}")
+            }
+            Invalid::Checksum(have, want) => {
+                write!(f, "checksum {have:#010x} does not match entries ({want:#010x})")
+            }
+        }
+    }
+}
+
+/// Checks a header on its own; returns the entry count and capacity.
+pub fn validate_header(hdr: &PciLuSer) -> Result<(usize, usize), Invalid> {
+    if hdr.magic.get() != abi::SER_MAGIC {
+        return Err(Invalid::Magic(hdr.magic.get()));
+    }
+    if hdr.version.get() != abi::SER_VERSION {
+        return Err(Invalid::Version(hdr.version.get()));
+    }
+    if usize::from(hdr.entry_size.get()) != abi::DEV_SER_SIZE {
+        return Err(Invalid::EntrySize(hdr.entry_size.get()));
+    }
+    if hdr.reserved.get() != 0 {
+        return Err(Invalid::Reserved);
+    }
+    let (count, cap) = (hdr.count.get(), hdr.capacity.get());
+    if count > cap {
+        return Err(Invalid::CountOverCapacity(count, cap));
+    }
+    if (cap == 0) != (hdr.entries.get() == 0) {
+        return Err(Invalid::ArrayAddress);
+    }
+    // CAST: `u32` fits in `usize` on every target of this code (64-bit).
+    Ok((count as usize, cap as usize))
+}
+
+/// Validates handed-over data before anything uses it.
+///
+/// `hdr` is the header and `array` the whole preserved allocation of the
+/// entry array (empty if there is none). On success returns the valid,
+/// sorted and consistent entries.
+pub fn validate<'b>(hdr: &PciLuSer, array: &'b [u8]) -> Result<&'b [PciDevSer], Invalid> {
+    let (count, cap) = validate_header(hdr)?;
+    let fits = cap
+        .checked_mul(abi::DEV_SER_SIZE)
+        .is_some_and(|bytes| bytes <= array.len());
+    if !fits {
+        return Err(Invalid::CapacityOverAllocation(hdr.capacity.get(), array.len()));
+    }
+    let (entries, _) = <[PciDevSer]>::ref_from_prefix_with_elems(array, count)
+        .map_err(|_| Invalid::CapacityOverAllocation(hdr.capacity.get(), array.len()))?;
+    let sum = checksum(entries);
+    if sum != hdr.checksum.get() {
+        return Err(Invalid::Checksum(hdr.checksum.get(), sum));
+    }
+    // Local checks first, so the log names the entry that is wrong rather
+    // than a bridge whose sum it spoils.
+    for (i, e) in entries.iter().enumerate() {
+        if i > 0 {
+            let (prev, cur) = (entry_key(&entries[i - 1]), entry_key(e));
+            if prev == cur {
+                return Err(Invalid::Duplicate(i));
+            }
+            if prev > cur {
+                return Err(Invalid::Unsorted(i));
+            }
+        }
+        check_entry(i, e)?;
+    }
+    for (i, e) in entries.iter().enumerate() {
+        check_links(entries, i, e)?;
+    }
+    Ok(entries)
+}
+
+fn check_entry(i: usize, e: &PciDevSer) -> Result<(), Invalid> {
+    let flags = e.flags.get();
+    if e.refcount.get() == 0 {
+        return Err(Invalid::ZeroRefcount(i));
+    }
+    if flags & !abi::F_ALL != 0 {
+        return Err(Invalid::Flags(i));
+    }
+    if flags & abi::F_BRIDGE != 0 {
+        let bus = (e.bdf.get() >> 8) as u8;
+        if e.secondary <= bus || e.subordinate < e.secondary {
+            return Err(Invalid::BusRange(i));
+        }
+    } else if e.secondary != 0 || e.subordinate != 0 {
+        return Err(Invalid::Flags(i));
+    }
+    Ok(())
+}
+
+/// Checks an entry against its upstream bridge and its children.
+fn check_links(entries: &[PciDevSer], i: usize, e: &PciDevSer) -> Result<(), Invalid> {
+    let seg = e.segment.get();
+    let bus = (e.bdf.get() >> 8) as u8;
+    let mut want = u32::from(is_direct(e));
+    if e.flags.get() & abi::F_BRIDGE != 0 {
+        // The entries below a bridge are the ones on its secondary bus.
+        let first = u16::from(e.secondary) << 8;
+        let lo = search(entries, seg, first).unwrap_or_else(|x| x);
+        let hi = search(entries, seg, first | 0xff).map_or_else(|x| x, |x| x + 1);
+        for c in &entries[lo..hi] {
+            if upstream_of(c) != Some(e.bdf.get()) {
+                return Err(Invalid::Upstream(i));
+            }
+            if c.subordinate > e.subordinate {
+                return Err(Invalid::BusRange(i));
+            }
+            want += u32::from(c.refcount.get());
+        }
+    }
+    let refs = e.refcount.get();
+    if u32::from(refs) != want {
+        return Err(Invalid::Refcount(i, refs, want));
+    }
+    if let Some(up) = upstream_of(e) {
+        let parent = search(entries, seg, up).ok().map(|p| &entries[p]);
+        match parent {
+            Some(p) if p.flags.get() & abi::F_BRIDGE != 0 && p.secondary == bus => {}
+            _ => return Err(Invalid::Upstream(i)),
+        }
+    }
+    Ok(())
+}

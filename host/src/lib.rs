@@ -1,0 +1,16 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Host build of the PCI Live Update device table.
+//!
+//! The modules below are the kernel component's own source files, compiled
+//! here unchanged so that the table logic and the handover ABI can be unit
+//! tested, property tested, fuzzed and benchmarked on the host.
+
+#![no_std]
+
+#[path = "../../drivers/pci/liveupdate/abi.rs"]
+pub mod abi;
+#[path = "../../drivers/pci/liveupdate/table.rs"]
+pub mod table;
+
+pub mod model;

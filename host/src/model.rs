@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Host-side stand-ins for what the kernel provides: a PCI topology whose
+//! devices implement [`Node`], a growable table in ordinary memory and a
+//! small deterministic random number generator.
+
+extern crate alloc;
+
+use crate::abi::{
+    PciDevSer,
+    PciLuSer, //
+};
+use crate::table::{
+    self,
+    DevInfo,
+    Error,
+    Node,
+    Table, //
+};
+use alloc::vec;
+use alloc::vec::Vec;
+use zerocopy::IntoBytes;
+
+/// A device of a model topology.
+#[derive(Clone, Debug)]
+pub struct ModelDev {
+    /// What the table records about it.
+    pub info: DevInfo,
+    /// Index of the upstream bridge.
+    pub parent: Option<usize>,
+}
+
+/// A PCI hierarchy: root-bus devices, bridges and endpoints.
+#[derive(Clone, Debug, Default)]
+pub struct Topology {
+    /// All devices; parents come before their children.
+    pub devs: Vec<ModelDev>,
+    next_bus: u8,
+}
+
+/// A device of a [`Topology`], as the table logic sees it.
+#[derive(Clone, Copy)]
+pub struct ModelNode<'a> {
+    topo: &'a Topology,
+    idx: usize,
+}
+
+impl Node for ModelNode<'_> {
+    fn info(&self) -> DevInfo {
+        self.topo.devs[self.idx].info
+    }
+
+    fn parent(&self) -> Option<Self> {
+        self.topo.devs[self.idx].parent.map(|idx| ModelNode {
+            topo: self.topo,
+            idx,
+        })
+    }
+}
+
+impl Topology {
+    /// An empty hierarchy below root bus 0 of `segment`.
+    pub fn new() -> Self {
+        Topology {
+            devs: Vec::new(),
+            next_bus: 1,
+        }
+    }
+
+    /// The device at `idx`.
+    pub fn node(&self, idx: usize) -> ModelNode<'_> {
+        ModelNode { topo: self, idx }
+    }
+
+    fn bus_of(&self, parent: Option<usize>) -> u8 {
+        parent.map_or(0, |p| self.devs[p].info.bridge.unwrap().0)
+    }
+
+    fn add(&mut self, parent: Option<usize>, slot: u8, bridge: bool, id: u16) -> usize {
+        let bus = self.bus_of(parent);
+        let bridge = bridge.then(|| {
+            let sec = self.next_bus;
+            self.next_bus += 1;
+            // Subordinate is fixed up when children are added.
+            (sec, sec)
+        });
+        let info = DevInfo {
+            segment: 0,
+            bdf: (u16::from(bus) << 8) | u16::from(slot << 3),
+            vendor: 0x1b36,
+            device: id,
+            class: if bridge.is_some() { 0x060400 } else { 0x010802 },
+            bridge,
+            upstream: parent.map(|p| self.devs[p].info.bdf),
+        };
+        self.devs.push(ModelDev { info, parent });
+        // Widen the bus ranges of every bridge above a new bridge.
+        if let Some((sec, _)) = bridge {
+            let mut up = parent;
+            while let Some(p) = up {
+                if let Some((_, sub)) = self.devs[p].info.bridge.as_mut() {
+                    *sub = (*sub).max(sec);
+                }
+                up = self.devs[p].parent;
+            }
+        }
+        self.devs.len() - 1
+    }
+
+    /// Adds a bridge in `slot` below `parent` (or on the root bus).
+    pub fn bridge(&mut self, parent: Option<usize>, slot: u8) -> usize {
+        self.add(parent, slot, true, 0x000c)
+    }
+
+    /// Adds an endpoint in `slot` below `parent` (or on the root bus).
+    pub fn endpoint(&mut self, parent: Option<usize>, slot: u8) -> usize {
+        self.add(parent, slot, false, 0x0010)
+    }
+
+    /// The QEMU topology of the kselftests: three root ports, a switch with
+    /// two downstream ports below the second; returns the endpoints.
+    pub fn qemu() -> (Self, Vec<usize>) {
+        let mut t = Topology::new();
+        let rp1 = t.bridge(None, 1);
+        let rp2 = t.bridge(None, 2);
+        let rp3 = t.bridge(None, 3);
+        let ep1 = t.endpoint(Some(rp1), 0);
+        let up = t.bridge(Some(rp2), 0);
+        let dn1 = t.bridge(Some(up), 0);
+        let dn2 = t.bridge(Some(up), 1);
+        let ep2 = t.endpoint(Some(dn1), 0);
+        let ep3 = t.endpoint(Some(dn2), 0);
+        let ep4 = t.endpoint(Some(rp3), 0);
+        (t, vec![ep1, ep2, ep3, ep4])
+    }
+
+    /// A random tree with about `n` endpoints; returns the endpoints.
+    pub fn random(rng: &mut Rng, n: usize) -> (Self, Vec<usize>) {
+        let mut t = Topology::new();
+        let mut bridges: Vec<(usize, u8)> = Vec::new();
+        let mut eps = Vec::new();
+        let mut root_slot = 1u8;
+        while eps.len() < n {
+            // Grow bridges until the bus numbers run out, then add endpoints.
+            let want_bridge = t.next_bus < 250 && (bridges.is_empty() || rng.below(4) == 0);
+            let parent = if bridges.is_empty() || (root_slot < 32 && rng.below(8) == 0) {
+                None
+            } else {
+                Some(rng.below(bridges.len()))
+            };
+            let (pidx, slot) = match parent {
+                Some(b) if bridges[b].1 < 32 => {
+                    bridges[b].1 += 1;
+                    (Some(bridges[b].0), bridges[b].1 - 1)
+                }
+                Some(_) => continue,
+                None if root_slot < 32 => {
+                    root_slot += 1;
+                    (None, root_slot - 1)
+                }
+                None => continue,
+            };
+            if want_bridge {
+                let b = t.bridge(pidx, slot);
+                bridges.push((b, 0));
+            } else {
+                eps.push(t.endpoint(pidx, slot));
+            }
+        }
+        (t, eps)
+    }
+}
+
+/// A table in ordinary memory that grows by doubling, as the kernel's does.
+pub struct OwnedTable {
+    /// The header.
+    pub hdr: PciLuSer,
+    /// The whole array (`capacity` entries).
+    pub buf: Vec<PciDevSer>,
+}
+
+impl Default for OwnedTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl OwnedTable {
+    /// An empty table without an array, as after FLB preserve.
+    pub fn new() -> Self {
+        let mut hdr = PciLuSer::default();
+        table::init_header(&mut hdr);
+        OwnedTable {
+            hdr,
+            buf: Vec::new(),
+        }
+    }
+
+    /// A view for the table logic.
+    pub fn view(&mut self) -> Table<'_> {
+        Table::new(&mut self.hdr, &mut self.buf).expect("header matches array")
+    }
+
+    /// Preserves `node`, growing the array as needed.
+    pub fn preserve<N: Node>(&mut self, node: &N) -> Result<(), Error> {
+        match self.view().preserve(node) {
+            Err(Error::NoSpace(need)) => {
+                let mut cap = self.buf.len().max(16);
+                while cap < need {
+                    cap *= 2;
+                }
+                let mut new = vec![PciDevSer::default(); cap];
+                let len = self.view().len();
+                new[..len].copy_from_slice(&self.buf[..len]);
+                self.buf = new;
+                self.hdr.capacity.set(u32::try_from(cap).unwrap());
+                self.hdr.entries.set(0x1000);
+                self.view().preserve(node)
+            }
+            r => r,
+        }
+    }
+
+    /// Unpreserves `node`.
+    pub fn unpreserve<N: Node>(&mut self, node: &N) -> Result<(), Error> {
+        self.view().unpreserve(node)
+    }
+
+    /// The array as the next kernel would see the preserved allocation.
+    pub fn array_bytes(&self) -> &[u8] {
+        self.buf.as_bytes()
+    }
+}
+
+/// xorshift64*: small, deterministic, good enough for test sequences.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator for `seed` (any value).
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+}

@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Unit tests of the table logic on the kselftests' QEMU topology.
+
+use pci_lu_host::abi::{self, PciDevSer};
+use pci_lu_host::model::{OwnedTable, Topology};
+use pci_lu_host::table::{self, Error, Invalid, Node};
+use zerocopy::IntoBytes;
+
+fn refs(t: &mut OwnedTable, topo: &Topology, idx: usize) -> Option<(u16, bool)> {
+    let i = topo.node(idx).info();
+    t.view()
+        .find(i.segment, i.bdf)
+        .map(|e| (e.refcount.get(), table::is_direct(e)))
+}
+
+#[test]
+fn preserve_walks_bridges_and_counts() {
+    let (topo, eps) = Topology::qemu();
+    let mut t = OwnedTable::new();
+    // Two endpoints behind one switch, one on a root port.
+    for &ep in &eps[1..4] {
+        t.preserve(&topo.node(ep)).unwrap();
+    }
+    // rp2, up, dn1, dn2, ep2, ep3, rp3, ep4.
+    assert_eq!(t.view().len(), 8);
+    assert_eq!(refs(&mut t, &topo, 1), Some((2, false))); // rp2
+    assert_eq!(refs(&mut t, &topo, 4), Some((2, false))); // switch upstream port
+    assert_eq!(refs(&mut t, &topo, 5), Some((1, false))); // dn1
+    assert_eq!(refs(&mut t, &topo, 2), Some((1, false))); // rp3
+    assert_eq!(refs(&mut t, &topo, eps[1]), Some((1, true)));
+    assert_eq!(refs(&mut t, &topo, 0), None); // rp1: nothing below is preserved
+    let entries = t.view().entries().to_vec();
+    assert!(entries.windows(2).all(|w| {
+        table::key(w[0].segment.get(), w[0].bdf.get()) < table::key(w[1].segment.get(), w[1].bdf.get())
+    }));
+    table::validate(&t.hdr, t.array_bytes()).unwrap();
+}
+
+#[test]
+fn double_preserve_is_busy_and_changes_nothing() {
+    let (topo, eps) = Topology::qemu();
+    let mut t = OwnedTable::new();
+    t.preserve(&topo.node(eps[1])).unwrap();
+    let before = (t.hdr, t.buf.clone());
+    assert_eq!(t.preserve(&topo.node(eps[1])), Err(Error::Busy));
+    assert_eq!((t.hdr, t.buf.clone()), before);
+}
+
+#[test]
+fn bridge_preserved_directly_then_below() {
+    let (topo, eps) = Topology::qemu();
+    let mut t = OwnedTable::new();
+    t.preserve(&topo.node(5)).unwrap(); // dn1 itself
+    t.preserve(&topo.node(eps[1])).unwrap(); // endpoint below dn1
+    assert_eq!(refs(&mut t, &topo, 5), Some((2, true)));
+    assert_eq!(t.preserve(&topo.node(5)), Err(Error::Busy));
+    t.unpreserve(&topo.node(5)).unwrap();
+    assert_eq!(refs(&mut t, &topo, 5), Some((1, false)));
+    table::validate(&t.hdr, t.array_bytes()).unwrap();
+    t.unpreserve(&topo.node(eps[1])).unwrap();
+    assert!(t.view().is_empty());
+}
+
+#[test]
+fn unpreserve_of_unknown_or_auto_bridge_changes_nothing() {
+    let (topo, eps) = Topology::qemu();
+    let mut t = OwnedTable::new();
+    assert_eq!(t.unpreserve(&topo.node(eps[0])), Err(Error::NotPreserved));
+    t.preserve(&topo.node(eps[1])).unwrap();
+    let before = (t.hdr, t.buf.clone());
+    // dn1 is only preserved as an upstream bridge.
+    assert_eq!(t.unpreserve(&topo.node(5)), Err(Error::NotPreserved));
+    assert_eq!(t.unpreserve(&topo.node(eps[2])), Err(Error::NotPreserved));
+    assert_eq!((t.hdr, t.buf.clone()), before);
+}
+
+#[test]
+fn unpreserve_removes_unreferenced_bridges() {
+    let (topo, eps) = Topology::qemu();
+    let mut t = OwnedTable::new();
+    t.preserve(&topo.node(eps[1])).unwrap();
+    t.preserve(&topo.node(eps[2])).unwrap();
+    t.unpreserve(&topo.node(eps[1])).unwrap();
+    assert_eq!(refs(&mut t, &topo, 5), None); // dn1 gone
+    assert_eq!(refs(&mut t, &topo, 4), Some((1, false)));
+    t.unpreserve(&topo.node(eps[2])).unwrap();
+    assert!(t.view().is_empty());
+    assert_eq!(t.hdr.checksum.get(), table::checksum(&[]));
+}
+
+#[test]
+fn no_space_leaves_table_untouched() {
+    let (topo, eps) = Topology::qemu();
+    let mut hdr = abi::PciLuSer::default();
+    table::init_header(&mut hdr);
+    let mut buf = vec![PciDevSer::default(); 2];
+    hdr.capacity.set(2);
+    hdr.entries.set(0x1000);
+    let mut view = table::Table::new(&mut hdr, &mut buf).unwrap();
+    // ep2 needs rp2, up, dn1 and itself.
+    assert_eq!(view.preserve(&topo.node(eps[1])), Err(Error::NoSpace(4)));
+    assert!(view.is_empty());
+}
+
+#[test]
+fn identity_change_is_inconsistent() {
+    let (mut topo, eps) = Topology::qemu();
+    let mut t = OwnedTable::new();
+    t.preserve(&topo.node(eps[1])).unwrap();
+    // The switch upstream port now reports another device ID.
+    topo.devs[4].info.device = 0xbeef;
+    assert_eq!(t.preserve(&topo.node(eps[2])), Err(Error::Inconsistent));
+    assert_eq!(t.unpreserve(&topo.node(eps[1])), Err(Error::Inconsistent));
+}
+
+#[test]
+fn table_mismatch_is_rejected() {
+    let mut hdr = abi::PciLuSer::default();
+    table::init_header(&mut hdr);
+    hdr.capacity.set(4);
+    let mut buf = vec![PciDevSer::default(); 3];
+    assert!(table::Table::new(&mut hdr, &mut buf).is_none());
+}
+
+fn sample() -> OwnedTable {
+    let (topo, eps) = Topology::qemu();
+    let mut t = OwnedTable::new();
+    for &ep in &eps[1..4] {
+        t.preserve(&topo.node(ep)).unwrap();
+    }
+    t
+}
+
+fn fix_checksum(t: &mut OwnedTable) {
+    let n = t.hdr.count.get() as usize;
+    t.hdr.checksum.set(table::checksum(&t.buf[..n]));
+}
+
+#[test]
+fn validator_rejects_each_corruption() {
+    type Corrupt = fn(&mut OwnedTable);
+    let cases: &[(&str, Corrupt, fn(Invalid) -> bool)] = &[
+        ("magic", |t| t.hdr.magic.set(0), |e| matches!(e, Invalid::Magic(0))),
+        ("version", |t| t.hdr.version.set(9), |e| matches!(e, Invalid::Version(9))),
+        ("entry size", |t| t.hdr.entry_size.set(16), |e| matches!(e, Invalid::EntrySize(16))),
+        ("reserved", |t| t.hdr.reserved.set(1), |e| e == Invalid::Reserved),
+        ("count > capacity", |t| t.hdr.count.set(t.hdr.capacity.get() + 1), |e| {
+            matches!(e, Invalid::CountOverCapacity(..))
+        }),
+        ("capacity > allocation", |t| t.hdr.capacity.set(1 << 20), |e| {
+            matches!(e, Invalid::CapacityOverAllocation(..))
+        }),
+        ("no array", |t| t.hdr.entries.set(0), |e| e == Invalid::ArrayAddress),
+        ("checksum", |t| t.buf[0].vendor.set(0x1234), |e| matches!(e, Invalid::Checksum(..))),
+        ("unsorted", |t| { t.buf.swap(0, 1); fix_checksum(t) }, |e| matches!(e, Invalid::Unsorted(1))),
+        ("duplicate", |t| { t.buf[1] = t.buf[0]; fix_checksum(t) }, |e| matches!(e, Invalid::Duplicate(1))),
+        ("zero refcount", |t| { let n = t.hdr.count.get() as usize; t.buf[n - 1].refcount.set(0); fix_checksum(t) }, |e| {
+            matches!(e, Invalid::ZeroRefcount(_))
+        }),
+        ("bridge refcount", |t| { t.buf[0].refcount.set(7); fix_checksum(t) }, |e| matches!(e, Invalid::Refcount(0, 7, 2))),
+        ("child count", |t| {
+            // Drop the last endpoint: its root port now claims a missing child.
+            let n = t.hdr.count.get();
+            t.buf[n as usize - 1] = PciDevSer::default();
+            t.hdr.count.set(n - 1);
+            fix_checksum(t)
+        }, |e| matches!(e, Invalid::Refcount(..))),
+        ("flags", |t| { t.buf[0].flags.set(0x80); fix_checksum(t) }, |e| matches!(e, Invalid::Flags(0))),
+        ("bus range", |t| { t.buf[0].secondary = 0; fix_checksum(t) }, |e| matches!(e, Invalid::BusRange(0))),
+        ("upstream", |t| { let n = t.hdr.count.get() as usize; t.buf[n - 1].upstream.set(0x0042); fix_checksum(t) }, |e| {
+            matches!(e, Invalid::Upstream(_))
+        }),
+    ];
+    let good = sample();
+    table::validate(&good.hdr, good.array_bytes()).unwrap();
+    for (name, corrupt, want) in cases {
+        let mut t = sample();
+        corrupt(&mut t);
+        let got = table::validate(&t.hdr, t.array_bytes());
+        assert!(matches!(got, Err(e) if want(e)), "{name}: got {got:?}");
+    }
+}
+
+#[test]
+fn validator_takes_short_allocation_without_panic() {
+    let t = sample();
+    let bytes = t.array_bytes();
+    for cut in 0..bytes.len() {
+        let _ = table::validate(&t.hdr, &bytes[..cut]);
+    }
+}
+
+#[test]
+fn crc32c_known_answer() {
+    // RFC 3720 B.4: 32 bytes of zeros.
+    assert_eq!(table::crc32c(&[0u8; 32]), 0x8a91_36aa);
+    assert_eq!(table::crc32c(b"123456789"), 0xe306_9283);
+    let _ = PciDevSer::default().as_bytes();
+}

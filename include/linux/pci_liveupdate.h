@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * PCI Live Update: keep PCI devices running across a kexec-based Live
+ * Update. Implemented in Rust (drivers/pci/liveupdate/); the prototypes
+ * below are checked against the Rust definitions at build time.
+ */
+#ifndef _LINUX_PCI_LIVEUPDATE_H
+#define _LINUX_PCI_LIVEUPDATE_H
+
+#include <linux/errno.h>
+#include <linux/types.h>
+
+struct liveupdate_file_handler;
+struct pci_dev;
+struct pci_dev_ser;
+
+#ifdef CONFIG_PCI_LIVEUPDATE
+
+int pci_liveupdate_register_flb(struct liveupdate_file_handler *fh);
+void pci_liveupdate_unregister_flb(struct liveupdate_file_handler *fh);
+int pci_liveupdate_preserve(struct pci_dev *dev);
+void pci_liveupdate_unpreserve(struct pci_dev *dev);
+void pci_liveupdate_finish(struct pci_dev *dev);
+bool pci_liveupdate_is_incoming(struct pci_dev *dev);
+
+/* Boot-time setup, called from the component's initcall. */
+int pci_liveupdate_init(void);
+
+#ifdef CONFIG_PCI_LIVEUPDATE_TEST
+/*
+ * Test-only inspection: copy up to @max entries of the incoming (or, with
+ * @outgoing, the outgoing) table into @buf. Returns the number of entries
+ * in the table, or a negative errno.
+ */
+int pci_liveupdate_test_snapshot(bool outgoing, struct pci_dev_ser *buf, u32 max);
+/* Test-only: corrupt the outgoing handover data in the way named by @how. */
+int pci_liveupdate_test_corrupt(u32 how);
+#endif
+
+#else /* CONFIG_PCI_LIVEUPDATE */
+
+static inline int pci_liveupdate_register_flb(struct liveupdate_file_handler *fh)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline void pci_liveupdate_unregister_flb(struct liveupdate_file_handler *fh)
+{
+}
+
+static inline int pci_liveupdate_preserve(struct pci_dev *dev)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline void pci_liveupdate_unpreserve(struct pci_dev *dev)
+{
+}
+
+static inline void pci_liveupdate_finish(struct pci_dev *dev)
+{
+}
+
+static inline bool pci_liveupdate_is_incoming(struct pci_dev *dev)
+{
+	return false;
+}
+
+#endif /* CONFIG_PCI_LIVEUPDATE */
+#endif /* _LINUX_PCI_LIVEUPDATE_H */
