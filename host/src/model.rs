@@ -210,11 +210,8 @@ impl OwnedTable {
                     cap *= 2;
                 }
                 let mut new = vec![PciDevSer::default(); cap];
-                let len = self.view().len();
-                new[..len].copy_from_slice(&self.buf[..len]);
+                self.view().move_to(&mut new, 0x1000).expect("grows");
                 self.buf = new;
-                self.hdr.capacity.set(u32::try_from(cap).unwrap());
-                self.hdr.entries.set(0x1000);
                 self.view().preserve(node)
             }
             r => r,

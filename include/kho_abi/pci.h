@@ -8,7 +8,6 @@
 #ifndef _LINUX_KHO_ABI_PCI_H
 #define _LINUX_KHO_ABI_PCI_H
 
-#include <linux/bits.h>
 #include <linux/build_bug.h>
 #include <linux/stddef.h>
 #include <linux/types.h>
@@ -60,11 +59,11 @@ struct pci_lu_ser {
 } __packed;
 
 /* Preserved by a driver call, not only as an upstream bridge. */
-#define PCI_DEV_SER_F_DIRECT	BIT(0)
+#define PCI_DEV_SER_F_DIRECT	0x1
 /* The device is a bridge (it has a subordinate bus). */
-#define PCI_DEV_SER_F_BRIDGE	BIT(1)
+#define PCI_DEV_SER_F_BRIDGE	0x2
 /* @upstream holds the BDF of the upstream bridge. */
-#define PCI_DEV_SER_F_UPSTREAM	BIT(2)
+#define PCI_DEV_SER_F_UPSTREAM	0x4
 #define PCI_DEV_SER_F_ALL	(PCI_DEV_SER_F_DIRECT | PCI_DEV_SER_F_BRIDGE | \
 				 PCI_DEV_SER_F_UPSTREAM)
 

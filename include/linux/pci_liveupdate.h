@@ -30,11 +30,23 @@ int pci_liveupdate_init(void);
 /*
  * Test-only inspection: copy up to @max entries of the incoming (or, with
  * @outgoing, the outgoing) table into @buf. Returns the number of entries
- * in the table, or a negative errno.
+ * in the table, or a negative errno from liveupdate_flb_get_*().
  */
 int pci_liveupdate_test_snapshot(bool outgoing, struct pci_dev_ser *buf, u32 max);
-/* Test-only: corrupt the outgoing handover data in the way named by @how. */
-int pci_liveupdate_test_corrupt(u32 how);
+
+/* Test-only faults for pci_liveupdate_test_inject(). */
+#define PCI_LU_TEST_FAIL_NEXT_ALLOC	1 /* next growth of the array fails */
+#define PCI_LU_TEST_CORRUPT_CHECKSUM	2 /* flip a bit of an entry */
+#define PCI_LU_TEST_CORRUPT_COUNT	3 /* count > capacity */
+#define PCI_LU_TEST_CORRUPT_ORDER	4 /* swap two entries, fix checksum */
+#define PCI_LU_TEST_CORRUPT_MAGIC	5 /* bad header magic */
+#define PCI_LU_TEST_CORRUPT_REFCOUNT	6 /* bridge refcount off by one, fix checksum */
+#define PCI_LU_TEST_CORRUPT_DUPLICATE	7 /* repeat an entry, fix checksum */
+#define PCI_LU_TEST_CORRUPT_CAPACITY	8 /* capacity beyond the allocation */
+#define PCI_LU_TEST_CORRUPT_ZERO_REFCOUNT 9 /* last entry unreferenced, fix checksum */
+
+/* Test-only: inject @fault (PCI_LU_TEST_*). Returns 0 or a negative errno. */
+int pci_liveupdate_test_inject(u32 fault);
 #endif
 
 #else /* CONFIG_PCI_LIVEUPDATE */

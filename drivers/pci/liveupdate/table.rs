@@ -19,7 +19,8 @@ use core::fmt;
 use zerocopy::{
     byteorder::little_endian::{
         U16,
-        U32, //
+        U32,
+        U64, //
     },
     FromBytes,
     IntoBytes, //
@@ -66,13 +67,16 @@ impl DevInfo {
     pub fn matches(&self, e: &PciDevSer) -> bool {
         let (sec, sub) = self.bridge.unwrap_or((0, 0));
         entry_key(e) == self.key()
-            && e.vendor.get() == self.vendor
-            && e.device.get() == self.device
-            && e.class.get() == self.class
+            && self.same_identity(e)
             && e.secondary == sec
             && e.subordinate == sub
             && (e.flags.get() & abi::F_BRIDGE != 0) == self.bridge.is_some()
             && upstream_of(e) == self.upstream
+    }
+
+    /// Whether `e` records a device with this vendor, device and class.
+    pub fn same_identity(&self, e: &PciDevSer) -> bool {
+        e.vendor.get() == self.vendor && e.device.get() == self.device && e.class.get() == self.class
     }
 
     fn to_entry(self, direct: bool) -> PciDevSer {
@@ -377,17 +381,26 @@ impl<'a> Table<'a> {
         Ok(())
     }
 
-    /// Copies the entries into `to`, a larger array, and makes it the
-    /// table's array. Returns the old array.
-    pub fn move_to(&mut self, to: &'a mut [PciDevSer]) -> Option<&'a mut [PciDevSer]> {
+    /// Number of entries the array has room for.
+    pub fn capacity(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Copies the entries into `to`, at least as large, which lives at
+    /// physical address `phys`, and makes it the table's array. Returns the
+    /// old array, or `None` (and changes nothing) if `to` is too small.
+    pub fn move_to(&mut self, to: &'a mut [PciDevSer], phys: u64) -> Option<&'a mut [PciDevSer]> {
         let len = self.len();
         let cap = u32::try_from(to.len()).ok()?;
         if to.len() < len {
             return None;
         }
-        to[..len].copy_from_slice(&self.buf[..len]);
-        to[len..].fill(PciDevSer::default());
+        // Element-wise: `copy_from_slice` would add a length-mismatch panic.
+        for (i, slot) in to.iter_mut().enumerate() {
+            *slot = self.buf.get(i).filter(|_| i < len).copied().unwrap_or_default();
+        }
         self.hdr.capacity = U32::new(cap);
+        self.hdr.entries = U64::new(phys);
         Some(core::mem::replace(&mut self.buf, to))
     }
 }

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The FFI edge for `struct pci_dev`: what the table records about a device
+//! and the walk to its upstream bridges.
+//!
+//! C header: [`include/linux/pci.h`](srctree/include/linux/pci.h)
+
+use crate::table::{
+    DevInfo,
+    Node, //
+};
+use core::ptr::NonNull;
+use kernel::{
+    bindings,
+    device, //
+};
+
+/// A PCI device passed in by a C caller.
+///
+/// # Invariants
+///
+/// `self.0` points to a valid `struct pci_dev` that stays alive while this
+/// value is used. The device keeps its bus, and so its upstream bridge,
+/// alive too.
+#[derive(Clone, Copy)]
+pub(crate) struct PciDev(NonNull<bindings::pci_dev>);
+
+impl PciDev {
+    /// Wraps a pointer from C; `None` if it is NULL.
+    ///
+    /// # Safety
+    ///
+    /// A non-NULL `ptr` must point to a valid `struct pci_dev` that its
+    /// caller keeps alive (holds a reference to) while the value is used.
+    pub(crate) unsafe fn from_raw(ptr: *mut bindings::pci_dev) -> Option<Self> {
+        // INVARIANT: Guaranteed by the caller.
+        NonNull::new(ptr).map(PciDev)
+    }
+
+    fn raw(&self) -> &bindings::pci_dev {
+        // SAFETY: The pointer is valid by the type invariant. Only fields
+        // that are fixed while the device is registered are read through it.
+        unsafe { self.0.as_ref() }
+    }
+
+    /// The generic device, for `dev_*!` log lines that name the device.
+    pub(crate) fn as_dev(&self) -> &device::Device {
+        // SAFETY: `dev` is embedded in a valid `struct pci_dev`, which holds
+        // a reference on it for as long as `self` is usable.
+        unsafe { device::Device::from_raw(&raw mut (*self.0.as_ptr()).dev) }
+    }
+
+    /// Whether this is an SR-IOV virtual function.
+    pub(crate) fn is_virtfn(&self) -> bool {
+        self.raw().is_virtfn() != 0
+    }
+
+    /// The bridge above this device, `None` on a root bus.
+    fn upstream(&self) -> Option<PciDev> {
+        let bus = self.raw().bus;
+        if bus.is_null() {
+            return None;
+        }
+        // SAFETY: A registered device's `bus` is valid while the device is.
+        let bridge = unsafe { (*bus).self_ };
+        // INVARIANT: The child keeps its bus and the bus's bridge alive.
+        NonNull::new(bridge).map(PciDev)
+    }
+}
+
+impl Node for PciDev {
+    fn info(&self) -> DevInfo {
+        let d = self.raw();
+        // SAFETY: `bus` of a registered device is valid.
+        let segment = unsafe { bindings::pci_domain_nr(d.bus) };
+        // SAFETY: `bus` of a registered device is valid.
+        let bus_nr = unsafe { (*d.bus).number };
+        let bridge = if d.subordinate.is_null() {
+            None
+        } else {
+            // SAFETY: A non-NULL `subordinate` is the device's secondary bus,
+            // valid while the device is.
+            let sub = unsafe { &*d.subordinate };
+            // CAST: Bus numbers are 8 bits; `busn_res` only holds bus numbers.
+            Some((sub.number, sub.busn_res.end as u8))
+        };
+        DevInfo {
+            // CAST: Segment numbers are non-negative (VMD domains exceed 16 bits).
+            segment: segment as u32,
+            bdf: (u16::from(bus_nr) << 8) | u16::from(d.devfn as u8),
+            vendor: d.vendor,
+            device: d.device,
+            class: d.class,
+            bridge,
+            upstream: self.upstream().map(|b| b.info_bdf()),
+        }
+    }
+
+    fn parent(&self) -> Option<Self> {
+        self.upstream()
+    }
+}
+
+impl PciDev {
+    fn info_bdf(&self) -> u16 {
+        let d = self.raw();
+        // SAFETY: `bus` of a registered device is valid.
+        let bus_nr = unsafe { (*d.bus).number };
+        (u16::from(bus_nr) << 8) | u16::from(d.devfn as u8)
+    }
+}

@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The PCI File-Lifecycle-Bound object and the tables it carries.
+//!
+//! C header: [`include/linux/liveupdate.h`](srctree/include/linux/liveupdate.h)
+//!
+//! LUO calls the four callbacks below under its own per-FLB mutex. They
+//! only build and tear down [`Outgoing`] and [`Incoming`]; they never take
+//! the component's lock and never call `liveupdate_flb_get_*()` (which would
+//! take LUO's mutex again).
+
+use crate::abi::{
+    self,
+    PciLuSer, //
+};
+use crate::kho::{
+    Preserved,
+    Restored, //
+};
+use crate::table::{
+    self,
+    Table, //
+};
+use core::ptr::NonNull;
+use kernel::{
+    bindings,
+    prelude::*,
+    types::Opaque, //
+};
+use zerocopy::FromBytes;
+
+/// Makes the next [`Outgoing::grow`] fail with `ENOMEM`, for tests of the
+/// error path.
+#[cfg(CONFIG_PCI_LIVEUPDATE_TEST)]
+pub(crate) static FAIL_NEXT_GROW: kernel::sync::atomic::AtomicFlag =
+    kernel::sync::atomic::AtomicFlag::new(false);
+
+/// Lets C structs that hold raw pointers live in a `static`.
+#[repr(transparent)]
+pub(crate) struct AssertSync<T>(pub(crate) T);
+
+// SAFETY: Only used for C structs that LUO reads, or changes under its own
+// locks; Rust never forms references into the LUO-private parts.
+unsafe impl<T> Sync for AssertSync<T> {}
+
+const fn compatible() -> [c_char; bindings::LIVEUPDATE_FLB_COMPAT_LENGTH as usize] {
+    let src = abi::FLB_COMPATIBLE.as_bytes();
+    let c = bindings::PCI_LU_FLB_COMPATIBLE;
+    // The C and Rust ABI definitions name the same contract.
+    assert!(c.len() == src.len() + 1 && c[src.len()] == 0);
+    let mut out = [0; bindings::LIVEUPDATE_FLB_COMPAT_LENGTH as usize];
+    let mut i = 0;
+    while i < src.len() {
+        assert!(src[i] == c[i]);
+        out[i] = src[i];
+        i += 1;
+    }
+    assert!(src.len() < out.len());
+    out
+}
+
+static PCI_FLB_OPS: AssertSync<bindings::liveupdate_flb_ops> =
+    AssertSync(bindings::liveupdate_flb_ops {
+        preserve: Some(flb_preserve),
+        unpreserve: Some(flb_unpreserve),
+        retrieve: Some(flb_retrieve),
+        finish: Some(flb_finish),
+        // Built in: `THIS_MODULE` is NULL.
+        owner: core::ptr::null_mut(),
+    });
+
+/// The PCI FLB. LUO owns its private part.
+pub(crate) static PCI_FLB: AssertSync<Opaque<bindings::liveupdate_flb>> =
+    AssertSync(Opaque::new(bindings::liveupdate_flb {
+        ops: &PCI_FLB_OPS.0,
+        compatible: compatible(),
+        ..pin_init::zeroed()
+    }));
+
+/// Pointer to the FLB for the C API.
+pub(crate) fn flb_ptr() -> *mut bindings::liveupdate_flb {
+    PCI_FLB.0.get()
+}
+
+/// The outgoing table: a fixed header and a growable entry array, both in
+/// memory preserved for the next kernel.
+///
+/// # Invariants
+///
+/// `hdr` holds an initialised [`PciLuSer`] whose `capacity` and `entries`
+/// describe `array` (0 and 0 without one).
+pub(crate) struct Outgoing {
+    hdr: Preserved,
+    array: Option<Preserved>,
+}
+
+impl Outgoing {
+    /// A new, empty table.
+    pub(crate) fn new() -> Result<Self> {
+        let mut hdr = Preserved::alloc(abi::SER_SIZE)?;
+        let (h, _) = PciLuSer::mut_from_prefix(hdr.bytes_mut()).map_err(|_| EINVAL)?;
+        table::init_header(h);
+        // INVARIANT: An empty header describes no array.
+        Ok(Outgoing { hdr, array: None })
+    }
+
+    /// The handle stored in the FLB: the header's physical address.
+    pub(crate) fn phys(&self) -> u64 {
+        self.hdr.phys()
+    }
+
+    fn parts(&mut self) -> Option<(&mut PciLuSer, &mut [abi::PciDevSer])> {
+        let (hdr, _) = PciLuSer::mut_from_prefix(self.hdr.bytes_mut()).ok()?;
+        let entries = match &mut self.array {
+            Some(a) => a.entries_mut(),
+            None => &mut [],
+        };
+        Some((hdr, entries))
+    }
+
+    /// A view of the table.
+    ///
+    /// Fails with `EIO` only if the header was overwritten behind the
+    /// table's back (the test fault injection does that).
+    pub(crate) fn table(&mut self) -> Result<Table<'_>> {
+        let (hdr, entries) = self.parts().ok_or(EIO)?;
+        Table::new(hdr, entries).ok_or(EIO)
+    }
+
+    /// Header and whole array, for fault injection.
+    #[cfg(CONFIG_PCI_LIVEUPDATE_TEST)]
+    pub(crate) fn raw_mut(&mut self) -> Result<(&mut PciLuSer, &mut [abi::PciDevSer])> {
+        self.parts().ok_or(EIO)
+    }
+
+    /// Runs the next kernel's validation on this table.
+    pub(crate) fn validate(&mut self) -> Result<usize, table::Invalid> {
+        let (hdr, _) = PciLuSer::ref_from_prefix(self.hdr.bytes_mut())
+            .map_err(|_| table::Invalid::ShortHeader(0))?;
+        let hdr = *hdr;
+        let array: &[u8] = match &mut self.array {
+            Some(a) => a.bytes_mut(),
+            None => &[],
+        };
+        table::validate(&hdr, array).map(|e| e.len())
+    }
+
+    /// Grows the array to hold at least `need` entries, at least doubling
+    /// it. On failure the table is unchanged.
+    pub(crate) fn grow(&mut self, need: usize) -> Result {
+        #[cfg(CONFIG_PCI_LIVEUPDATE_TEST)]
+        if FAIL_NEXT_GROW.xchg(false, kernel::sync::atomic::Relaxed) {
+            return Err(ENOMEM);
+        }
+        let want = need.max(self.table()?.capacity().saturating_mul(2));
+        let bytes = want.checked_mul(abi::DEV_SER_SIZE).ok_or(E2BIG)?;
+        let mut new = Preserved::alloc(bytes)?;
+        let phys = new.phys();
+        self.table()?.move_to(new.entries_mut(), phys).ok_or(E2BIG)?;
+        // INVARIANT: The header now describes `new`. The old array, if any,
+        // is unpreserved and freed only after the header stopped naming it.
+        self.array = Some(new);
+        Ok(())
+    }
+}
+
+/// Preserves an FLB for the first file of a handler using it.
+///
+/// # Safety
+///
+/// Called by LUO with a valid `argp`.
+unsafe extern "C" fn flb_preserve(argp: *mut bindings::liveupdate_flb_op_args) -> c_int {
+    kernel::error::from_result(|| {
+        let out = KBox::new(Outgoing::new()?, GFP_KERNEL)?;
+        let phys = out.phys();
+        // SAFETY: LUO passes a valid `argp` (function contract).
+        let args = unsafe { &mut *argp };
+        args.data = phys;
+        args.obj = KBox::into_raw(out).cast();
+        Ok(0)
+    })
+}
+
+/// Drops the outgoing table once no file uses the FLB any more.
+///
+/// # Safety
+///
+/// Called by LUO with a valid `argp` whose `obj` came from [`flb_preserve`].
+unsafe extern "C" fn flb_unpreserve(argp: *mut bindings::liveupdate_flb_op_args) {
+    // SAFETY: LUO passes a valid `argp` (function contract).
+    let args = unsafe { &mut *argp };
+    if let Some(obj) = NonNull::new(args.obj.cast::<Outgoing>()) {
+        // SAFETY: `obj` came from `KBox::into_raw` in `flb_preserve` and LUO
+        // hands it back exactly once.
+        let mut out = unsafe { KBox::from_raw(obj.as_ptr()) };
+        let left = out.table().map_or(0, |t| t.len());
+        if left != 0 {
+            pr_warn!("outgoing table still lists {left} devices at unpreserve\n");
+        }
+    }
+}
+
+/// The incoming table: the previous kernel's header and array, restored and
+/// validated.
+///
+/// # Invariants
+///
+/// `hdr` and `array` passed [`table::validate`] when this was built, and
+/// since then have only been changed through [`Table`].
+pub(crate) struct Incoming {
+    hdr: Restored,
+    array: Option<Restored>,
+}
+
+impl Incoming {
+    /// Restores and validates the table whose header is at `phys`.
+    fn restore(phys: u64) -> Result<Self, table::Invalid> {
+        let hdr = Restored::restore(phys).ok_or(table::Invalid::ShortHeader(0))?;
+        let (h, _) = PciLuSer::ref_from_prefix(hdr.bytes())
+            .map_err(|_| table::Invalid::ShortHeader(hdr.bytes().len()))?;
+        let (_, cap) = table::validate_header(h)?;
+        let array = if cap == 0 {
+            None
+        } else {
+            Some(Restored::restore(h.entries.get()).ok_or(table::Invalid::ArrayAddress)?)
+        };
+        table::validate(h, array.as_ref().map_or(&[], |a| a.bytes()))?;
+        // INVARIANT: Validated just above.
+        Ok(Incoming { hdr, array })
+    }
+
+    /// A view of the table.
+    pub(crate) fn table(&mut self) -> Result<Table<'_>> {
+        let (hdr, _) = PciLuSer::mut_from_prefix(self.hdr.bytes_mut()).map_err(|_| EIO)?;
+        // CAST: Validated at restore: the capacity fits in the array.
+        let cap = hdr.capacity.get() as usize;
+        let entries = match &mut self.array {
+            Some(a) => {
+                <[abi::PciDevSer]>::mut_from_prefix_with_elems(a.bytes_mut(), cap)
+                    .map_err(|_| EIO)?
+                    .0
+            }
+            None => &mut [],
+        };
+        Table::new(hdr, entries).ok_or(EIO)
+    }
+}
+
+/// Restores the previous kernel's table.
+///
+/// Invalid data is refused as a whole: no device is then treated as
+/// preserved (see the crate documentation for why this does not panic).
+///
+/// # Safety
+///
+/// Called by LUO with a valid `argp`.
+unsafe extern "C" fn flb_retrieve(argp: *mut bindings::liveupdate_flb_op_args) -> c_int {
+    // SAFETY: LUO passes a valid `argp` (function contract).
+    let args = unsafe { &mut *argp };
+    match Incoming::restore(args.data) {
+        Ok(inc) => match KBox::new(inc, GFP_KERNEL) {
+            Ok(inc) => {
+                args.obj = KBox::into_raw(inc).cast();
+                0
+            }
+            Err(_) => ENOMEM.to_errno(),
+        },
+        Err(why) => {
+            pr_err!(
+                "invalid handover data from the previous kernel ({why}): no device is treated as preserved\n"
+            );
+            EINVAL.to_errno()
+        }
+    }
+}
+
+/// Frees the incoming table once every user has finished.
+///
+/// # Safety
+///
+/// Called by LUO with a valid `argp` whose `obj` came from [`flb_retrieve`].
+unsafe extern "C" fn flb_finish(argp: *mut bindings::liveupdate_flb_op_args) {
+    // SAFETY: LUO passes a valid `argp` (function contract).
+    let args = unsafe { &mut *argp };
+    if let Some(obj) = NonNull::new(args.obj.cast::<Incoming>()) {
+        // SAFETY: `obj` came from `KBox::into_raw` in `flb_retrieve`; LUO
+        // calls finish once, after the last reference is gone.
+        drop(unsafe { KBox::from_raw(obj.as_ptr()) });
+    }
+}

@@ -1,0 +1,371 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Test-only Live Update file handler for PCI devices.
+ *
+ * Lets kselftests preserve any PCI device through a real LUO session before
+ * a real driver (vfio-pci) does: open /dev/pci_liveupdate_test, write a
+ * device address ("0000:01:00.0") to bind the file to that device, then
+ * preserve the fd in a session. The handler calls the PCI Live Update C API
+ * exactly as a driver would. After kexec the retrieved fd reads back the
+ * device's status, and finishing the session finishes the device.
+ *
+ * debugfs pci_liveupdate/: "outgoing" and "incoming" list the device tables,
+ * "status" lists every PCI device with its incoming state, writing a
+ * PCI_LU_TEST_* number to "inject" injects a fault, and writing a device
+ * address to "preserve", "unpreserve" or "finish" calls that API directly,
+ * outside any LUO session, to test how it handles misuse.
+ *
+ * Never enable this on a production kernel.
+ */
+
+#define pr_fmt(fmt) "pci_liveupdate_test: " fmt
+
+#include <linux/anon_inodes.h>
+#include <linux/debugfs.h>
+#include <linux/fs.h>
+#include <linux/init.h>
+#include <linux/kho/abi/pci.h>
+#include <linux/liveupdate.h>
+#include <linux/miscdevice.h>
+#include <linux/mutex.h>
+#include <linux/pci.h>
+#include <linux/pci_liveupdate.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#define PCI_LU_TEST_FH_COMPATIBLE "pci-lu-test-v1"
+#define PCI_LU_TEST_MAX_ENTRIES 4096
+
+struct pci_lu_test_file {
+	struct mutex lock;	/* protects pdev */
+	struct pci_dev *pdev;	/* referenced */
+};
+
+static const struct file_operations pci_lu_test_fops;
+
+static struct pci_lu_test_file *pci_lu_test_alloc(struct pci_dev *pdev)
+{
+	struct pci_lu_test_file *t = kzalloc(sizeof(*t), GFP_KERNEL);
+
+	if (!t)
+		return NULL;
+	mutex_init(&t->lock);
+	t->pdev = pdev;
+	return t;
+}
+
+static int pci_lu_test_open(struct inode *inode, struct file *file)
+{
+	file->private_data = pci_lu_test_alloc(NULL);
+	return file->private_data ? 0 : -ENOMEM;
+}
+
+static int pci_lu_test_release(struct inode *inode, struct file *file)
+{
+	struct pci_lu_test_file *t = file->private_data;
+
+	pci_dev_put(t->pdev);
+	kfree(t);
+	return 0;
+}
+
+/* Bind the file to the device named by "segment:bus:dev.fn". */
+static ssize_t pci_lu_test_write(struct file *file, const char __user *ubuf,
+				 size_t len, loff_t *ppos)
+{
+	struct pci_lu_test_file *t = file->private_data;
+	unsigned int seg, bus, slot, fn;
+	struct pci_dev *pdev;
+	char buf[32];
+
+	if (len >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = '\0';
+	if (sscanf(buf, "%x:%x:%x.%x", &seg, &bus, &slot, &fn) != 4 ||
+	    bus > 0xff || slot > 0x1f || fn > 7)
+		return -EINVAL;
+
+	pdev = pci_get_domain_bus_and_slot(seg, bus, PCI_DEVFN(slot, fn));
+	if (!pdev)
+		return -ENODEV;
+
+	guard(mutex)(&t->lock);
+	if (t->pdev) {
+		pci_dev_put(pdev);
+		return -EBUSY;
+	}
+	t->pdev = pdev;
+	return len;
+}
+
+/* "<address> incoming=<0|1>\n" for the bound device. */
+static ssize_t pci_lu_test_read(struct file *file, char __user *ubuf,
+				size_t len, loff_t *ppos)
+{
+	struct pci_lu_test_file *t = file->private_data;
+	char buf[64];
+	int n;
+
+	guard(mutex)(&t->lock);
+	if (!t->pdev)
+		return -ENODEV;
+	n = scnprintf(buf, sizeof(buf), "%s incoming=%d\n", pci_name(t->pdev),
+		      pci_liveupdate_is_incoming(t->pdev));
+	return simple_read_from_buffer(ubuf, len, ppos, buf, n);
+}
+
+static const struct file_operations pci_lu_test_fops = {
+	.owner = THIS_MODULE,
+	.open = pci_lu_test_open,
+	.release = pci_lu_test_release,
+	.read = pci_lu_test_read,
+	.write = pci_lu_test_write,
+	.llseek = default_llseek,
+};
+
+static struct miscdevice pci_lu_test_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "pci_liveupdate_test",
+	.fops = &pci_lu_test_fops,
+};
+
+/* The handover data is the device address itself: segment << 16 | bdf. */
+static u64 pci_lu_test_encode(struct pci_dev *pdev)
+{
+	return (u64)pci_domain_nr(pdev->bus) << 16 | pci_dev_id(pdev);
+}
+
+static struct pci_dev *pci_lu_test_decode(u64 data)
+{
+	return pci_get_domain_bus_and_slot(data >> 16, (data >> 8) & 0xff,
+					   data & 0xff);
+}
+
+static bool pci_lu_test_can_preserve(struct liveupdate_file_handler *fh,
+				     struct file *file)
+{
+	struct pci_lu_test_file *t = file->private_data;
+
+	if (file->f_op != &pci_lu_test_fops)
+		return false;
+	guard(mutex)(&t->lock);
+	return t->pdev;
+}
+
+static int pci_lu_test_preserve(struct liveupdate_file_op_args *args)
+{
+	struct pci_lu_test_file *t = args->file->private_data;
+	int ret;
+
+	guard(mutex)(&t->lock);
+	ret = pci_liveupdate_preserve(t->pdev);
+	if (!ret)
+		args->serialized_data = pci_lu_test_encode(t->pdev);
+	return ret;
+}
+
+static void pci_lu_test_unpreserve(struct liveupdate_file_op_args *args)
+{
+	struct pci_lu_test_file *t = args->file->private_data;
+
+	guard(mutex)(&t->lock);
+	pci_liveupdate_unpreserve(t->pdev);
+}
+
+static int pci_lu_test_retrieve(struct liveupdate_file_op_args *args)
+{
+	struct pci_dev *pdev = pci_lu_test_decode(args->serialized_data);
+	struct pci_lu_test_file *t;
+	struct file *file;
+
+	if (!pdev)
+		return -ENODEV;
+	t = pci_lu_test_alloc(pdev);
+	if (!t) {
+		pci_dev_put(pdev);
+		return -ENOMEM;
+	}
+	file = anon_inode_getfile("[pci_liveupdate_test]", &pci_lu_test_fops,
+				  t, O_RDWR);
+	if (IS_ERR(file)) {
+		pci_dev_put(pdev);
+		kfree(t);
+		return PTR_ERR(file);
+	}
+	args->file = file;
+	return 0;
+}
+
+static void pci_lu_test_finish(struct liveupdate_file_op_args *args)
+{
+	struct pci_dev *pdev = pci_lu_test_decode(args->serialized_data);
+
+	if (!pdev) {
+		pr_warn("finish: device %llx is gone\n", args->serialized_data);
+		return;
+	}
+	pci_liveupdate_finish(pdev);
+	pci_dev_put(pdev);
+}
+
+static const struct liveupdate_file_ops pci_lu_test_file_ops = {
+	.can_preserve = pci_lu_test_can_preserve,
+	.preserve = pci_lu_test_preserve,
+	.unpreserve = pci_lu_test_unpreserve,
+	.retrieve = pci_lu_test_retrieve,
+	.finish = pci_lu_test_finish,
+	.owner = THIS_MODULE,
+};
+
+static struct liveupdate_file_handler pci_lu_test_fh = {
+	.ops = &pci_lu_test_file_ops,
+	.compatible = PCI_LU_TEST_FH_COMPATIBLE,
+};
+
+static int pci_lu_test_show_table(struct seq_file *m, bool outgoing)
+{
+	struct pci_dev_ser *e;
+	int n, i;
+
+	e = kvcalloc(PCI_LU_TEST_MAX_ENTRIES, sizeof(*e), GFP_KERNEL);
+	if (!e)
+		return -ENOMEM;
+	n = pci_liveupdate_test_snapshot(outgoing, e, PCI_LU_TEST_MAX_ENTRIES);
+	if (n < 0) {
+		seq_printf(m, "error %d\n", n);
+		kvfree(e);
+		return 0;
+	}
+	seq_printf(m, "count %d\n", n);
+	for (i = 0; i < min(n, PCI_LU_TEST_MAX_ENTRIES); i++)
+		seq_printf(m, "%04x:%02x:%02x.%d refcount=%u vendor=%04x device=%04x class=%06x flags=%x upstream=%04x bus=%02x-%02x\n",
+			   le32_to_cpu(e[i].segment), le16_to_cpu(e[i].bdf) >> 8,
+			   PCI_SLOT(le16_to_cpu(e[i].bdf) & 0xff),
+			   PCI_FUNC(le16_to_cpu(e[i].bdf) & 0xff),
+			   le16_to_cpu(e[i].refcount), le16_to_cpu(e[i].vendor),
+			   le16_to_cpu(e[i].device), le32_to_cpu(e[i].class),
+			   le32_to_cpu(e[i].flags), le16_to_cpu(e[i].upstream),
+			   e[i].secondary, e[i].subordinate);
+	kvfree(e);
+	return 0;
+}
+
+static int pci_lu_test_outgoing_show(struct seq_file *m, void *v)
+{
+	return pci_lu_test_show_table(m, true);
+}
+DEFINE_SHOW_ATTRIBUTE(pci_lu_test_outgoing);
+
+static int pci_lu_test_incoming_show(struct seq_file *m, void *v)
+{
+	return pci_lu_test_show_table(m, false);
+}
+DEFINE_SHOW_ATTRIBUTE(pci_lu_test_incoming);
+
+static int pci_lu_test_status_show(struct seq_file *m, void *v)
+{
+	struct pci_dev *pdev = NULL;
+
+	for_each_pci_dev(pdev)
+		seq_printf(m, "%s %04x:%04x incoming=%d\n", pci_name(pdev),
+			   pdev->vendor, pdev->device,
+			   pci_liveupdate_is_incoming(pdev));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(pci_lu_test_status);
+
+/* Calls the driver API directly on the device written, returning its error. */
+static ssize_t pci_lu_test_direct(const char __user *ubuf, size_t len,
+				  int (*op)(struct pci_dev *pdev))
+{
+	unsigned int seg, bus, slot, fn;
+	struct pci_dev *pdev;
+	char buf[32];
+	int ret;
+
+	if (len >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = '\0';
+	if (sscanf(buf, "%x:%x:%x.%x", &seg, &bus, &slot, &fn) != 4 ||
+	    bus > 0xff || slot > 0x1f || fn > 7)
+		return -EINVAL;
+	pdev = pci_get_domain_bus_and_slot(seg, bus, PCI_DEVFN(slot, fn));
+	if (!pdev)
+		return -ENODEV;
+	ret = op(pdev);
+	pci_dev_put(pdev);
+	return ret ? ret : len;
+}
+
+static int pci_lu_test_do_unpreserve(struct pci_dev *pdev)
+{
+	pci_liveupdate_unpreserve(pdev);
+	return 0;
+}
+
+static int pci_lu_test_do_finish(struct pci_dev *pdev)
+{
+	pci_liveupdate_finish(pdev);
+	return 0;
+}
+
+#define PCI_LU_TEST_DIRECT(name, op)					\
+static ssize_t pci_lu_test_##name##_write(struct file *file,		\
+					  const char __user *ubuf,	\
+					  size_t len, loff_t *ppos)	\
+{									\
+	return pci_lu_test_direct(ubuf, len, op);			\
+}									\
+static const struct file_operations pci_lu_test_##name##_fops = {	\
+	.write = pci_lu_test_##name##_write,				\
+}
+
+PCI_LU_TEST_DIRECT(preserve, pci_liveupdate_preserve);
+PCI_LU_TEST_DIRECT(unpreserve, pci_lu_test_do_unpreserve);
+PCI_LU_TEST_DIRECT(finish, pci_lu_test_do_finish);
+
+static int pci_lu_test_inject_set(void *data, u64 val)
+{
+	return pci_liveupdate_test_inject(val);
+}
+DEFINE_DEBUGFS_ATTRIBUTE(pci_lu_test_inject_fops, NULL, pci_lu_test_inject_set,
+			 "%llu\n");
+
+static int __init pci_lu_test_init(void)
+{
+	struct dentry *dir;
+	int ret;
+
+	ret = liveupdate_register_file_handler(&pci_lu_test_fh);
+	if (ret) {
+		/* -EOPNOTSUPP: Live Update is off on this boot. */
+		if (ret != -EOPNOTSUPP)
+			pr_err("cannot register file handler: %d\n", ret);
+		return 0;
+	}
+	ret = pci_liveupdate_register_flb(&pci_lu_test_fh);
+	if (ret) {
+		pr_err("cannot attach the PCI FLB: %d\n", ret);
+		liveupdate_unregister_file_handler(&pci_lu_test_fh);
+		return 0;
+	}
+	ret = misc_register(&pci_lu_test_misc);
+	if (ret)
+		pr_err("cannot register /dev/%s: %d\n", pci_lu_test_misc.name, ret);
+
+	dir = debugfs_create_dir("pci_liveupdate", NULL);
+	debugfs_create_file("outgoing", 0400, dir, NULL, &pci_lu_test_outgoing_fops);
+	debugfs_create_file("incoming", 0400, dir, NULL, &pci_lu_test_incoming_fops);
+	debugfs_create_file("status", 0400, dir, NULL, &pci_lu_test_status_fops);
+	debugfs_create_file_unsafe("inject", 0200, dir, NULL, &pci_lu_test_inject_fops);
+	debugfs_create_file("preserve", 0200, dir, NULL, &pci_lu_test_preserve_fops);
+	debugfs_create_file("unpreserve", 0200, dir, NULL, &pci_lu_test_unpreserve_fops);
+	debugfs_create_file("finish", 0200, dir, NULL, &pci_lu_test_finish_fops);
+	return 0;
+}
+late_initcall(pci_lu_test_init);

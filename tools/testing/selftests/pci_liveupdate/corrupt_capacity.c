@@ -1,0 +1,5 @@
+// SPDX-License-Identifier: GPL-2.0
+/* A capacity beyond the preserved allocation. */
+#define FAULT PCI_LU_TEST_CORRUPT_CAPACITY
+#define REASON "capacity "
+#include "corrupt.h"

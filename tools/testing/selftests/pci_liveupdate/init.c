@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * PID 1 of the PCI Live Update test VM, for both kernels.
+ *
+ * The command line names the test (pci_lu_test=NAME). In the first kernel
+ * init loads the same kernel and initramfs for kexec_file_load (so KHO
+ * state is handed over), runs "/tests/NAME 1" and, if it passed, kexecs
+ * with pci_lu_stage=2 appended. In the second kernel it runs "/tests/NAME 2"
+ * and powers off. The stage comes from the command line and must agree with
+ * KHO: only a kernel started by a KHO kexec has /sys/kernel/debug/kho/in.
+ * The test itself checks the stage a third time against LUO's state.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char cmdline[4096];
+
+static void say(const char *fmt, const char *a, int b)
+{
+	printf("INIT: ");
+	printf(fmt, a, b);
+	printf("\n");
+	fflush(stdout);
+}
+
+static void __attribute__((noreturn)) stop(void)
+{
+	sync();
+	reboot(RB_POWER_OFF);
+	for (;;)
+		pause();
+}
+
+static int run(const char *name, const char *stage)
+{
+	char path[256];
+	int status;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "/tests/%s", name);
+	pid = fork();
+	if (pid == 0) {
+		char *argv[] = { path, (char *)stage, NULL };
+		char *envp[] = { "PATH=/bin:/tests", NULL };
+
+		execve(path, argv, envp);
+		say("cannot run %s: errno %d", path, errno);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) < 0)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+static int load_next_kernel(void)
+{
+	char next[sizeof(cmdline) + 32];
+	int kfd, ifd;
+	long ret;
+
+	snprintf(next, sizeof(next), "%s pci_lu_stage=2", cmdline);
+	kfd = open("/kernel", O_RDONLY);
+	/* The kernel keeps our initramfs there thanks to retain_initrd. */
+	ifd = open("/sys/firmware/initrd", O_RDONLY);
+	if (kfd < 0 || ifd < 0)
+		return -errno;
+	ret = syscall(SYS_kexec_file_load, kfd, ifd, strlen(next) + 1, next, 0);
+	close(kfd);
+	close(ifd);
+	return ret ? -errno : 0;
+}
+
+int main(void)
+{
+	char name[128] = "";
+	bool kho_in, stage2;
+	char *p;
+	int fd, rc;
+
+	mkdir("/dev", 0755);
+	mkdir("/proc", 0755);
+	mkdir("/sys", 0755);
+	mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
+	mount("proc", "/proc", "proc", 0, NULL);
+	mount("sysfs", "/sys", "sysfs", 0, NULL);
+	mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
+	fd = open("/dev/console", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+	}
+
+	fd = open("/proc/cmdline", O_RDONLY);
+	if (fd < 0 || read(fd, cmdline, sizeof(cmdline) - 1) <= 0)
+		stop();
+	close(fd);
+	cmdline[strcspn(cmdline, "\n")] = '\0';
+	p = strstr(cmdline, "pci_lu_test=");
+	if (p)
+		sscanf(p + strlen("pci_lu_test="), "%127[^ ]", name);
+	if (!name[0] || !strcmp(name, "none"))
+		stop();
+
+	stage2 = strstr(cmdline, "pci_lu_stage=2");
+	kho_in = access("/sys/kernel/debug/kho/in", F_OK) == 0;
+	if (stage2 != kho_in) {
+		say("stage marker (%s) disagrees with KHO handover (%d)",
+		    stage2 ? "stage 2" : "stage 1", kho_in);
+		printf("PCI_LU_RESULT %s stage%d FAIL: stage detection\n", name, stage2 ? 2 : 1);
+		stop();
+	}
+	say("Starting %s stage %d", name, stage2 ? 2 : 1);
+
+	if (!stage2) {
+		rc = load_next_kernel();
+		if (rc) {
+			say("kexec_file_load failed for %s: %d", name, rc);
+			printf("PCI_LU_RESULT %s stage1 FAIL: kexec_file_load\n", name);
+			stop();
+		}
+	}
+	rc = run(name, stage2 ? "2" : "1");
+	say("%s returned %d", name, rc);
+	if (rc || stage2)
+		stop();
+
+	say("kexec into stage 2 of %s%.0d", name, 0);
+	sync();
+	reboot(RB_KEXEC);
+	say("reboot(RB_KEXEC) failed for %s: errno %d", name, errno);
+	printf("PCI_LU_RESULT %s stage1 FAIL: kexec\n", name);
+	stop();
+}

@@ -1,0 +1,374 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Two-stage PCI Live Update selftest framework (see pci_lu.h).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/klog.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <linux/liveupdate.h>
+
+#include "pci_lu.h"
+
+#define STATE_SESSION	"pci-lu-state"
+#define STATE_TOKEN	1
+
+void pci_lu_log(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("# ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+bool pci_lu_check(struct pci_lu_ctx *ctx, bool ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	ctx->checks++;
+	if (!ok)
+		ctx->failed++;
+	printf("%sok %d %s stage%d: ", ok ? "" : "not ", ctx->checks,
+	       ctx->name, ctx->stage);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	return ok;
+}
+
+static int luo_session_ioctl(int fd, unsigned long cmd, const char *name)
+{
+	struct liveupdate_ioctl_create_session arg = { .size = sizeof(arg) };
+
+	/* Create and retrieve take the same layout. */
+	_Static_assert(sizeof(struct liveupdate_ioctl_create_session) ==
+		       sizeof(struct liveupdate_ioctl_retrieve_session), "layout");
+	snprintf((char *)arg.name, sizeof(arg.name), "%s", name);
+	if (ioctl(fd, cmd, &arg) < 0)
+		return -errno;
+	return arg.fd;
+}
+
+int luo_create_session(struct pci_lu_ctx *ctx, const char *name)
+{
+	return luo_session_ioctl(ctx->luo_fd, LIVEUPDATE_IOCTL_CREATE_SESSION, name);
+}
+
+int luo_retrieve_session(struct pci_lu_ctx *ctx, const char *name)
+{
+	return luo_session_ioctl(ctx->luo_fd, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, name);
+}
+
+int luo_preserve_fd(int session, int fd, uint64_t token)
+{
+	struct liveupdate_session_preserve_fd arg = {
+		.size = sizeof(arg), .fd = fd, .token = token,
+	};
+
+	return ioctl(session, LIVEUPDATE_SESSION_PRESERVE_FD, &arg) < 0 ? -errno : 0;
+}
+
+int luo_retrieve_fd(int session, uint64_t token)
+{
+	struct liveupdate_session_retrieve_fd arg = {
+		.size = sizeof(arg), .token = token,
+	};
+
+	return ioctl(session, LIVEUPDATE_SESSION_RETRIEVE_FD, &arg) < 0 ? -errno : arg.fd;
+}
+
+int luo_finish_session(int session)
+{
+	struct liveupdate_session_finish arg = { .size = sizeof(arg) };
+
+	return ioctl(session, LIVEUPDATE_SESSION_FINISH, &arg) < 0 ? -errno : 0;
+}
+
+int pci_lu_test_fd(const char *bdf)
+{
+	int fd = open("/dev/pci_liveupdate_test", O_RDWR);
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, bdf, strlen(bdf)) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int pci_lu_preserve(int session, const char *bdf, uint64_t token)
+{
+	int fd = pci_lu_test_fd(bdf);
+	int ret;
+
+	if (fd < 0)
+		return fd;
+	ret = luo_preserve_fd(session, fd, token);
+	/* LUO holds its own reference on a preserved file. */
+	close(fd);
+	return ret;
+}
+
+int pci_lu_write(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+	int ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+int pci_lu_read(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	size_t off = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	while (off + 1 < len && (n = read(fd, buf + off, len - 1 - off)) > 0)
+		off += n;
+	buf[off] = '\0';
+	close(fd);
+	return 0;
+}
+
+int pci_lu_inject(int fault)
+{
+	char v[16];
+
+	snprintf(v, sizeof(v), "%d", fault);
+	return pci_lu_write(PCI_LU_DEBUGFS "/inject", v);
+}
+
+int pci_lu_table(const char *which, struct pci_lu_entry *e, int max)
+{
+	static char buf[1 << 20];
+	char path[128], *line, *save;
+	int n = 0, count = -1, err;
+
+	snprintf(path, sizeof(path), PCI_LU_DEBUGFS "/%s", which);
+	err = pci_lu_read(path, buf, sizeof(buf));
+	if (err)
+		return err;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (sscanf(line, "error %d", &err) == 1)
+			return err;
+		if (sscanf(line, "count %d", &count) == 1)
+			continue;
+		if (n < max &&
+		    sscanf(line, "%15s refcount=%u vendor=%x device=%x class=%x flags=%x",
+			   e[n].bdf, &e[n].refcount, &e[n].vendor, &e[n].device,
+			   &e[n].class, &e[n].flags) == 6)
+			n++;
+	}
+	return count < 0 ? -EIO : count;
+}
+
+const struct pci_lu_entry *pci_lu_find(const struct pci_lu_entry *e, int n,
+				       const char *bdf)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(e[i].bdf, bdf))
+			return &e[i];
+	return NULL;
+}
+
+static int pci_lu_status(const char *bdf, int *count)
+{
+	static char buf[1 << 16];
+	char *line, *save, name[32];
+	int incoming, ret = -ENOENT;
+
+	*count = 0;
+	if (pci_lu_read(PCI_LU_DEBUGFS "/status", buf, sizeof(buf)))
+		return -EIO;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (sscanf(line, "%31s %*x:%*x incoming=%d", name, &incoming) != 2)
+			continue;
+		*count += incoming;
+		if (bdf && !strcmp(name, bdf))
+			ret = incoming;
+	}
+	return ret;
+}
+
+int pci_lu_incoming(const char *bdf)
+{
+	int count;
+
+	return pci_lu_status(bdf, &count);
+}
+
+int pci_lu_incoming_count(void)
+{
+	int count;
+
+	pci_lu_status(NULL, &count);
+	return count;
+}
+
+bool pci_lu_dmesg_has(const char *needle)
+{
+	static char buf[1 << 20];
+	int n = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, sizeof(buf) - 1);
+
+	if (n < 0)
+		return false;
+	buf[n] = '\0';
+	return strstr(buf, needle);
+}
+
+int pci_lu_config_word(const char *bdf, int off)
+{
+	char path[128];
+	uint16_t v;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	if (pread(fd, &v, 2, off) != 2) {
+		close(fd);
+		return -EIO;
+	}
+	close(fd);
+	return v;
+}
+
+int pci_lu_bridge_buses(const char *bdf, int *secondary, int *subordinate)
+{
+	int v = pci_lu_config_word(bdf, 0x18);	/* primary, secondary */
+	int w = pci_lu_config_word(bdf, 0x1a);	/* subordinate, latency */
+
+	if (v < 0 || w < 0)
+		return v < 0 ? v : w;
+	*secondary = (v >> 8) & 0xff;
+	*subordinate = w & 0xff;
+	return 0;
+}
+
+/* The state session carries the test name; its presence marks stage 2. */
+static int detect_stage(struct pci_lu_ctx *ctx, int *state)
+{
+	char buf[128] = "";
+	int fd;
+
+	*state = luo_retrieve_session(ctx, STATE_SESSION);
+	if (*state == -ENOENT)
+		return 1;
+	if (*state < 0) {
+		pci_lu_log("retrieving %s failed: %s", STATE_SESSION, strerror(-*state));
+		return -1;
+	}
+	fd = luo_retrieve_fd(*state, STATE_TOKEN);
+	if (fd < 0 || pread(fd, buf, sizeof(buf) - 1, 0) < 0) {
+		pci_lu_log("state session has no readable memfd");
+		return -1;
+	}
+	close(fd);
+	if (strcmp(buf, ctx->name)) {
+		pci_lu_log("state session belongs to test '%s'", buf);
+		return -1;
+	}
+	return 2;
+}
+
+static int create_state(struct pci_lu_ctx *ctx)
+{
+	int session = luo_create_session(ctx, STATE_SESSION);
+	int fd, ret;
+
+	if (session < 0)
+		return session;
+	fd = memfd_create("pci-lu-state", 0);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, ctx->name, strlen(ctx->name) + 1) < 0)
+		return -errno;
+	ret = luo_preserve_fd(session, fd, STATE_TOKEN);
+	close(fd);
+	return ret;
+}
+
+/* Keep every session fd open across the kexec: the parent returns to init. */
+static void hold_and_exit(void)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid != 0)
+		exit(pid < 0 ? 1 : 0);
+	setsid();
+	for (;;)
+		pause();
+}
+
+int pci_lu_main(int argc, char **argv, const char *name,
+		pci_lu_stage_fn stage1, pci_lu_stage_fn stage2)
+{
+	struct pci_lu_ctx ctx = { .name = name };
+	int want = argc > 1 ? atoi(argv[1]) : 0;
+	int state, ret;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	ctx.luo_fd = open("/dev/liveupdate", O_RDWR);
+	if (ctx.luo_fd < 0) {
+		printf("PCI_LU_RESULT %s stage%d FAIL: /dev/liveupdate: %s\n",
+		       name, want, strerror(errno));
+		return 1;
+	}
+	ctx.stage = detect_stage(&ctx, &state);
+	if (ctx.stage != want) {
+		printf("PCI_LU_RESULT %s stage%d FAIL: LUO state says stage %d\n",
+		       name, want, ctx.stage);
+		return 1;
+	}
+	if (ctx.stage == 1) {
+		ret = create_state(&ctx);
+		if (ret) {
+			printf("PCI_LU_RESULT %s stage1 FAIL: state session: %s\n",
+			       name, strerror(-ret));
+			return 1;
+		}
+		ret = stage1(&ctx);
+	} else {
+		ret = stage2(&ctx);
+		CHECK(&ctx, luo_finish_session(state) == 0, "state session finishes");
+	}
+	if (ret || ctx.failed || !ctx.checks) {
+		printf("PCI_LU_RESULT %s stage%d FAIL: %d of %d checks failed%s\n",
+		       name, ctx.stage, ctx.failed, ctx.checks,
+		       ctx.checks ? "" : " (no checks ran)");
+		return 1;
+	}
+	printf("PCI_LU_RESULT %s stage%d PASS (%d checks)\n", name, ctx.stage, ctx.checks);
+	if (ctx.stage == 1) {
+		close(ctx.luo_fd);
+		hold_and_exit();
+	}
+	return 0;
+}

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Two-stage PCI Live Update selftest framework.
+ *
+ * A test is one C file that defines a stage-1 and a stage-2 function and
+ * ends with PCI_LU_TEST(stage1, stage2). Stage 1 runs in the first kernel,
+ * preserves what it wants through /dev/liveupdate and returns; the
+ * framework keeps its file descriptors alive in a holder process, and
+ * /init kexecs. Stage 2 runs in the second kernel and decides the verdict
+ * from what that kernel reports. Each check prints a KTAP line.
+ */
+#ifndef PCI_LU_H
+#define PCI_LU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Devices of the QEMU topology (scripts/vm). */
+#define NVME_PF		"0000:01:00.0"
+#define NVME_VF		"0000:01:00.1"
+#define ROOT_PORT1	"0000:00:01.0"
+#define ROOT_PORT2	"0000:00:02.0"
+#define SWITCH_UP	"0000:02:00.0"
+#define SWITCH_DN1	"0000:03:00.0"
+#define SWITCH_DN2	"0000:03:01.0"
+#define EDU_SW		"0000:04:00.0"	/* behind the switch */
+#define TESTDEV_SW	"0000:05:00.0"	/* behind the switch */
+#define ROOT_PORT3	"0000:00:03.0"
+#define E1000E		"0000:06:00.0"	/* on a root port */
+#define ROOT_PORT4	"0000:00:04.0"
+#define EDU_RP		"0000:07:00.0"	/* on a root port */
+
+#define PCI_LU_DEBUGFS	"/sys/kernel/debug/pci_liveupdate"
+
+/* Fault numbers of the debugfs "inject" file (include/linux/pci_liveupdate.h). */
+#define PCI_LU_TEST_FAIL_NEXT_ALLOC	1
+#define PCI_LU_TEST_CORRUPT_CHECKSUM	2
+#define PCI_LU_TEST_CORRUPT_COUNT	3
+#define PCI_LU_TEST_CORRUPT_ORDER	4
+#define PCI_LU_TEST_CORRUPT_MAGIC	5
+#define PCI_LU_TEST_CORRUPT_REFCOUNT	6
+#define PCI_LU_TEST_CORRUPT_DUPLICATE	7
+#define PCI_LU_TEST_CORRUPT_CAPACITY	8
+#define PCI_LU_TEST_CORRUPT_ZERO_REFCOUNT	9
+
+struct pci_lu_entry {
+	char bdf[16];
+	unsigned int refcount, vendor, device, class, flags;
+};
+
+/* Framework state; tests only pass it around. */
+struct pci_lu_ctx {
+	const char *name;
+	int stage;
+	int luo_fd;
+	int checks, failed;
+};
+
+typedef int (*pci_lu_stage_fn)(struct pci_lu_ctx *ctx);
+
+int pci_lu_main(int argc, char **argv, const char *name,
+		pci_lu_stage_fn stage1, pci_lu_stage_fn stage2);
+
+#define PCI_LU_TEST(s1, s2)						\
+	int main(int argc, char **argv)					\
+	{								\
+		return pci_lu_main(argc, argv, TEST_NAME, s1, s2);	\
+	}
+
+/* Records one check as a KTAP line; returns @ok. */
+bool pci_lu_check(struct pci_lu_ctx *ctx, bool ok, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+#define CHECK(ctx, cond, ...) pci_lu_check(ctx, (cond), __VA_ARGS__)
+void pci_lu_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* LUO sessions. Each returns an fd or -errno. */
+int luo_create_session(struct pci_lu_ctx *ctx, const char *name);
+int luo_retrieve_session(struct pci_lu_ctx *ctx, const char *name);
+int luo_preserve_fd(int session, int fd, uint64_t token);
+int luo_retrieve_fd(int session, uint64_t token);
+int luo_finish_session(int session);
+
+/* Test handler: an fd bound to @bdf, or -errno. */
+int pci_lu_test_fd(const char *bdf);
+/* Preserve @bdf in @session under @token; returns 0 or -errno. */
+int pci_lu_preserve(int session, const char *bdf, uint64_t token);
+
+/* Debugfs/sysfs helpers. 0 or -errno. */
+int pci_lu_write(const char *path, const char *val);
+int pci_lu_read(const char *path, char *buf, size_t len);
+int pci_lu_inject(int fault);
+/* Parse the debugfs "incoming"/"outgoing" table: count or -errno. */
+int pci_lu_table(const char *which, struct pci_lu_entry *e, int max);
+const struct pci_lu_entry *pci_lu_find(const struct pci_lu_entry *e, int n,
+				       const char *bdf);
+/* Device status from debugfs "status": 1 incoming, 0 not, -ENOENT absent. */
+int pci_lu_incoming(const char *bdf);
+/* Number of devices the "status" file reports as incoming. */
+int pci_lu_incoming_count(void);
+/* Whether the kernel log holds @needle. */
+bool pci_lu_dmesg_has(const char *needle);
+/* Config space word at @off of @bdf, or -errno. */
+int pci_lu_config_word(const char *bdf, int off);
+/* Bus numbers of a bridge from sysfs; 0 or -errno. */
+int pci_lu_bridge_buses(const char *bdf, int *secondary, int *subordinate);
+
+#endif /* PCI_LU_H */

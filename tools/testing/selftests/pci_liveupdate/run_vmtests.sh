@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Runs the PCI Live Update kexec selftests in QEMU and prints KTAP.
+#
+# Every test boots the project kernel, runs stage 1, kexecs (KHO) into the
+# same kernel and runs stage 2. A test passes only if both stages print
+# their PASS line; the verdict of stage 2 comes from the second kernel.
+. "$(dirname "$0")/../../../../scripts/lib.sh"
+
+usage() {
+	cat <<USAGE
+usage: run_vmtests.sh [-t TEST]... [-T seconds] [-K]
+  -t TEST     run only TEST (repeatable); default: every test in the Makefile
+  -T seconds  per-test VM timeout (default 300)
+  -K          also run the KUnit suites at boot (one extra VM)
+Serial logs go to \$PCI_LU_CACHE/out/logs/TEST.log; a failed test names its log.
+USAGE
+}
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+tests=()
+tmo=300
+kunit=0
+while getopts "t:T:Kh" o; do
+	case $o in
+	t) tests+=("$OPTARG") ;;
+	T) tmo=$OPTARG ;;
+	K) kunit=1 ;;
+	h) usage; exit 0 ;;
+	*) usage >&2; exit 2 ;;
+	esac
+done
+
+bz=$BUILD/arch/x86/boot/bzImage
+[ -f "$bz" ] || die "no kernel at $bz (run make kernel)"
+[ -d "$BUILD/usr/include/linux" ] || die "no UAPI headers in $BUILD/usr/include (run make kernel)"
+bin=$OUT/selftests
+logs=$OUT/logs
+mkdir -p "$bin" "$logs"
+
+make -s -C "$HERE" OUTPUT="$bin" KHDR_INCLUDES="-isystem $BUILD/usr/include" >"$OUT/selftests-build.log" 2>&1 ||
+	die "building the selftests failed: $(grep -m1 error "$OUT/selftests-build.log")"
+[ ${#tests[@]} -gt 0 ] || read -r -a tests < <(make -s -C "$HERE" list)
+
+# One initramfs for every test: /init, the kernel to kexec, the tests.
+initrd=$OUT/initramfs.cpio
+{
+	echo "dir /dev 0755 0 0"
+	echo "nod /dev/console 0600 0 0 c 5 1"
+	echo "dir /proc 0755 0 0"
+	echo "dir /sys 0755 0 0"
+	echo "dir /tests 0755 0 0"
+	echo "file /init $bin/init 0755 0 0"
+	echo "file /kernel $bz 0644 0 0"
+	for f in "$bin"/*; do
+		case $(basename "$f") in init) continue ;; esac
+		echo "file /tests/$(basename "$f") $f 0755 0 0"
+	done
+} >"$OUT/initramfs.list"
+"$BUILD/usr/gen_init_cpio" "$OUT/initramfs.list" >"$initrd" || die "gen_init_cpio failed"
+
+n=${#tests[@]}
+[ $kunit = 1 ] && n=$((n + 1))
+echo "TAP version 13"
+echo "1..$n"
+pass=0 fail=0 i=0
+for t in "${tests[@]}"; do
+	i=$((i + 1))
+	log=$logs/$t.log
+	start=$(date +%s)
+	err=$("$TOP/scripts/vm" -i "$initrd" -a "pci_lu_test=$t" -t "$tmo" -l "$log" 2>&1) || true
+	secs=$(($(date +%s) - start))
+	if grep -q "PCI_LU_RESULT $t stage1 PASS" "$log" && grep -q "PCI_LU_RESULT $t stage2 PASS" "$log"; then
+		echo "ok $i $t # ${secs}s"
+		pass=$((pass + 1))
+	else
+		grep -E "^not ok |PCI_LU_RESULT .* FAIL|Kernel panic|BUG:|WARNING:" "$log" | head -20 | sed 's/^/# /'
+		[ -n "$err" ] && echo "# $err"
+		echo "not ok $i $t # ${secs}s, serial log: $log"
+		fail=$((fail + 1))
+	fi
+done
+
+if [ $kunit = 1 ]; then
+	i=$((i + 1))
+	log=$logs/kunit.log
+	err=$("$TOP/scripts/vm" -i "$initrd" -a "pci_lu_test=none kunit.enable=1" -t "$tmo" -l "$log" 2>&1) || true
+	grep -E "^\s*(ok|not ok) [0-9]+ |# pci_liveupdate|bench kernel" "$log" | sed 's/^/# kunit: /'
+	if grep -qE "^\s*ok [0-9]+ pci_liveupdate$" "$log" && ! grep -qE "^\s*not ok" "$log"; then
+		echo "ok $i kunit_pci_liveupdate"
+		pass=$((pass + 1))
+	else
+		[ -n "$err" ] && echo "# $err"
+		echo "not ok $i kunit_pci_liveupdate # serial log: $log"
+		fail=$((fail + 1))
+	fi
+fi
+echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:0 error:0"
+[ $fail -eq 0 ]
