@@ -77,6 +77,10 @@ impl Topology {
     }
 
     fn add(&mut self, parent: Option<usize>, slot: u8, bridge: bool, id: u16) -> usize {
+        self.add_fn(parent, slot << 3, bridge, id)
+    }
+
+    fn add_fn(&mut self, parent: Option<usize>, devfn: u8, bridge: bool, id: u16) -> usize {
         let bus = self.bus_of(parent);
         let bridge = bridge.then(|| {
             let sec = self.next_bus;
@@ -86,7 +90,7 @@ impl Topology {
         });
         let info = DevInfo {
             segment: 0,
-            bdf: (u16::from(bus) << 8) | u16::from(slot << 3),
+            bdf: (u16::from(bus) << 8) | u16::from(devfn),
             vendor: 0x1b36,
             device: id,
             class: if bridge.is_some() { 0x060400 } else { 0x010802 },
@@ -115,6 +119,11 @@ impl Topology {
     /// Adds an endpoint in `slot` below `parent` (or on the root bus).
     pub fn endpoint(&mut self, parent: Option<usize>, slot: u8) -> usize {
         self.add(parent, slot, false, 0x0010)
+    }
+
+    /// Adds an endpoint at function `devfn` below `parent`.
+    pub fn endpoint_fn(&mut self, parent: Option<usize>, devfn: u8) -> usize {
+        self.add_fn(parent, devfn, false, 0x0010)
     }
 
     /// The QEMU topology of the kselftests: three root ports, a switch with

@@ -32,7 +32,8 @@ fn preserve_walks_bridges_and_counts() {
     assert_eq!(refs(&mut t, &topo, 0), None); // rp1: nothing below is preserved
     let entries = t.view().entries().to_vec();
     assert!(entries.windows(2).all(|w| {
-        table::key(w[0].segment.get(), w[0].bdf.get()) < table::key(w[1].segment.get(), w[1].bdf.get())
+        table::key(w[0].segment.get(), w[0].bdf.get())
+            < table::key(w[1].segment.get(), w[1].bdf.get())
     }));
     table::validate(&t.hdr, t.array_bytes()).unwrap();
 }
@@ -140,37 +141,117 @@ fn fix_checksum(t: &mut OwnedTable) {
 #[test]
 fn validator_rejects_each_corruption() {
     type Corrupt = fn(&mut OwnedTable);
-    let cases: &[(&str, Corrupt, fn(Invalid) -> bool)] = &[
-        ("magic", |t| t.hdr.magic.set(0), |e| matches!(e, Invalid::Magic(0))),
-        ("version", |t| t.hdr.version.set(9), |e| matches!(e, Invalid::Version(9))),
-        ("entry size", |t| t.hdr.entry_size.set(16), |e| matches!(e, Invalid::EntrySize(16))),
-        ("reserved", |t| t.hdr.reserved.set(1), |e| e == Invalid::Reserved),
-        ("count > capacity", |t| t.hdr.count.set(t.hdr.capacity.get() + 1), |e| {
-            matches!(e, Invalid::CountOverCapacity(..))
-        }),
-        ("capacity > allocation", |t| t.hdr.capacity.set(1 << 20), |e| {
-            matches!(e, Invalid::CapacityOverAllocation(..))
-        }),
-        ("no array", |t| t.hdr.entries.set(0), |e| e == Invalid::ArrayAddress),
-        ("checksum", |t| t.buf[0].vendor.set(0x1234), |e| matches!(e, Invalid::Checksum(..))),
-        ("unsorted", |t| { t.buf.swap(0, 1); fix_checksum(t) }, |e| matches!(e, Invalid::Unsorted(1))),
-        ("duplicate", |t| { t.buf[1] = t.buf[0]; fix_checksum(t) }, |e| matches!(e, Invalid::Duplicate(1))),
-        ("zero refcount", |t| { let n = t.hdr.count.get() as usize; t.buf[n - 1].refcount.set(0); fix_checksum(t) }, |e| {
-            matches!(e, Invalid::ZeroRefcount(_))
-        }),
-        ("bridge refcount", |t| { t.buf[0].refcount.set(7); fix_checksum(t) }, |e| matches!(e, Invalid::Refcount(0, 7, 2))),
-        ("child count", |t| {
-            // Drop the last endpoint: its root port now claims a missing child.
-            let n = t.hdr.count.get();
-            t.buf[n as usize - 1] = PciDevSer::default();
-            t.hdr.count.set(n - 1);
-            fix_checksum(t)
-        }, |e| matches!(e, Invalid::Refcount(..))),
-        ("flags", |t| { t.buf[0].flags.set(0x80); fix_checksum(t) }, |e| matches!(e, Invalid::Flags(0))),
-        ("bus range", |t| { t.buf[0].secondary = 0; fix_checksum(t) }, |e| matches!(e, Invalid::BusRange(0))),
-        ("upstream", |t| { let n = t.hdr.count.get() as usize; t.buf[n - 1].upstream.set(0x0042); fix_checksum(t) }, |e| {
-            matches!(e, Invalid::Upstream(_))
-        }),
+    type Want = fn(Invalid) -> bool;
+    let cases: &[(&str, Corrupt, Want)] = &[
+        (
+            "magic",
+            |t| t.hdr.magic.set(0),
+            |e| matches!(e, Invalid::Magic(0)),
+        ),
+        (
+            "version",
+            |t| t.hdr.version.set(9),
+            |e| matches!(e, Invalid::Version(9)),
+        ),
+        (
+            "entry size",
+            |t| t.hdr.entry_size.set(16),
+            |e| matches!(e, Invalid::EntrySize(16)),
+        ),
+        (
+            "reserved",
+            |t| t.hdr.reserved.set(1),
+            |e| e == Invalid::Reserved,
+        ),
+        (
+            "count > capacity",
+            |t| t.hdr.count.set(t.hdr.capacity.get() + 1),
+            |e| matches!(e, Invalid::CountOverCapacity(..)),
+        ),
+        (
+            "capacity > allocation",
+            |t| t.hdr.capacity.set(1 << 20),
+            |e| matches!(e, Invalid::CapacityOverAllocation(..)),
+        ),
+        (
+            "no array",
+            |t| t.hdr.entries.set(0),
+            |e| e == Invalid::ArrayAddress,
+        ),
+        (
+            "checksum",
+            |t| t.buf[0].vendor.set(0x1234),
+            |e| matches!(e, Invalid::Checksum(..)),
+        ),
+        (
+            "unsorted",
+            |t| {
+                t.buf.swap(0, 1);
+                fix_checksum(t)
+            },
+            |e| matches!(e, Invalid::Unsorted(1)),
+        ),
+        (
+            "duplicate",
+            |t| {
+                t.buf[1] = t.buf[0];
+                fix_checksum(t)
+            },
+            |e| matches!(e, Invalid::Duplicate(1)),
+        ),
+        (
+            "zero refcount",
+            |t| {
+                let n = t.hdr.count.get() as usize;
+                t.buf[n - 1].refcount.set(0);
+                fix_checksum(t)
+            },
+            |e| matches!(e, Invalid::ZeroRefcount(_)),
+        ),
+        (
+            "bridge refcount",
+            |t| {
+                t.buf[0].refcount.set(7);
+                fix_checksum(t)
+            },
+            |e| matches!(e, Invalid::Refcount(0, 7, 2)),
+        ),
+        (
+            "child count",
+            |t| {
+                // Drop the last endpoint: its root port now claims a missing child.
+                let n = t.hdr.count.get();
+                t.buf[n as usize - 1] = PciDevSer::default();
+                t.hdr.count.set(n - 1);
+                fix_checksum(t)
+            },
+            |e| matches!(e, Invalid::Refcount(..)),
+        ),
+        (
+            "flags",
+            |t| {
+                t.buf[0].flags.set(0x80);
+                fix_checksum(t)
+            },
+            |e| matches!(e, Invalid::Flags(0)),
+        ),
+        (
+            "bus range",
+            |t| {
+                t.buf[0].secondary = 0;
+                fix_checksum(t)
+            },
+            |e| matches!(e, Invalid::BusRange(0)),
+        ),
+        (
+            "upstream",
+            |t| {
+                let n = t.hdr.count.get() as usize;
+                t.buf[n - 1].upstream.set(0x0042);
+                fix_checksum(t)
+            },
+            |e| matches!(e, Invalid::Upstream(_)),
+        ),
     ];
     let good = sample();
     table::validate(&good.hdr, good.array_bytes()).unwrap();

@@ -39,8 +39,19 @@ pub const F_ALL: u32 = F_DIRECT | F_BRIDGE | F_UPSTREAM;
 
 /// `struct pci_lu_ser`: header of the preserved device table.
 #[repr(C, packed)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[derive(FromBytes, IntoBytes, Immutable, KnownLayout, Unaligned)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    FromBytes,
+    IntoBytes,
+    Immutable,
+    KnownLayout,
+    Unaligned,
+)]
 pub struct PciLuSer {
     /// [`SER_MAGIC`].
     pub magic: U32,
@@ -62,8 +73,19 @@ pub struct PciLuSer {
 
 /// `struct pci_dev_ser`: one preserved device.
 #[repr(C, packed)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[derive(FromBytes, IntoBytes, Immutable, KnownLayout, Unaligned)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    FromBytes,
+    IntoBytes,
+    Immutable,
+    KnownLayout,
+    Unaligned,
+)]
 pub struct PciDevSer {
     /// PCI segment (domain).
     pub segment: U32,

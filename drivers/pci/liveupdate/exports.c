@@ -11,12 +11,15 @@
 #include <linux/init.h>
 #include <linux/pci_liveupdate.h>
 
-EXPORT_SYMBOL_GPL(pci_liveupdate_register_flb);
-EXPORT_SYMBOL_GPL(pci_liveupdate_unregister_flb);
-EXPORT_SYMBOL_GPL(pci_liveupdate_preserve);
-EXPORT_SYMBOL_GPL(pci_liveupdate_unpreserve);
-EXPORT_SYMBOL_GPL(pci_liveupdate_finish);
-EXPORT_SYMBOL_GPL(pci_liveupdate_is_incoming);
+/* The functions are defined in Rust, as in rust/exports.c. */
+#define PCI_LU_EXPORT_RUST_GPL(sym) EXPORT_SYMBOL_GPL(sym)
+
+PCI_LU_EXPORT_RUST_GPL(pci_liveupdate_register_flb);
+PCI_LU_EXPORT_RUST_GPL(pci_liveupdate_unregister_flb);
+PCI_LU_EXPORT_RUST_GPL(pci_liveupdate_preserve);
+PCI_LU_EXPORT_RUST_GPL(pci_liveupdate_unpreserve);
+PCI_LU_EXPORT_RUST_GPL(pci_liveupdate_finish);
+PCI_LU_EXPORT_RUST_GPL(pci_liveupdate_is_incoming);
 
 /*
  * After LUO has read the incoming FLB headers (early_initcall) and before

@@ -156,7 +156,9 @@ impl Outgoing {
         let bytes = want.checked_mul(abi::DEV_SER_SIZE).ok_or(E2BIG)?;
         let mut new = Preserved::alloc(bytes)?;
         let phys = new.phys();
-        self.table()?.move_to(new.entries_mut(), phys).ok_or(E2BIG)?;
+        self.table()?
+            .move_to(new.entries_mut(), phys)
+            .ok_or(E2BIG)?;
         // INVARIANT: The header now describes `new`. The old array, if any,
         // is unpreserved and freed only after the header stopped naming it.
         self.array = Some(new);

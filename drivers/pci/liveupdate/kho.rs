@@ -16,11 +16,7 @@ use zerocopy::FromBytes;
 /// Bytes of a whole number of pages, rounded up to a power of two pages:
 /// the size `kho_alloc_preserve()` really allocates for `bytes`.
 pub(crate) fn alloc_size(bytes: usize) -> usize {
-    bytes
-        .div_ceil(PAGE_SIZE)
-        .max(1)
-        .next_power_of_two()
-        * PAGE_SIZE
+    bytes.div_ceil(PAGE_SIZE).max(1).next_power_of_two() * PAGE_SIZE
 }
 
 /// Zeroed memory allocated and preserved for the next kernel.

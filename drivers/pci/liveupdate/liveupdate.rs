@@ -42,8 +42,8 @@ use kernel::{
     bindings,
     prelude::*,
     sync::atomic::{
-        AtomicFlag,
         Acquire,
+        AtomicFlag,
         Release, //
     },
 };
@@ -136,7 +136,9 @@ pub extern "C" fn pci_liveupdate_init() -> c_int {
         // SAFETY: The reference just taken keeps the table alive; `STATE`
         // is held.
         let t = unsafe { p.as_mut() }.table();
-        t.map_or(0, |t| t.entries().iter().filter(|e| table::is_direct(e)).count())
+        t.map_or(0, |t| {
+            t.entries().iter().filter(|e| table::is_direct(e)).count()
+        })
     });
     if err == 0 && n == 0 {
         // Nothing to hold the table for.
@@ -147,7 +149,10 @@ pub extern "C" fn pci_liveupdate_init() -> c_int {
     }
     drop(state);
     READY.store(true, Release);
-    pr_info!("FLB {} ready, {n} incoming preserved devices\n", abi::FLB_COMPATIBLE);
+    pr_info!(
+        "FLB {} ready, {n} incoming preserved devices\n",
+        abi::FLB_COMPATIBLE
+    );
     0
 }
 
@@ -168,7 +173,10 @@ pub unsafe extern "C" fn pci_liveupdate_register_flb(
     if err == 0 {
         // SAFETY: `compatible` of a registered handler is a C string.
         let name = unsafe { CStr::from_char_ptr((*fh).compatible.as_ptr()) };
-        pr_info!("FLB {} registered with file handler {name}\n", abi::FLB_COMPATIBLE);
+        pr_info!(
+            "FLB {} registered with file handler {name}\n",
+            abi::FLB_COMPATIBLE
+        );
     }
     err
 }
@@ -190,7 +198,9 @@ pub unsafe extern "C" fn pci_liveupdate_unregister_flb(fh: *mut bindings::liveup
 fn with_outgoing<R>(f: impl FnOnce(&mut Outgoing) -> Result<R>) -> Result<R> {
     let mut obj = core::ptr::null_mut();
     // SAFETY: The FLB is static; `obj` is a valid out pointer.
-    kernel::error::to_result(unsafe { bindings::liveupdate_flb_get_outgoing(flb_ptr(), &mut obj) })?;
+    kernel::error::to_result(unsafe {
+        bindings::liveupdate_flb_get_outgoing(flb_ptr(), &mut obj)
+    })?;
     // SAFETY: LUO returns the object `flb_preserve` created; the reference
     // just taken keeps it alive, and `STATE` (held by every caller)
     // serialises its users.
@@ -222,7 +232,10 @@ pub unsafe extern "C" fn pci_liveupdate_preserve(dev: *mut bindings::pci_dev) ->
         return ENODEV.to_errno();
     }
     if pdev.is_virtfn() {
-        dev_warn!(pdev.as_dev(), "Live Update cannot preserve SR-IOV virtual functions\n");
+        dev_warn!(
+            pdev.as_dev(),
+            "Live Update cannot preserve SR-IOV virtual functions\n"
+        );
         return EINVAL.to_errno();
     }
     let _state = STATE.lock();
@@ -235,11 +248,17 @@ pub unsafe extern "C" fn pci_liveupdate_preserve(dev: *mut bindings::pci_dev) ->
     });
     match r {
         Ok(()) => {
-            dev_info!(pdev.as_dev(), "will be preserved across the next Live Update\n");
+            dev_info!(
+                pdev.as_dev(),
+                "will be preserved across the next Live Update\n"
+            );
             0
         }
         Err(e) if e == ENOENT => {
-            dev_warn!(pdev.as_dev(), "cannot preserve: no outgoing PCI Live Update FLB\n");
+            dev_warn!(
+                pdev.as_dev(),
+                "cannot preserve: no outgoing PCI Live Update FLB\n"
+            );
             e.to_errno()
         }
         Err(e) => {
@@ -256,7 +275,10 @@ fn table_err(pdev: &PciDev, what: &str, e: TableError) -> Error {
         TableError::NoSpace(_) => ENOMEM,
         TableError::Overflow => EOVERFLOW,
         TableError::NotPreserved => {
-            dev_warn!(pdev.as_dev(), "{what}: device is not preserved; nothing changed\n");
+            dev_warn!(
+                pdev.as_dev(),
+                "{what}: device is not preserved; nothing changed\n"
+            );
             EINVAL
         }
         e => {
@@ -291,7 +313,10 @@ pub unsafe extern "C" fn pci_liveupdate_unpreserve(dev: *mut bindings::pci_dev) 
     match r {
         Ok(()) => dev_info!(pdev.as_dev(), "will no longer be preserved\n"),
         Err(e) if e == ENOENT => {
-            dev_warn!(pdev.as_dev(), "unpreserve: no outgoing PCI Live Update FLB\n")
+            dev_warn!(
+                pdev.as_dev(),
+                "unpreserve: no outgoing PCI Live Update FLB\n"
+            )
         }
         Err(_) => {}
     }
@@ -369,7 +394,10 @@ pub unsafe extern "C" fn pci_liveupdate_finish(dev: *mut bindings::pci_dev) {
     }
     let mut state = STATE.lock();
     if !lookup_incoming(&mut state, &pdev) {
-        dev_warn!(pdev.as_dev(), "finish: device is not an incoming preserved device; nothing changed\n");
+        dev_warn!(
+            pdev.as_dev(),
+            "finish: device is not an incoming preserved device; nothing changed\n"
+        );
         return;
     }
     let Some(mut inc) = state.incoming else {

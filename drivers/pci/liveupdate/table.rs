@@ -76,7 +76,9 @@ impl DevInfo {
 
     /// Whether `e` records a device with this vendor, device and class.
     pub fn same_identity(&self, e: &PciDevSer) -> bool {
-        e.vendor.get() == self.vendor && e.device.get() == self.device && e.class.get() == self.class
+        e.vendor.get() == self.vendor
+            && e.device.get() == self.device
+            && e.class.get() == self.class
     }
 
     fn to_entry(self, direct: bool) -> PciDevSer {
@@ -172,7 +174,11 @@ const CRC32C_TABLE: [u32; 256] = {
         let mut c = i as u32;
         let mut k = 0;
         while k < 8 {
-            c = if c & 1 != 0 { (c >> 1) ^ 0x82f6_3b78 } else { c >> 1 };
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0x82f6_3b78
+            } else {
+                c >> 1
+            };
             k += 1;
         }
         table[i] = c;
@@ -397,7 +403,12 @@ impl<'a> Table<'a> {
         }
         // Element-wise: `copy_from_slice` would add a length-mismatch panic.
         for (i, slot) in to.iter_mut().enumerate() {
-            *slot = self.buf.get(i).filter(|_| i < len).copied().unwrap_or_default();
+            *slot = self
+                .buf
+                .get(i)
+                .filter(|_| i < len)
+                .copied()
+                .unwrap_or_default();
         }
         self.hdr.capacity = U32::new(cap);
         self.hdr.entries = U64::new(phys);
@@ -463,10 +474,16 @@ impl fmt::Display for Invalid {
             Invalid::BusRange(i) => write!(f, "bridge entry {i} has an invalid bus range"),
             Invalid::Upstream(i) => write!(f, "entry {i} names a missing upstream bridge"),
             Invalid::Refcount(i, have, want) => {
-                write!(f, "entry {i} has refcount {have}, its children imply {want}")
+                write!(
+                    f,
+                    "entry {i} has refcount {have}, its children imply {want}"
+                )
             }
             Invalid::Checksum(have, want) => {
-                write!(f, "checksum {have:#010x} does not match entries ({want:#010x})")
+                write!(
+                    f,
+                    "checksum {have:#010x} does not match entries ({want:#010x})"
+                )
             }
         }
     }
@@ -508,7 +525,10 @@ pub fn validate<'b>(hdr: &PciLuSer, array: &'b [u8]) -> Result<&'b [PciDevSer], 
         .checked_mul(abi::DEV_SER_SIZE)
         .is_some_and(|bytes| bytes <= array.len());
     if !fits {
-        return Err(Invalid::CapacityOverAllocation(hdr.capacity.get(), array.len()));
+        return Err(Invalid::CapacityOverAllocation(
+            hdr.capacity.get(),
+            array.len(),
+        ));
     }
     let (entries, _) = <[PciDevSer]>::ref_from_prefix_with_elems(array, count)
         .map_err(|_| Invalid::CapacityOverAllocation(hdr.capacity.get(), array.len()))?;

@@ -46,9 +46,7 @@ fn copy_out(entries: &[abi::PciDevSer], buf: *mut bindings::pci_dev_ser, max: u3
     if n > 0 {
         // SAFETY: The caller provides room for `max >= n` entries at `buf`,
         // and C and Rust entries have the same size (asserted above).
-        unsafe {
-            core::ptr::copy_nonoverlapping(bytes.as_ptr(), buf.cast::<u8>(), bytes.len())
-        };
+        unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), buf.cast::<u8>(), bytes.len()) };
     }
     // CAST: A table holds at most `u32::MAX` entries... and far fewer in
     // practice; saturate rather than wrap.

@@ -54,15 +54,14 @@ static void report(struct pci_lu_ctx *ctx)
 static int stage1(struct pci_lu_ctx *ctx)
 {
 	int s, cmd;
-	char v[8];
 
 	CHECK(ctx, pci_lu_write("/sys/bus/pci/devices/" DEMO_DEV "/driver_override", "vfio-pci") == 0 &&
 	      pci_lu_write("/sys/bus/pci/drivers/vfio-pci/bind", DEMO_DEV) == 0,
 	      "bind %s to vfio-pci", DEMO_DEV);
 	/* Let the device master the bus, as a running device would. */
 	cmd = pci_lu_config_word(DEMO_DEV, 0x04);
-	snprintf(v, sizeof(v), "%d", cmd | 0x4);
-	(void)v;
+	CHECK(ctx, cmd >= 0 && pci_lu_config_write_word(DEMO_DEV, 0x04, cmd | 0x4) == 0,
+	      "set Bus Master on %s", DEMO_DEV);
 	report(ctx);
 	s = luo_create_session(ctx, "demo");
 	CHECK(ctx, s >= 0 && pci_lu_preserve(s, DEMO_DEV, 1) == 0, "preserve %s", DEMO_DEV);

@@ -258,6 +258,21 @@ int pci_lu_config_word(const char *bdf, int off)
 	return v;
 }
 
+int pci_lu_config_write_word(const char *bdf, int off, uint16_t val)
+{
+	char path[128];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	if (pwrite(fd, &val, 2, off) != 2)
+		ret = -EIO;
+	close(fd);
+	return ret;
+}
+
 int pci_lu_bridge_buses(const char *bdf, int *secondary, int *subordinate)
 {
 	int v = pci_lu_config_word(bdf, 0x18);	/* primary, secondary */

@@ -102,6 +102,8 @@ int pci_lu_incoming_count(void);
 bool pci_lu_dmesg_has(const char *needle);
 /* Config space word at @off of @bdf, or -errno. */
 int pci_lu_config_word(const char *bdf, int off);
+/* Write config space word at @off of @bdf; 0 or -errno. */
+int pci_lu_config_write_word(const char *bdf, int off, uint16_t val);
 /* Bus numbers of a bridge from sysfs; 0 or -errno. */
 int pci_lu_bridge_buses(const char *bdf, int *secondary, int *subordinate);
 

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Fuzzes the validator of handed-over data: after a mode byte, 32 bytes
+//! of header, then the preserved array. With bit 0 of the mode set the
+//! checksum is made to match first, so mutations reach the structural
+//! checks behind it. Whatever it accepts must be safe
+//! to use: every entry is found by binary search, and finishing every
+//! directly preserved device, walking the recorded upstream bridges,
+//! succeeds and leaves the table empty.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use pci_lu_host::abi::{PciDevSer, PciLuSer, SER_SIZE};
+use pci_lu_host::table::{self, DevInfo, Node, Table};
+use zerocopy::FromBytes;
+
+/// A device as the validated table describes it.
+#[derive(Clone, Copy)]
+struct Recorded<'a> {
+    entries: &'a [PciDevSer],
+    idx: usize,
+}
+
+impl Node for Recorded<'_> {
+    fn info(&self) -> DevInfo {
+        let e = &self.entries[self.idx];
+        DevInfo {
+            segment: e.segment.get(),
+            bdf: e.bdf.get(),
+            vendor: e.vendor.get(),
+            device: e.device.get(),
+            class: e.class.get(),
+            bridge: (e.flags.get() & pci_lu_host::abi::F_BRIDGE != 0).then_some((e.secondary, e.subordinate)),
+            upstream: table::upstream_of(e),
+        }
+    }
+
+    fn parent(&self) -> Option<Self> {
+        let e = &self.entries[self.idx];
+        let up = table::upstream_of(e)?;
+        let idx = table::search(self.entries, e.segment.get(), up).expect("validated parent");
+        Some(Recorded { entries: self.entries, idx })
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&mode, data)) = data.split_first() else {
+        return;
+    };
+    if data.len() < SER_SIZE {
+        return;
+    }
+    let (h, array) = data.split_at(SER_SIZE);
+    let mut hdr = PciLuSer::read_from_bytes(h).unwrap();
+    if mode & 1 != 0 {
+        let n = (hdr.count.get() as usize).min(array.len() / pci_lu_host::abi::DEV_SER_SIZE);
+        let bytes = &array[..n * pci_lu_host::abi::DEV_SER_SIZE];
+        if let Ok(entries) = <[PciDevSer]>::ref_from_bytes(bytes) {
+            hdr.checksum.set(table::checksum(entries));
+        }
+    }
+    let Ok(entries) = table::validate(&hdr, array) else {
+        return;
+    };
+    let snapshot: Vec<PciDevSer> = entries.to_vec();
+    for e in &snapshot {
+        assert!(table::search(&snapshot, e.segment.get(), e.bdf.get()).is_ok());
+    }
+    let cap = hdr.capacity.get() as usize;
+    let mut buf = Vec::from(&array[..cap * pci_lu_host::abi::DEV_SER_SIZE]);
+    let slice = <[PciDevSer]>::mut_from_bytes(&mut buf).unwrap();
+    let mut t = Table::new(&mut hdr, slice).expect("validated sizes");
+    for idx in 0..snapshot.len() {
+        if table::is_direct(&snapshot[idx]) {
+            let dev = Recorded { entries: &snapshot, idx };
+            t.unpreserve(&dev).expect("validated table finishes");
+        }
+    }
+    assert!(t.is_empty(), "validated refcounts drain to zero");
+});
