@@ -16,11 +16,55 @@ struct pci_dev_ser;
 
 #ifdef CONFIG_PCI_LIVEUPDATE
 
+/**
+ * pci_liveupdate_register_flb() - Make a file handler depend on the PCI FLB.
+ * @fh: A registered LUO file handler whose files preserve PCI devices.
+ *
+ * Preserving the first file of @fh then creates the outgoing device table.
+ * Return: 0, or the error of liveupdate_register_flb().
+ */
 int pci_liveupdate_register_flb(struct liveupdate_file_handler *fh);
+
+/**
+ * pci_liveupdate_unregister_flb() - Undo pci_liveupdate_register_flb().
+ * @fh: The file handler.
+ */
 void pci_liveupdate_unregister_flb(struct liveupdate_file_handler *fh);
+
+/**
+ * pci_liveupdate_preserve() - Preserve a device across the next Live Update.
+ * @dev: The device; its upstream bridges are preserved with it.
+ *
+ * Call from the file handler's preserve() callback. Nothing is preserved on
+ * error.
+ * Return: 0; -EINVAL for a VF or an inconsistent topology; -EBUSY if @dev is
+ * already preserved; -ENOENT if no outgoing table exists; -ENOMEM.
+ */
 int pci_liveupdate_preserve(struct pci_dev *dev);
+
+/**
+ * pci_liveupdate_unpreserve() - Undo pci_liveupdate_preserve().
+ * @dev: The device. A device that is not preserved gets a warning.
+ */
 void pci_liveupdate_unpreserve(struct pci_dev *dev);
+
+/**
+ * pci_liveupdate_finish() - End the preservation of an incoming device.
+ * @dev: The device. A device that is not incoming gets a warning.
+ *
+ * Call from the file handler's finish() callback. After the last device the
+ * handed-over table is freed.
+ */
 void pci_liveupdate_finish(struct pci_dev *dev);
+
+/**
+ * pci_liveupdate_is_incoming() - Was @dev preserved by the previous kernel?
+ * @dev: The device.
+ *
+ * Return: true if the previous kernel preserved @dev, the device at that
+ * address still has the recorded vendor, device and class, and it has not
+ * finished.
+ */
 bool pci_liveupdate_is_incoming(struct pci_dev *dev);
 
 /* Boot-time setup, called from the component's initcall. */

@@ -50,6 +50,15 @@ impl PciDev {
         unsafe { device::Device::from_raw(&raw mut (*self.0.as_ptr()).dev) }
     }
 
+    /// Bus number << 8 | devfn.
+    fn bdf(&self) -> u16 {
+        let d = self.raw();
+        // SAFETY: `bus` of a registered device is valid.
+        let bus_nr = unsafe { (*d.bus).number };
+        // CAST: `devfn` is an 8-bit value held in an `unsigned int`.
+        (u16::from(bus_nr) << 8) | u16::from(d.devfn as u8)
+    }
+
     /// Whether this is an SR-IOV virtual function.
     pub(crate) fn is_virtfn(&self) -> bool {
         self.raw().is_virtfn() != 0
@@ -73,8 +82,6 @@ impl Node for PciDev {
         let d = self.raw();
         // SAFETY: `bus` of a registered device is valid.
         let segment = unsafe { bindings::pci_domain_nr(d.bus) };
-        // SAFETY: `bus` of a registered device is valid.
-        let bus_nr = unsafe { (*d.bus).number };
         let bridge = if d.subordinate.is_null() {
             None
         } else {
@@ -87,12 +94,12 @@ impl Node for PciDev {
         DevInfo {
             // CAST: Segment numbers are non-negative (VMD domains exceed 16 bits).
             segment: segment as u32,
-            bdf: (u16::from(bus_nr) << 8) | u16::from(d.devfn as u8),
+            bdf: self.bdf(),
             vendor: d.vendor,
             device: d.device,
             class: d.class,
             bridge,
-            upstream: self.upstream().map(|b| b.info_bdf()),
+            upstream: self.upstream().map(|b| b.bdf()),
         }
     }
 
@@ -101,11 +108,3 @@ impl Node for PciDev {
     }
 }
 
-impl PciDev {
-    fn info_bdf(&self) -> u16 {
-        let d = self.raw();
-        // SAFETY: `bus` of a registered device is valid.
-        let bus_nr = unsafe { (*d.bus).number };
-        (u16::from(bus_nr) << 8) | u16::from(d.devfn as u8)
-    }
-}

@@ -38,6 +38,7 @@
 //! update fail for those devices, as a cold boot would, instead of taking
 //! down the host and every guest on it.
 
+use core::ptr::NonNull;
 use kernel::{
     bindings,
     prelude::*,
@@ -91,8 +92,6 @@ struct State {
 
 // SAFETY: The pointer is only used under the `STATE` lock.
 unsafe impl Send for State {}
-
-use core::ptr::NonNull;
 
 kernel::sync::global_lock! {
     // SAFETY: Initialised by `pci_liveupdate_init()` before `READY` is set,
@@ -192,6 +191,18 @@ pub unsafe extern "C" fn pci_liveupdate_unregister_flb(fh: *mut bindings::liveup
         // SAFETY: `fh` is registered (function contract); the FLB is static.
         unsafe { bindings::liveupdate_unregister_flb(fh, flb_ptr()) };
     }
+}
+
+/// The device of a C entry point; `None` if NULL or before boot-time setup.
+///
+/// # Safety
+///
+/// `dev` must be NULL or a valid `struct pci_dev` the caller holds a
+/// reference to while the result is used.
+unsafe fn entry_dev(dev: *mut bindings::pci_dev) -> Option<PciDev> {
+    // SAFETY: Guaranteed by the caller.
+    let pdev = unsafe { PciDev::from_raw(dev) }?;
+    ready().then_some(pdev)
 }
 
 /// Runs `f` on the outgoing table, holding an FLB reference around it.
@@ -298,12 +309,9 @@ fn table_err(pdev: &PciDev, what: &str, e: TableError) -> Error {
 #[export]
 pub unsafe extern "C" fn pci_liveupdate_unpreserve(dev: *mut bindings::pci_dev) {
     // SAFETY: Valid and referenced (function contract).
-    let Some(pdev) = (unsafe { PciDev::from_raw(dev) }) else {
+    let Some(pdev) = (unsafe { entry_dev(dev) }) else {
         return;
     };
-    if !ready() {
-        return;
-    }
     let _state = STATE.lock();
     let r = with_outgoing(|out| {
         out.table()?
@@ -366,12 +374,9 @@ fn lookup_incoming(state: &mut State, pdev: &PciDev) -> bool {
 #[export]
 pub unsafe extern "C" fn pci_liveupdate_is_incoming(dev: *mut bindings::pci_dev) -> bool {
     // SAFETY: Valid and referenced (function contract).
-    let Some(pdev) = (unsafe { PciDev::from_raw(dev) }) else {
+    let Some(pdev) = (unsafe { entry_dev(dev) }) else {
         return false;
     };
-    if !ready() {
-        return false;
-    }
     lookup_incoming(&mut STATE.lock(), &pdev)
 }
 
@@ -386,12 +391,9 @@ pub unsafe extern "C" fn pci_liveupdate_is_incoming(dev: *mut bindings::pci_dev)
 #[export]
 pub unsafe extern "C" fn pci_liveupdate_finish(dev: *mut bindings::pci_dev) {
     // SAFETY: Valid and referenced (function contract).
-    let Some(pdev) = (unsafe { PciDev::from_raw(dev) }) else {
+    let Some(pdev) = (unsafe { entry_dev(dev) }) else {
         return;
     };
-    if !ready() {
-        return;
-    }
     let mut state = STATE.lock();
     if !lookup_incoming(&mut state, &pdev) {
         dev_warn!(

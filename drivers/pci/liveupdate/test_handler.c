@@ -70,27 +70,34 @@ static int pci_lu_test_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
-/* Bind the file to the device named by "segment:bus:dev.fn". */
-static ssize_t pci_lu_test_write(struct file *file, const char __user *ubuf,
-				 size_t len, loff_t *ppos)
+/* The device named by "segment:bus:dev.fn" in @ubuf, referenced. */
+static struct pci_dev *pci_lu_test_get_dev(const char __user *ubuf, size_t len)
 {
-	struct pci_lu_test_file *t = file->private_data;
 	unsigned int seg, bus, slot, fn;
 	struct pci_dev *pdev;
 	char buf[32];
 
 	if (len >= sizeof(buf))
-		return -EINVAL;
+		return ERR_PTR(-EINVAL);
 	if (copy_from_user(buf, ubuf, len))
-		return -EFAULT;
+		return ERR_PTR(-EFAULT);
 	buf[len] = '\0';
 	if (sscanf(buf, "%x:%x:%x.%x", &seg, &bus, &slot, &fn) != 4 ||
 	    bus > 0xff || slot > 0x1f || fn > 7)
-		return -EINVAL;
-
+		return ERR_PTR(-EINVAL);
 	pdev = pci_get_domain_bus_and_slot(seg, bus, PCI_DEVFN(slot, fn));
-	if (!pdev)
-		return -ENODEV;
+	return pdev ?: ERR_PTR(-ENODEV);
+}
+
+/* Bind the file to the device named by "segment:bus:dev.fn". */
+static ssize_t pci_lu_test_write(struct file *file, const char __user *ubuf,
+				 size_t len, loff_t *ppos)
+{
+	struct pci_lu_test_file *t = file->private_data;
+	struct pci_dev *pdev = pci_lu_test_get_dev(ubuf, len);
+
+	if (IS_ERR(pdev))
+		return PTR_ERR(pdev);
 
 	guard(mutex)(&t->lock);
 	if (t->pdev) {
@@ -281,22 +288,11 @@ DEFINE_SHOW_ATTRIBUTE(pci_lu_test_status);
 static ssize_t pci_lu_test_direct(const char __user *ubuf, size_t len,
 				  int (*op)(struct pci_dev *pdev))
 {
-	unsigned int seg, bus, slot, fn;
-	struct pci_dev *pdev;
-	char buf[32];
+	struct pci_dev *pdev = pci_lu_test_get_dev(ubuf, len);
 	int ret;
 
-	if (len >= sizeof(buf))
-		return -EINVAL;
-	if (copy_from_user(buf, ubuf, len))
-		return -EFAULT;
-	buf[len] = '\0';
-	if (sscanf(buf, "%x:%x:%x.%x", &seg, &bus, &slot, &fn) != 4 ||
-	    bus > 0xff || slot > 0x1f || fn > 7)
-		return -EINVAL;
-	pdev = pci_get_domain_bus_and_slot(seg, bus, PCI_DEVFN(slot, fn));
-	if (!pdev)
-		return -ENODEV;
+	if (IS_ERR(pdev))
+		return PTR_ERR(pdev);
 	ret = op(pdev);
 	pci_dev_put(pdev);
 	return ret ? ret : len;
