@@ -107,4 +107,3 @@ impl Node for PciDev {
         self.upstream()
     }
 }
-
