@@ -32,7 +32,7 @@ fn header_layout_matches() {
         capacity,
         entries,
         checksum,
-        reserved
+        header_checksum
     );
     assert_eq!(align_of::<c::pci_lu_ser>(), 1);
 }

@@ -116,6 +116,35 @@ fn identity_change_is_inconsistent() {
 }
 
 #[test]
+fn finish_follows_recorded_links() {
+    let (topo, eps) = Topology::qemu();
+    let mut t = OwnedTable::new();
+    for &ep in &eps[1..4] {
+        t.preserve(&topo.node(ep)).unwrap();
+    }
+    let before = (t.hdr, t.buf.clone());
+    let i = topo.node(5).info(); // dn1: only an upstream bridge
+    assert_eq!(t.view().finish(i.segment, i.bdf), Err(Error::NotPreserved));
+    assert_eq!((t.hdr, t.buf.clone()), before);
+    for &ep in &eps[1..4] {
+        let i = topo.node(ep).info();
+        t.view().finish(i.segment, i.bdf).unwrap();
+        table::validate(&t.hdr, t.array_bytes()).unwrap();
+    }
+    assert!(t.view().is_empty());
+}
+
+#[test]
+fn preserve_refuses_what_the_next_kernel_would_reject() {
+    let (mut topo, eps) = Topology::qemu();
+    // A bridge whose secondary bus is not above its own bus.
+    topo.devs[0].info.bridge = Some((0, 0));
+    let mut t = OwnedTable::new();
+    assert_eq!(t.preserve(&topo.node(eps[0])), Err(Error::BadPath));
+    assert!(t.view().is_empty());
+}
+
+#[test]
 fn table_mismatch_is_rejected() {
     let mut hdr = abi::PciLuSer::default();
     table::init_header(&mut hdr);
@@ -133,9 +162,10 @@ fn sample() -> OwnedTable {
     t
 }
 
+/// Makes both checksums match again, so a structural check is reached.
 fn fix_checksum(t: &mut OwnedTable) {
-    let n = t.hdr.count.get() as usize;
-    t.hdr.checksum.set(table::checksum(&t.buf[..n]));
+    let n = (t.hdr.count.get() as usize).min(t.buf.len());
+    table::seal(&mut t.hdr, &t.buf[..n]);
 }
 
 #[test]
@@ -159,24 +189,41 @@ fn validator_rejects_each_corruption() {
             |e| matches!(e, Invalid::EntrySize(16)),
         ),
         (
-            "reserved",
-            |t| t.hdr.reserved.set(1),
-            |e| e == Invalid::Reserved,
+            "header checksum (a damaged array address)",
+            |t| t.hdr.entries.set(t.hdr.entries.get() ^ 0x1000),
+            |e| matches!(e, Invalid::HeaderChecksum(..)),
         ),
         (
             "count > capacity",
-            |t| t.hdr.count.set(t.hdr.capacity.get() + 1),
+            |t| {
+                t.hdr.count.set(t.hdr.capacity.get() + 1);
+                fix_checksum(t)
+            },
             |e| matches!(e, Invalid::CountOverCapacity(..)),
         ),
         (
             "capacity > allocation",
-            |t| t.hdr.capacity.set(1 << 20),
+            |t| {
+                t.hdr.capacity.set(1 << 20);
+                fix_checksum(t)
+            },
             |e| matches!(e, Invalid::CapacityOverAllocation(..)),
         ),
         (
             "no array",
-            |t| t.hdr.entries.set(0),
+            |t| {
+                t.hdr.entries.set(0);
+                fix_checksum(t)
+            },
             |e| e == Invalid::ArrayAddress,
+        ),
+        (
+            "class wider than 24 bits",
+            |t| {
+                t.buf[0].class.set(0x0106_0400);
+                fix_checksum(t)
+            },
+            |e| matches!(e, Invalid::Flags(0)),
         ),
         (
             "checksum",

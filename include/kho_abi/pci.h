@@ -28,7 +28,7 @@
  * the first @count are valid and strictly sorted by (segment, bdf). The
  * array is reallocated (doubling) when full. Because LUO has no freeze
  * hook for FLBs, the header and the array are kept current on every
- * change, including @checksum.
+ * change, including both checksums.
  */
 #define PCI_LU_FLB_COMPATIBLE	"pci-lu-sorted-table-v1"
 
@@ -45,7 +45,10 @@
  * @capacity:   Number of entries the array has room for.
  * @entries:    Physical address of the entry array (0 if @capacity is 0).
  * @checksum:   CRC32C of the bytes of entries[0..@count).
- * @reserved:   Must be zero.
+ * @header_checksum: CRC32C of this header with @header_checksum read as
+ *              zero. It is checked before @entries is trusted, so a
+ *              damaged address never makes the next kernel claim memory
+ *              it does not own.
  */
 struct pci_lu_ser {
 	__le32 magic;
@@ -55,7 +58,7 @@ struct pci_lu_ser {
 	__le32 capacity;
 	__le64 entries;
 	__le32 checksum;
-	__le32 reserved;
+	__le32 header_checksum;
 } __packed;
 
 /* Preserved by a driver call, not only as an upstream bridge. */
@@ -103,6 +106,7 @@ struct pci_dev_ser {
 static_assert(sizeof(struct pci_lu_ser) == 32);
 static_assert(offsetof(struct pci_lu_ser, entries) == 16);
 static_assert(offsetof(struct pci_lu_ser, checksum) == 24);
+static_assert(offsetof(struct pci_lu_ser, header_checksum) == 28);
 static_assert(sizeof(struct pci_dev_ser) == 24);
 static_assert(offsetof(struct pci_dev_ser, refcount) == 6);
 static_assert(offsetof(struct pci_dev_ser, class) == 12);

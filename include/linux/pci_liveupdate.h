@@ -38,7 +38,10 @@ void pci_liveupdate_unregister_flb(struct liveupdate_file_handler *fh);
  * Call from the file handler's preserve() callback. Nothing is preserved on
  * error.
  * Return: 0; -EINVAL for a VF or an inconsistent topology; -EBUSY if @dev is
- * already preserved; -ENOENT if no outgoing table exists; -ENOMEM.
+ * already preserved; -ENOENT if no outgoing table exists; -EOPNOTSUPP if
+ * Live Update is disabled; -ENOMEM or -E2BIG if the table cannot grow;
+ * -EOVERFLOW if a bridge has 65535 preserved devices below it; -ENODEV
+ * before the component initialised; -EIO if the table was damaged.
  */
 int pci_liveupdate_preserve(struct pci_dev *dev);
 
@@ -88,6 +91,7 @@ int pci_liveupdate_test_snapshot(bool outgoing, struct pci_dev_ser *buf, u32 max
 #define PCI_LU_TEST_CORRUPT_DUPLICATE	7 /* repeat an entry, fix checksum */
 #define PCI_LU_TEST_CORRUPT_CAPACITY	8 /* capacity beyond the allocation */
 #define PCI_LU_TEST_CORRUPT_ZERO_REFCOUNT 9 /* last entry unreferenced, fix checksum */
+#define PCI_LU_TEST_CORRUPT_HEADER	10 /* damage the array address only */
 
 /* Test-only: inject @fault (PCI_LU_TEST_*). Returns 0 or a negative errno. */
 int pci_liveupdate_test_inject(u32 fault);

@@ -67,8 +67,8 @@ pub struct PciLuSer {
     pub entries: U64,
     /// CRC32C of the valid entries.
     pub checksum: U32,
-    /// Must be zero.
-    pub reserved: U32,
+    /// CRC32C of this header, this field read as zero.
+    pub header_checksum: U32,
 }
 
 /// `struct pci_dev_ser`: one preserved device.
@@ -119,6 +119,7 @@ const _: () = {
     assert!(SER_SIZE == 32);
     assert!(core::mem::offset_of!(PciLuSer, entries) == 16);
     assert!(core::mem::offset_of!(PciLuSer, checksum) == 24);
+    assert!(core::mem::offset_of!(PciLuSer, header_checksum) == 28);
     assert!(DEV_SER_SIZE == 24);
     assert!(core::mem::offset_of!(PciDevSer, refcount) == 6);
     assert!(core::mem::offset_of!(PciDevSer, class) == 12);

@@ -37,10 +37,10 @@ impl PciDev {
         NonNull::new(ptr).map(PciDev)
     }
 
-    fn raw(&self) -> &bindings::pci_dev {
-        // SAFETY: The pointer is valid by the type invariant. Only fields
-        // that are fixed while the device is registered are read through it.
-        unsafe { self.0.as_ref() }
+    // C changes other parts of `struct pci_dev` concurrently, so fields are
+    // read through the raw pointer; no Rust reference to the struct exists.
+    fn ptr(&self) -> *mut bindings::pci_dev {
+        self.0.as_ptr()
     }
 
     /// The generic device, for `dev_*!` log lines that name the device.
@@ -52,21 +52,23 @@ impl PciDev {
 
     /// Bus number << 8 | devfn.
     fn bdf(&self) -> u16 {
-        let d = self.raw();
-        // SAFETY: `bus` of a registered device is valid.
-        let bus_nr = unsafe { (*d.bus).number };
+        // SAFETY: `ptr` is valid (type invariant); `bus` and `devfn` of a
+        // registered device do not change and `bus` is valid.
+        let (bus_nr, devfn) = unsafe { ((*(*self.ptr()).bus).number, (*self.ptr()).devfn) };
         // CAST: `devfn` is an 8-bit value held in an `unsigned int`.
-        (u16::from(bus_nr) << 8) | u16::from(d.devfn as u8)
+        (u16::from(bus_nr) << 8) | u16::from(devfn as u8)
     }
 
     /// Whether this is an SR-IOV virtual function.
     pub(crate) fn is_virtfn(&self) -> bool {
-        self.raw().is_virtfn() != 0
+        // SAFETY: `ptr` is valid (type invariant); the bit is set at creation.
+        unsafe { bindings::pci_dev::is_virtfn_raw(self.ptr()) != 0 }
     }
 
     /// The bridge above this device, `None` on a root bus.
     fn upstream(&self) -> Option<PciDev> {
-        let bus = self.raw().bus;
+        // SAFETY: `ptr` is valid (type invariant).
+        let bus = unsafe { (*self.ptr()).bus };
         if bus.is_null() {
             return None;
         }
@@ -79,25 +81,35 @@ impl PciDev {
 
 impl Node for PciDev {
     fn info(&self) -> DevInfo {
-        let d = self.raw();
-        // SAFETY: `bus` of a registered device is valid.
-        let segment = unsafe { bindings::pci_domain_nr(d.bus) };
-        let bridge = if d.subordinate.is_null() {
+        let d = self.ptr();
+        // SAFETY: `d` is valid (type invariant); these fields are set when
+        // the device is created, and `bus` of a registered device is valid.
+        let (segment, vendor, device, class, sub) = unsafe {
+            (
+                bindings::pci_domain_nr((*d).bus),
+                (*d).vendor,
+                (*d).device,
+                (*d).class,
+                (*d).subordinate,
+            )
+        };
+        let bridge = if sub.is_null() {
             None
         } else {
             // SAFETY: A non-NULL `subordinate` is the device's secondary bus,
-            // valid while the device is.
-            let sub = unsafe { &*d.subordinate };
+            // valid while the device is; the caller holds the PCI rescan lock
+            // when the bus range must not change.
+            let (sec, end) = unsafe { ((*sub).number, (*sub).busn_res.end) };
             // CAST: Bus numbers are 8 bits; `busn_res` only holds bus numbers.
-            Some((sub.number, sub.busn_res.end as u8))
+            Some((sec, end as u8))
         };
         DevInfo {
             // CAST: Segment numbers are non-negative (VMD domains exceed 16 bits).
             segment: segment as u32,
             bdf: self.bdf(),
-            vendor: d.vendor,
-            device: d.device,
-            class: d.class,
+            vendor,
+            device,
+            class,
             bridge,
             upstream: self.upstream().map(|b| b.bdf()),
         }

@@ -203,20 +203,39 @@ unsafe extern "C" fn flb_unpreserve(argp: *mut bindings::liveupdate_flb_op_args)
 }
 
 /// The incoming table: the previous kernel's header and array, restored and
-/// validated.
+/// validated, or the reason they were refused.
 ///
 /// # Invariants
 ///
-/// `hdr` and `array` passed [`table::validate`] when this was built, and
-/// since then have only been changed through [`Table`].
-pub(crate) struct Incoming {
-    hdr: Restored,
-    array: Option<Restored>,
+/// In `Valid`, `hdr` and `array` passed [`table::validate`] when this was
+/// built, and since then have only been changed through [`Table`].
+pub(crate) enum Incoming {
+    /// Usable handover data.
+    Valid {
+        /// The header folio.
+        hdr: Restored,
+        /// The array folio, if the table had one.
+        array: Option<Restored>,
+    },
+    /// Refused handover data: no device is treated as preserved.
+    Refused(table::Invalid),
 }
 
 impl Incoming {
     /// Restores and validates the table whose header is at `phys`.
-    fn restore(phys: u64) -> Result<Self, table::Invalid> {
+    ///
+    /// The array is restored only once the header, checksum included, is
+    /// valid, so a damaged address never makes this kernel take over memory
+    /// it does not own.
+    fn restore(phys: u64) -> Self {
+        match Self::try_restore(phys) {
+            // INVARIANT: `try_restore` validated both.
+            Ok((hdr, array)) => Incoming::Valid { hdr, array },
+            Err(why) => Incoming::Refused(why),
+        }
+    }
+
+    fn try_restore(phys: u64) -> Result<(Restored, Option<Restored>), table::Invalid> {
         let hdr = Restored::restore(phys).ok_or(table::Invalid::ShortHeader(0))?;
         let (h, _) = PciLuSer::ref_from_prefix(hdr.bytes())
             .map_err(|_| table::Invalid::ShortHeader(hdr.bytes().len()))?;
@@ -227,16 +246,18 @@ impl Incoming {
             Some(Restored::restore(h.entries.get()).ok_or(table::Invalid::ArrayAddress)?)
         };
         table::validate(h, array.as_ref().map_or(&[], |a| a.bytes()))?;
-        // INVARIANT: Validated just above.
-        Ok(Incoming { hdr, array })
+        Ok((hdr, array))
     }
 
-    /// A view of the table.
+    /// A view of the table; `EINVAL` if the data was refused.
     pub(crate) fn table(&mut self) -> Result<Table<'_>> {
-        let (hdr, _) = PciLuSer::mut_from_prefix(self.hdr.bytes_mut()).map_err(|_| EIO)?;
+        let Incoming::Valid { hdr, array } = self else {
+            return Err(EINVAL);
+        };
+        let (hdr, _) = PciLuSer::mut_from_prefix(hdr.bytes_mut()).map_err(|_| EIO)?;
         // CAST: Validated at restore: the capacity fits in the array.
         let cap = hdr.capacity.get() as usize;
-        let entries = match &mut self.array {
+        let entries = match array {
             Some(a) => {
                 <[abi::PciDevSer]>::mut_from_prefix_with_elems(a.bytes_mut(), cap)
                     .map_err(|_| EIO)?
@@ -250,8 +271,10 @@ impl Incoming {
 
 /// Restores the previous kernel's table.
 ///
-/// Invalid data is refused as a whole: no device is then treated as
-/// preserved (see the crate documentation for why this does not panic).
+/// Invalid data is logged and kept as [`Incoming::Refused`]: every lookup
+/// then answers "not preserved" (see the crate documentation for why this
+/// does not panic). Returning success keeps LUO's reference counting
+/// intact, so the FLB still finishes cleanly with its files.
 ///
 /// # Safety
 ///
@@ -259,20 +282,18 @@ impl Incoming {
 unsafe extern "C" fn flb_retrieve(argp: *mut bindings::liveupdate_flb_op_args) -> c_int {
     // SAFETY: LUO passes a valid `argp` (function contract).
     let args = unsafe { &mut *argp };
-    match Incoming::restore(args.data) {
-        Ok(inc) => match KBox::new(inc, GFP_KERNEL) {
-            Ok(inc) => {
-                args.obj = KBox::into_raw(inc).cast();
-                0
-            }
-            Err(_) => ENOMEM.to_errno(),
-        },
-        Err(why) => {
-            pr_err!(
-                "invalid handover data from the previous kernel ({why}): no device is treated as preserved\n"
-            );
-            EINVAL.to_errno()
+    let inc = Incoming::restore(args.data);
+    if let Incoming::Refused(why) = &inc {
+        pr_err!(
+            "invalid handover data from the previous kernel ({why}): no device is treated as preserved\n"
+        );
+    }
+    match KBox::new(inc, GFP_KERNEL) {
+        Ok(inc) => {
+            args.obj = KBox::into_raw(inc).cast();
+            0
         }
+        Err(_) => ENOMEM.to_errno(),
     }
 }
 

@@ -120,6 +120,7 @@ pub extern "C" fn pci_liveupdate_init() -> c_int {
     let err = unsafe { bindings::liveupdate_flb_get_incoming(flb_ptr(), &mut obj) };
     let incoming = match err {
         0 => NonNull::new(obj.cast::<Incoming>()),
+        // No Live Update, or nothing handed over for PCI.
         e if e == -(bindings::ENODATA as c_int)
             || e == -(bindings::ENOENT as c_int)
             || e == -(bindings::EOPNOTSUPP as c_int) =>
@@ -127,7 +128,7 @@ pub extern "C" fn pci_liveupdate_init() -> c_int {
             None
         }
         e => {
-            pr_err!("cannot use incoming device table ({e}); no device is treated as preserved\n");
+            pr_err!("cannot retrieve the incoming device table ({e}); no device is treated as preserved\n");
             None
         }
     };
@@ -282,7 +283,10 @@ pub unsafe extern "C" fn pci_liveupdate_preserve(dev: *mut bindings::pci_dev) ->
 /// Maps a table error to an errno, warning where the caller made a mistake.
 fn table_err(pdev: &PciDev, what: &str, e: TableError) -> Error {
     match e {
-        TableError::Busy => EBUSY,
+        TableError::Busy => {
+            dev_warn!(pdev.as_dev(), "{what}: device is already preserved\n");
+            EBUSY
+        }
         TableError::NoSpace(_) => ENOMEM,
         TableError::Overflow => EOVERFLOW,
         TableError::NotPreserved => {
@@ -351,7 +355,8 @@ fn lookup_incoming(state: &mut State, pdev: &PciDev) -> bool {
         return false;
     }
     if !info.same_identity(e) {
-        dev_warn!(
+        // Lookups repeat (sysfs, drivers); say it once.
+        kernel::do_once_lite! { dev_warn!(
             pdev.as_dev(),
             "was preserved as {:04x}:{:04x} class {:06x}, now {:04x}:{:04x} class {:06x}: not treated as preserved\n",
             e.vendor.get(),
@@ -360,7 +365,7 @@ fn lookup_incoming(state: &mut State, pdev: &PciDev) -> bool {
             info.vendor,
             info.device,
             info.class
-        );
+        ) };
         return false;
     }
     true
@@ -409,7 +414,10 @@ pub unsafe extern "C" fn pci_liveupdate_finish(dev: *mut bindings::pci_dev) {
     let Ok(mut t) = unsafe { inc.as_mut() }.table() else {
         return;
     };
-    if let Err(e) = t.unpreserve(&pdev) {
+    // Follow the links the previous kernel recorded: the handed-over
+    // refcounts must drain even if this kernel sees the bridges differently.
+    let info = pdev.info();
+    if let Err(e) = t.finish(info.segment, info.bdf) {
         table_err(&pdev, "finish", e);
         return;
     }

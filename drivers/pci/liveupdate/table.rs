@@ -199,6 +199,19 @@ pub fn checksum(entries: &[PciDevSer]) -> u32 {
     crc32c(entries.as_bytes())
 }
 
+/// Checksum of a header, its `header_checksum` field read as zero.
+pub fn header_checksum(hdr: &PciLuSer) -> u32 {
+    let mut h = *hdr;
+    h.header_checksum = U32::new(0);
+    crc32c(h.as_bytes())
+}
+
+/// Writes both checksums of a header describing `entries`.
+pub fn seal(hdr: &mut PciLuSer, entries: &[PciDevSer]) {
+    hdr.checksum = U32::new(checksum(entries));
+    hdr.header_checksum = U32::new(header_checksum(hdr));
+}
+
 /// Writes an empty header.
 pub fn init_header(hdr: &mut PciLuSer) {
     *hdr = PciLuSer {
@@ -206,9 +219,9 @@ pub fn init_header(hdr: &mut PciLuSer) {
         version: U16::new(abi::SER_VERSION),
         // CAST: The entry size is 24, asserted in `abi`.
         entry_size: U16::new(abi::DEV_SER_SIZE as u16),
-        checksum: U32::new(checksum(&[])),
         ..PciLuSer::default()
     };
+    seal(hdr, &[]);
 }
 
 /// A mutable view of a table: the header and its whole entry array.
@@ -257,22 +270,30 @@ impl<'a> Table<'a> {
         self.hdr.count = U32::new(len as u32);
     }
 
-    fn insert(&mut self, at: usize, e: PciDevSer) {
+    fn insert(&mut self, at: usize, e: PciDevSer) -> Result<(), Error> {
         let len = self.len();
+        if len >= self.buf.len() || at > len {
+            return Err(Error::NoSpace(len + 1));
+        }
         self.buf.copy_within(at..len, at + 1);
         self.buf[at] = e;
         self.set_len(len + 1);
+        Ok(())
     }
 
     fn remove(&mut self, at: usize) {
         let len = self.len();
+        if at >= len {
+            return;
+        }
         self.buf.copy_within(at + 1..len, at);
         self.buf[len - 1] = PciDevSer::default();
         self.set_len(len - 1);
     }
 
     fn update_checksum(&mut self) {
-        self.hdr.checksum = U32::new(checksum(self.entries()));
+        let len = self.len();
+        seal(self.hdr, &self.buf[..len]);
     }
 
     /// Checks that preserving `dev` can succeed without changing anything.
@@ -294,6 +315,10 @@ impl<'a> Table<'a> {
                 }
                 Some(e) if e.refcount.get() == u16::MAX => return Err(Error::Overflow),
                 Some(_) => {}
+                // Never record what the next kernel would reject.
+                None if check_entry(0, &info.to_entry(depth == 0)).is_err() => {
+                    return Err(Error::BadPath)
+                }
                 None => new += 1,
             }
             depth += 1;
@@ -314,25 +339,38 @@ impl<'a> Table<'a> {
         if self.len() + new > self.buf.len() {
             return Err(Error::NoSpace(self.len() + new));
         }
+        // The caller keeps the topology stable (PCI rescan lock), so this
+        // walk sees what the plan saw; it still fails rather than panics.
         let mut direct = true;
         let mut cur = Some(*dev);
+        let mut result = Ok(());
         while let Some(node) = cur {
             let info = node.info();
-            match search(self.entries(), info.segment, info.bdf) {
+            let step = match search(self.entries(), info.segment, info.bdf) {
                 Ok(i) => {
                     let e = &mut self.buf[i];
-                    e.refcount = U16::new(e.refcount.get() + 1);
-                    if direct {
-                        e.flags = U32::new(e.flags.get() | abi::F_DIRECT);
+                    match e.refcount.get().checked_add(1) {
+                        Some(r) => {
+                            e.refcount = U16::new(r);
+                            if direct {
+                                e.flags = U32::new(e.flags.get() | abi::F_DIRECT);
+                            }
+                            Ok(())
+                        }
+                        None => Err(Error::Overflow),
                     }
                 }
                 Err(i) => self.insert(i, info.to_entry(direct)),
+            };
+            if let Err(e) = step {
+                result = Err(e);
+                break;
             }
             direct = false;
             cur = node.parent();
         }
         self.update_checksum();
-        Ok(())
+        result
     }
 
     /// Checks that unpreserving `dev` can succeed without changing anything.
@@ -371,7 +409,7 @@ impl<'a> Table<'a> {
             let info = node.info();
             if let Ok(i) = search(self.entries(), info.segment, info.bdf) {
                 let e = &mut self.buf[i];
-                let refs = e.refcount.get() - 1;
+                let refs = e.refcount.get().saturating_sub(1);
                 e.refcount = U16::new(refs);
                 if direct {
                     e.flags = U32::new(e.flags.get() & !abi::F_DIRECT);
@@ -382,6 +420,54 @@ impl<'a> Table<'a> {
             }
             direct = false;
             cur = node.parent();
+        }
+        self.update_checksum();
+        Ok(())
+    }
+
+    /// Ends the preservation of the directly preserved device at
+    /// (`segment`, `bdf`), following the upstream links the table records.
+    ///
+    /// Used on a validated incoming table: it does not depend on the new
+    /// kernel's view of the topology. Either the whole path is updated or
+    /// nothing changes.
+    pub fn finish(&mut self, segment: u32, bdf: u16) -> Result<(), Error> {
+        // Plan: the device and every recorded bridge must be present.
+        match self.find(segment, bdf) {
+            Some(e) if is_direct(e) => {}
+            _ => return Err(Error::NotPreserved),
+        }
+        let mut cur = Some(bdf);
+        let mut depth = 0;
+        while let Some(b) = cur {
+            let e = self.find(segment, b).ok_or(Error::Inconsistent)?;
+            if e.refcount.get() == 0 {
+                return Err(Error::Inconsistent);
+            }
+            depth += 1;
+            if depth > MAX_DEPTH {
+                return Err(Error::BadPath);
+            }
+            cur = upstream_of(e);
+        }
+        // Apply: read each link before the entry may be removed.
+        let mut cur = Some(bdf);
+        let mut direct = true;
+        while let Some(b) = cur {
+            let Ok(i) = search(self.entries(), segment, b) else {
+                break;
+            };
+            let e = &mut self.buf[i];
+            cur = upstream_of(e);
+            let refs = e.refcount.get().saturating_sub(1);
+            e.refcount = U16::new(refs);
+            if direct {
+                e.flags = U32::new(e.flags.get() & !abi::F_DIRECT);
+            }
+            if refs == 0 {
+                self.remove(i);
+            }
+            direct = false;
         }
         self.update_checksum();
         Ok(())
@@ -412,7 +498,9 @@ impl<'a> Table<'a> {
         }
         self.hdr.capacity = U32::new(cap);
         self.hdr.entries = U64::new(phys);
-        Some(core::mem::replace(&mut self.buf, to))
+        let old = core::mem::replace(&mut self.buf, to);
+        self.update_checksum();
+        Some(old)
     }
 }
 
@@ -427,8 +515,8 @@ pub enum Invalid {
     Version(u16),
     /// Entry size differs from this kernel's.
     EntrySize(u16),
-    /// Reserved header bytes are not zero.
-    Reserved,
+    /// The header checksum does not match (stored, computed).
+    HeaderChecksum(u32, u32),
     /// More entries than room for them.
     CountOverCapacity(u32, u32),
     /// A capacity without an array, or an array without a capacity.
@@ -461,7 +549,12 @@ impl fmt::Display for Invalid {
             Invalid::Magic(m) => write!(f, "bad magic {m:#x}"),
             Invalid::Version(v) => write!(f, "unknown version {v}"),
             Invalid::EntrySize(s) => write!(f, "entry size {s}, expected {}", abi::DEV_SER_SIZE),
-            Invalid::Reserved => f.write_str("reserved header field is not zero"),
+            Invalid::HeaderChecksum(have, want) => {
+                write!(
+                    f,
+                    "header checksum {have:#010x} does not match the header ({want:#010x})"
+                )
+            }
             Invalid::CountOverCapacity(n, c) => write!(f, "count {n} exceeds capacity {c}"),
             Invalid::ArrayAddress => f.write_str("array address and capacity disagree"),
             Invalid::CapacityOverAllocation(c, b) => {
@@ -500,8 +593,9 @@ pub fn validate_header(hdr: &PciLuSer) -> Result<(usize, usize), Invalid> {
     if usize::from(hdr.entry_size.get()) != abi::DEV_SER_SIZE {
         return Err(Invalid::EntrySize(hdr.entry_size.get()));
     }
-    if hdr.reserved.get() != 0 {
-        return Err(Invalid::Reserved);
+    let sum = header_checksum(hdr);
+    if sum != hdr.header_checksum.get() {
+        return Err(Invalid::HeaderChecksum(hdr.header_checksum.get(), sum));
     }
     let (count, cap) = (hdr.count.get(), hdr.capacity.get());
     if count > cap {
@@ -561,7 +655,10 @@ fn check_entry(i: usize, e: &PciDevSer) -> Result<(), Invalid> {
     if e.refcount.get() == 0 {
         return Err(Invalid::ZeroRefcount(i));
     }
-    if flags & !abi::F_ALL != 0 {
+    if flags & !abi::F_ALL != 0
+        || e.class.get() > 0xff_ffff
+        || (flags & abi::F_UPSTREAM == 0 && e.upstream.get() != 0)
+    {
         return Err(Invalid::Flags(i));
     }
     if flags & abi::F_BRIDGE != 0 {

@@ -89,9 +89,11 @@ pub unsafe extern "C" fn pci_liveupdate_test_snapshot(
     r
 }
 
+/// Makes both checksums match again, so the next kernel reaches the
+/// structural check a fault targets.
 fn fix_checksum(hdr: &mut abi::PciLuSer, entries: &[abi::PciDevSer]) {
     let n = (hdr.count.get() as usize).min(entries.len());
-    hdr.checksum.set(table::checksum(&entries[..n]));
+    table::seal(hdr, &entries[..n]);
 }
 
 /// Injects a test fault (`PCI_LU_TEST_*`).
@@ -107,12 +109,16 @@ pub extern "C" fn pci_liveupdate_test_inject(fault: u32) -> c_int {
     let _state = STATE.lock();
     with_outgoing(|out| {
         let (hdr, e) = out.raw_mut()?;
-        let n = hdr.count.get() as usize;
+        // Earlier faults may have made the header lie about the array.
+        let n = (hdr.count.get() as usize).min(e.len());
         match fault {
             bindings::PCI_LU_TEST_CORRUPT_CHECKSUM if n >= 1 => {
                 e[0].vendor.set(e[0].vendor.get() ^ 1)
             }
-            bindings::PCI_LU_TEST_CORRUPT_COUNT => hdr.count.set(hdr.capacity.get() + 1),
+            bindings::PCI_LU_TEST_CORRUPT_COUNT => {
+                hdr.count.set(hdr.capacity.get().saturating_add(1));
+                fix_checksum(hdr, e);
+            }
             bindings::PCI_LU_TEST_CORRUPT_ORDER if n >= 2 => {
                 e.swap(0, 1);
                 fix_checksum(hdr, e);
@@ -123,7 +129,7 @@ pub extern "C" fn pci_liveupdate_test_inject(fault: u32) -> c_int {
                     .iter_mut()
                     .find(|x| x.flags.get() & abi::F_BRIDGE != 0)
                     .ok_or(EINVAL)?;
-                b.refcount.set(b.refcount.get() + 1);
+                b.refcount.set(b.refcount.get().saturating_add(1));
                 fix_checksum(hdr, e);
             }
             bindings::PCI_LU_TEST_CORRUPT_DUPLICATE if n >= 2 => {
@@ -135,7 +141,11 @@ pub extern "C" fn pci_liveupdate_test_inject(fault: u32) -> c_int {
                 fix_checksum(hdr, e);
             }
             bindings::PCI_LU_TEST_CORRUPT_CAPACITY => {
-                hdr.capacity.set(hdr.capacity.get().saturating_mul(1024))
+                hdr.capacity.set(hdr.capacity.get().saturating_mul(1024));
+                fix_checksum(hdr, e);
+            }
+            bindings::PCI_LU_TEST_CORRUPT_HEADER => {
+                hdr.entries.set(hdr.entries.get() ^ 0x1000);
             }
             _ => return Err(EINVAL),
         }

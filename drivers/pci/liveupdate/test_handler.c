@@ -13,7 +13,9 @@
  * "status" lists every PCI device with its incoming state, writing a
  * PCI_LU_TEST_* number to "inject" injects a fault, and writing a device
  * address to "preserve", "unpreserve" or "finish" calls that API directly,
- * outside any LUO session, to test how it handles misuse.
+ * outside any LUO session, to test how it handles misuse. A device
+ * preserved that way has no file behind it, so the next kernel never
+ * finishes it and keeps the handed-over table: expected in tests only.
  *
  * Never enable this on a production kernel.
  */
@@ -211,7 +213,9 @@ static void pci_lu_test_finish(struct liveupdate_file_op_args *args)
 	struct pci_dev *pdev = pci_lu_test_decode(args->serialized_data);
 
 	if (!pdev) {
-		pr_warn("finish: device %llx is gone\n", args->serialized_data);
+		pr_warn("finish: device %04llx:%02llx:%02llx.%llu is gone\n",
+			args->serialized_data >> 16, (args->serialized_data >> 8) & 0xff,
+			(args->serialized_data >> 3) & 0x1f, args->serialized_data & 7);
 		return;
 	}
 	pci_liveupdate_finish(pdev);
@@ -327,6 +331,8 @@ PCI_LU_TEST_DIRECT(finish, pci_lu_test_do_finish);
 
 static int pci_lu_test_inject_set(void *data, u64 val)
 {
+	if (val > U32_MAX)
+		return -EINVAL;
 	return pci_liveupdate_test_inject(val);
 }
 DEFINE_DEBUGFS_ATTRIBUTE(pci_lu_test_inject_fops, NULL, pci_lu_test_inject_set,

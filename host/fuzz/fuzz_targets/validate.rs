@@ -57,7 +57,7 @@ fuzz_target!(|data: &[u8]| {
         let n = (hdr.count.get() as usize).min(array.len() / pci_lu_host::abi::DEV_SER_SIZE);
         let bytes = &array[..n * pci_lu_host::abi::DEV_SER_SIZE];
         if let Ok(entries) = <[PciDevSer]>::ref_from_bytes(bytes) {
-            hdr.checksum.set(table::checksum(entries));
+            table::seal(&mut hdr, entries);
         }
     }
     let Ok(entries) = table::validate(&hdr, array) else {
@@ -78,4 +78,17 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     assert!(t.is_empty(), "validated refcounts drain to zero");
+
+    // The same through the table's own links, as the kernel finishes.
+    let mut hdr2 = PciLuSer::read_from_bytes(h).unwrap();
+    if mode & 1 != 0 {
+        table::seal(&mut hdr2, &snapshot);
+    }
+    let mut buf2 = Vec::from(&array[..cap * pci_lu_host::abi::DEV_SER_SIZE]);
+    let slice2 = <[PciDevSer]>::mut_from_bytes(&mut buf2).unwrap();
+    let mut t2 = Table::new(&mut hdr2, slice2).expect("validated sizes");
+    for e in snapshot.iter().filter(|e| table::is_direct(e)) {
+        t2.finish(e.segment.get(), e.bdf.get()).expect("validated table finishes");
+    }
+    assert!(t2.is_empty(), "recorded links drain to zero");
 });

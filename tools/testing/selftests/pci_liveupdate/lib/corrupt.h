@@ -49,6 +49,7 @@ static int stage2(struct pci_lu_ctx *ctx)
 		read(fd, buf, sizeof(buf) - 1);
 	CHECK(ctx, !strcmp(buf, EDU_SW " incoming=0\n"), "retrieved fd reports %s not incoming", EDU_SW);
 	CHECK(ctx, luo_finish_session(s) == 0, "finish session without a panic");
+	CHECK(ctx, !pci_lu_dmesg_has("WARNING:"), "no kernel warning on the way");
 	return 0;
 }
 

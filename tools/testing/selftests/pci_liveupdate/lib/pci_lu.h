@@ -43,6 +43,7 @@
 #define PCI_LU_TEST_CORRUPT_DUPLICATE	7
 #define PCI_LU_TEST_CORRUPT_CAPACITY	8
 #define PCI_LU_TEST_CORRUPT_ZERO_REFCOUNT	9
+#define PCI_LU_TEST_CORRUPT_HEADER	10
 
 struct pci_lu_entry {
 	char bdf[16];
