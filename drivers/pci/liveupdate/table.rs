@@ -291,6 +291,20 @@ impl<'a> Table<'a> {
         self.set_len(len - 1);
     }
 
+    /// Drops one reference of entry `i` (and its direct mark if `direct`);
+    /// removes the entry when none is left.
+    fn release(&mut self, i: usize, direct: bool) {
+        let e = &mut self.buf[i];
+        let refs = e.refcount.get().saturating_sub(1);
+        e.refcount = U16::new(refs);
+        if direct {
+            e.flags = U32::new(e.flags.get() & !abi::F_DIRECT);
+        }
+        if refs == 0 {
+            self.remove(i);
+        }
+    }
+
     fn update_checksum(&mut self) {
         let len = self.len();
         seal(self.hdr, &self.buf[..len]);
@@ -408,15 +422,7 @@ impl<'a> Table<'a> {
         while let Some(node) = cur {
             let info = node.info();
             if let Ok(i) = search(self.entries(), info.segment, info.bdf) {
-                let e = &mut self.buf[i];
-                let refs = e.refcount.get().saturating_sub(1);
-                e.refcount = U16::new(refs);
-                if direct {
-                    e.flags = U32::new(e.flags.get() & !abi::F_DIRECT);
-                }
-                if refs == 0 {
-                    self.remove(i);
-                }
+                self.release(i, direct);
             }
             direct = false;
             cur = node.parent();
@@ -457,16 +463,8 @@ impl<'a> Table<'a> {
             let Ok(i) = search(self.entries(), segment, b) else {
                 break;
             };
-            let e = &mut self.buf[i];
-            cur = upstream_of(e);
-            let refs = e.refcount.get().saturating_sub(1);
-            e.refcount = U16::new(refs);
-            if direct {
-                e.flags = U32::new(e.flags.get() & !abi::F_DIRECT);
-            }
-            if refs == 0 {
-                self.remove(i);
-            }
+            cur = upstream_of(&self.buf[i]);
+            self.release(i, direct);
             direct = false;
         }
         self.update_checksum();
