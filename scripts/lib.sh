@@ -12,6 +12,10 @@ TOOLS=$CACHE/tools                 # bindgen, libclang venv
 SRC_DIR=$CACHE/src                 # pristine kernel source
 WORK_TREE=$CACHE/linux             # source + overlay + patches
 BUILD=$CACHE/build                 # kernel O= dir
+if [ -n "${KDIR:-}" ]; then
+	# A user's tree gets its own build dir, so both stay incremental.
+	BUILD=$CACHE/build-kdir-$(printf '%s' "$(cd "$KDIR" 2>/dev/null && pwd || echo "$KDIR")" | sha256sum | cut -c1-12)
+fi
 OUT=$CACHE/out                     # test outputs (logs, initramfs)
 
 export PATH="$TOOLS/cargo/bin:$HOME/.cargo/bin:$PATH"
