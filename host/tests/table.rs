@@ -324,5 +324,23 @@ fn crc32c_known_answer() {
     // RFC 3720 B.4: 32 bytes of zeros.
     assert_eq!(table::crc32c(&[0u8; 32]), 0x8a91_36aa);
     assert_eq!(table::crc32c(b"123456789"), 0xe306_9283);
+    // Every length and alignment of the 8-byte steps against a bitwise CRC.
+    let data: Vec<u8> = (0..100u32).map(|i| (i * 37 + 11) as u8).collect();
+    for start in 0..9 {
+        for end in start..data.len() {
+            let mut c = !0u32;
+            for &b in &data[start..end] {
+                c ^= u32::from(b);
+                for _ in 0..8 {
+                    c = if c & 1 != 0 {
+                        (c >> 1) ^ 0x82f6_3b78
+                    } else {
+                        c >> 1
+                    };
+                }
+            }
+            assert_eq!(table::crc32c(&data[start..end]), !c, "{start}..{end}");
+        }
+    }
     let _ = PciDevSer::default().as_bytes();
 }

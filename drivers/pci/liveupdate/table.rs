@@ -166,9 +166,10 @@ pub fn search(entries: &[PciDevSer], segment: u32, bdf: u16) -> Result<usize, us
     entries.binary_search_by_key(&key(segment, bdf), entry_key)
 }
 
-/// CRC32C (Castagnoli) lookup table.
-const CRC32C_TABLE: [u32; 256] = {
-    let mut table = [0u32; 256];
+/// CRC32C (Castagnoli) lookup tables for slicing-by-8: `CRC32C[0]` is the
+/// classic byte table, `CRC32C[k]` advances a byte by `k` more zero bytes.
+const CRC32C: [[u32; 256]; 8] = {
+    let mut t = [[0u32; 256]; 8];
     let mut i = 0;
     while i < 256 {
         let mut c = i as u32;
@@ -181,17 +182,45 @@ const CRC32C_TABLE: [u32; 256] = {
             };
             k += 1;
         }
-        table[i] = c;
+        t[0][i] = c;
         i += 1;
     }
-    table
+    let mut k = 1;
+    while k < 8 {
+        let mut i = 0;
+        while i < 256 {
+            let prev = t[k - 1][i];
+            t[k][i] = (prev >> 8) ^ t[0][(prev & 0xff) as usize];
+            i += 1;
+        }
+        k += 1;
+    }
+    t
 };
 
-/// CRC32C of `bytes`.
+fn crc_byte(c: u32, b: u8) -> u32 {
+    CRC32C[0][usize::from((c as u8) ^ b)] ^ (c >> 8)
+}
+
+/// CRC32C of `bytes`, eight bytes per step: the table is re-summed on every
+/// change, so this is the cost of a preserve on large tables.
 pub fn crc32c(bytes: &[u8]) -> u32 {
-    !bytes.iter().fold(!0u32, |c, &b| {
-        CRC32C_TABLE[usize::from((c as u8) ^ b)] ^ (c >> 8)
-    })
+    let mut c = !0u32;
+    let mut chunks = bytes.chunks_exact(8);
+    for ch in &mut chunks {
+        let lo = u32::from_le_bytes([ch[0], ch[1], ch[2], ch[3]]) ^ c;
+        let hi = u32::from_le_bytes([ch[4], ch[5], ch[6], ch[7]]);
+        let t = |k: usize, v: u32, shift: u32| CRC32C[k][((v >> shift) & 0xff) as usize];
+        c = t(7, lo, 0)
+            ^ t(6, lo, 8)
+            ^ t(5, lo, 16)
+            ^ t(4, lo, 24)
+            ^ t(3, hi, 0)
+            ^ t(2, hi, 8)
+            ^ t(1, hi, 16)
+            ^ t(0, hi, 24);
+    }
+    !chunks.remainder().iter().fold(c, |c, &b| crc_byte(c, b))
 }
 
 /// Checksum stored in the header for these entries.
