@@ -59,7 +59,7 @@ impl Node for ModelNode<'_> {
 }
 
 impl Topology {
-    /// An empty hierarchy below root bus 0 of `segment`.
+    /// An empty hierarchy below root bus 0 of segment 0.
     pub fn new() -> Self {
         Topology {
             devs: Vec::new(),

@@ -134,6 +134,7 @@ impl Outgoing {
     }
 
     /// Runs the next kernel's validation on this table.
+    #[cfg(CONFIG_PCI_LIVEUPDATE_KUNIT_TEST)]
     pub(crate) fn validate(&mut self) -> Result<usize, table::Invalid> {
         let (hdr, _) = PciLuSer::ref_from_prefix(self.hdr.bytes_mut())
             .map_err(|_| table::Invalid::ShortHeader(0))?;

@@ -48,8 +48,7 @@ fn copy_out(entries: &[abi::PciDevSer], buf: *mut bindings::pci_dev_ser, max: u3
         // and C and Rust entries have the same size (asserted above).
         unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), buf.cast::<u8>(), bytes.len()) };
     }
-    // CAST: A table holds at most `u32::MAX` entries... and far fewer in
-    // practice; saturate rather than wrap.
+    // A count beyond `i32::MAX` saturates rather than wraps.
     i32::try_from(entries.len()).unwrap_or(i32::MAX)
 }
 
