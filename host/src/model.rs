@@ -210,9 +210,14 @@ impl OwnedTable {
         Table::new(&mut self.hdr, &mut self.buf).expect("header matches array")
     }
 
-    /// Preserves `node`, growing the array as needed.
+    /// Preserves `node` with no driver, growing the array as needed.
     pub fn preserve<N: Node>(&mut self, node: &N) -> Result<(), Error> {
-        match self.view().preserve(node) {
+        self.preserve_as(node, &table::NO_DRIVER)
+    }
+
+    /// Preserves `node` bound to `driver`, growing the array as needed.
+    pub fn preserve_as<N: Node>(&mut self, node: &N, driver: &table::Driver) -> Result<(), Error> {
+        match self.view().preserve(node, driver) {
             Err(Error::NoSpace(need)) => {
                 let mut cap = self.buf.len().max(16);
                 while cap < need {
@@ -221,7 +226,7 @@ impl OwnedTable {
                 let mut new = vec![PciDevSer::default(); cap];
                 self.view().move_to(&mut new, 0x1000).expect("grows");
                 self.buf = new;
-                self.view().preserve(node)
+                self.view().preserve(node, driver)
             }
             r => r,
         }
@@ -229,12 +234,20 @@ impl OwnedTable {
 
     /// Unpreserves `node`.
     pub fn unpreserve<N: Node>(&mut self, node: &N) -> Result<(), Error> {
-        self.view().unpreserve(node)
+        self.view().unpreserve(&node.info())
     }
 
     /// The array as the next kernel would see the preserved allocation.
     pub fn array_bytes(&self) -> &[u8] {
         self.buf.as_bytes()
+    }
+
+    /// Runs the next kernel's validation on copies of the header and array;
+    /// returns the entries it accepts.
+    pub fn validate(&self) -> Result<Vec<PciDevSer>, table::Invalid> {
+        let mut hdr = self.hdr;
+        let mut bytes = self.array_bytes().to_vec();
+        table::validate(&mut hdr, &mut bytes).map(|e| e.to_vec())
     }
 }
 

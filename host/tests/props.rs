@@ -46,7 +46,7 @@ fn actual(t: &mut OwnedTable) -> BTreeMap<u64, (u16, bool)> {
 /// What the next kernel reads: the header and the array bytes, validated.
 fn kexec(t: &OwnedTable) -> OwnedTable {
     let hdr = PciLuSer::read_from_bytes(zerocopy::IntoBytes::as_bytes(&t.hdr)).unwrap();
-    let entries = table::validate(&hdr, t.array_bytes()).expect("valid handover");
+    let entries = t.validate().expect("valid handover");
     assert_eq!(entries.len(), t.hdr.count.get() as usize);
     let mut buf: Vec<PciDevSer> = t.buf.clone();
     buf.truncate(t.hdr.capacity.get() as usize);
@@ -94,7 +94,7 @@ fn run(seed: u64) {
             }
         }
         assert_eq!(actual(&mut t), expected(&topo, &direct), "seed {seed}");
-        table::validate(&t.hdr, t.array_bytes()).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        t.validate().unwrap_or_else(|e| panic!("seed {seed}: {e}"));
     }
     // Finishing every device empties the table.
     if incoming {

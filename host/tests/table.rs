@@ -35,7 +35,7 @@ fn preserve_walks_bridges_and_counts() {
         table::key(w[0].segment.get(), w[0].bdf.get())
             < table::key(w[1].segment.get(), w[1].bdf.get())
     }));
-    table::validate(&t.hdr, t.array_bytes()).unwrap();
+    t.validate().unwrap();
 }
 
 #[test]
@@ -58,7 +58,7 @@ fn bridge_preserved_directly_then_below() {
     assert_eq!(t.preserve(&topo.node(5)), Err(Error::Busy));
     t.unpreserve(&topo.node(5)).unwrap();
     assert_eq!(refs(&mut t, &topo, 5), Some((1, false)));
-    table::validate(&t.hdr, t.array_bytes()).unwrap();
+    t.validate().unwrap();
     t.unpreserve(&topo.node(eps[1])).unwrap();
     assert!(t.view().is_empty());
 }
@@ -100,7 +100,10 @@ fn no_space_leaves_table_untouched() {
     hdr.entries.set(0x1000);
     let mut view = table::Table::new(&mut hdr, &mut buf).unwrap();
     // ep2 needs rp2, up, dn1 and itself.
-    assert_eq!(view.preserve(&topo.node(eps[1])), Err(Error::NoSpace(4)));
+    assert_eq!(
+        view.preserve(&topo.node(eps[1]), &table::NO_DRIVER),
+        Err(Error::NoSpace(4))
+    );
     assert!(view.is_empty());
 }
 
@@ -112,7 +115,141 @@ fn identity_change_is_inconsistent() {
     // The switch upstream port now reports another device ID.
     topo.devs[4].info.device = 0xbeef;
     assert_eq!(t.preserve(&topo.node(eps[2])), Err(Error::Inconsistent));
-    assert_eq!(t.unpreserve(&topo.node(eps[1])), Err(Error::Inconsistent));
+    // Unpreserve follows the recorded links: a changed bridge cannot make
+    // the device impossible to unpreserve.
+    t.unpreserve(&topo.node(eps[1])).unwrap();
+    assert!(t.view().is_empty());
+}
+
+#[test]
+fn unpreserve_after_bridge_renumbered_or_gone() {
+    let (mut topo, eps) = Topology::qemu();
+    let mut t = OwnedTable::new();
+    t.preserve(&topo.node(eps[1])).unwrap();
+    t.preserve(&topo.node(eps[2])).unwrap();
+    // dn1 got another bus range, and the upstream port vanished.
+    if let Some((sec, _)) = topo.devs[5].info.bridge {
+        topo.devs[5].info.bridge = Some((sec, sec.wrapping_add(3)));
+    }
+    topo.devs[4].parent = None;
+    t.unpreserve(&topo.node(eps[1])).unwrap();
+    t.validate().unwrap();
+    t.unpreserve(&topo.node(eps[2])).unwrap();
+    assert!(t.view().is_empty());
+}
+
+#[test]
+fn unpreserve_of_another_identity_changes_nothing() {
+    let (mut topo, eps) = Topology::qemu();
+    let mut t = OwnedTable::new();
+    t.preserve(&topo.node(eps[1])).unwrap();
+    let before = t.buf.clone();
+    topo.devs[eps[1]].info.device ^= 0xff;
+    assert_eq!(t.unpreserve(&topo.node(eps[1])), Err(Error::NotPreserved));
+    assert_eq!(t.buf, before);
+}
+
+#[test]
+fn preserve_records_the_driver_and_release_clears_it() {
+    let (topo, eps) = Topology::qemu();
+    let mut t = OwnedTable::new();
+    let drv = table::driver_name(b"vfio-pci").unwrap();
+    t.preserve_as(&topo.node(eps[1]), &drv).unwrap();
+    let i = topo.node(eps[1]).info();
+    let e = *t.view().find(i.segment, i.bdf).unwrap();
+    assert_eq!(table::driver_of(&e), b"vfio-pci");
+    // Bridges carry no name.
+    for p in table::Path::of(&topo.node(eps[1]))
+        .unwrap()
+        .nodes()
+        .iter()
+        .skip(1)
+    {
+        assert_eq!(
+            table::driver_of(t.view().find(p.segment, p.bdf).unwrap()),
+            b""
+        );
+    }
+    t.validate().unwrap();
+    assert!(table::driver_name(&[b'x'; 24]).is_none());
+    assert!(table::driver_name(b"a\0b").is_none());
+    t.unpreserve(&topo.node(eps[1])).unwrap();
+    assert!(t.view().is_empty());
+}
+
+#[test]
+fn larger_entries_are_accepted_and_their_tails_ignored() {
+    let t = sample();
+    let n = t.hdr.count.get() as usize;
+    let stride = abi::DEV_SER_SIZE + 16;
+    let mut bytes = vec![0xa5u8; t.buf.len() * stride];
+    for (i, e) in t.buf.iter().enumerate().take(n) {
+        bytes[i * stride..i * stride + abi::DEV_SER_SIZE].copy_from_slice(e.as_bytes());
+    }
+    let mut hdr = t.hdr;
+    hdr.entry_size.set(stride as u16);
+    hdr.checksum.set(table::crc32c(&bytes[..n * stride]));
+    hdr.header_checksum.set(table::header_checksum(&hdr));
+    let got = table::validate(&mut hdr, &mut bytes).unwrap().to_vec();
+    assert_eq!(got, t.buf[..n]);
+    // The header now describes the compacted array, and is sealed.
+    assert_eq!(usize::from(hdr.entry_size.get()), abi::DEV_SER_SIZE);
+    let mut again = bytes.clone();
+    table::validate(&mut hdr, &mut again).unwrap();
+}
+
+#[test]
+fn feature_bits_follow_the_rules() {
+    let t = sample();
+    let reseal = |hdr: &mut abi::PciLuSer| hdr.header_checksum.set(table::header_checksum(hdr));
+    // Unknown compat bits and reserved bytes are ignored.
+    let mut hdr = t.hdr;
+    hdr.compat.set(0x8000_0001);
+    hdr.reserved = [0x5a; 24];
+    reseal(&mut hdr);
+    table::validate(&mut hdr, &mut t.array_bytes().to_vec()).unwrap();
+    // Unknown incompat bits refuse the data.
+    let mut hdr = t.hdr;
+    hdr.incompat.set(0x4);
+    reseal(&mut hdr);
+    assert_eq!(
+        table::validate(&mut hdr, &mut t.array_bytes().to_vec()),
+        Err(Invalid::Incompat(0x4))
+    );
+    // Smaller entries than this kernel's are refused.
+    let mut hdr = t.hdr;
+    hdr.entry_size.set(24);
+    reseal(&mut hdr);
+    assert!(matches!(
+        table::validate(&mut hdr, &mut t.array_bytes().to_vec()),
+        Err(Invalid::EntrySize(24))
+    ));
+}
+
+#[test]
+fn driver_name_on_a_bridge_or_unterminated_is_invalid() {
+    let mut t = sample();
+    t.buf[0].driver[0] = b'x'; // entry 0 is a root port, preserved as a bridge
+    fix_checksum(&mut t);
+    assert!(matches!(t.validate(), Err(Invalid::Driver(0))));
+}
+
+#[test]
+fn preserve_rolls_back_what_the_next_kernel_would_reject() {
+    let (mut topo, eps) = Topology::qemu();
+    let mut t = OwnedTable::new();
+    t.preserve(&topo.node(eps[1])).unwrap();
+    let before = t.buf.clone();
+    // A new endpoint claims to sit on dn1's secondary bus but names the
+    // upstream port as its bridge: the link check must refuse it.
+    topo.devs[eps[2]].parent = Some(4);
+    let r = t.preserve(&topo.node(eps[2]));
+    assert!(
+        matches!(r, Err(Error::Rejected(_)) | Err(Error::Inconsistent)),
+        "{r:?}"
+    );
+    assert_eq!(t.buf, before);
+    t.validate().unwrap();
 }
 
 #[test]
@@ -129,7 +266,7 @@ fn finish_follows_recorded_links() {
     for &ep in &eps[1..4] {
         let i = topo.node(ep).info();
         t.view().finish(i.segment, i.bdf).unwrap();
-        table::validate(&t.hdr, t.array_bytes()).unwrap();
+        t.validate().unwrap();
     }
     assert!(t.view().is_empty());
 }
@@ -301,11 +438,11 @@ fn validator_rejects_each_corruption() {
         ),
     ];
     let good = sample();
-    table::validate(&good.hdr, good.array_bytes()).unwrap();
+    good.validate().unwrap();
     for (name, corrupt, want) in cases {
         let mut t = sample();
         corrupt(&mut t);
-        let got = table::validate(&t.hdr, t.array_bytes());
+        let got = t.validate();
         assert!(matches!(got, Err(e) if want(e)), "{name}: got {got:?}");
     }
 }
@@ -315,7 +452,8 @@ fn validator_takes_short_allocation_without_panic() {
     let t = sample();
     let bytes = t.array_bytes();
     for cut in 0..bytes.len() {
-        let _ = table::validate(&t.hdr, &bytes[..cut]);
+        let mut hdr = t.hdr;
+        let _ = table::validate(&mut hdr, &mut bytes[..cut].to_vec());
     }
 }
 

@@ -16,39 +16,62 @@
  * DOC: PCI Live Update ABI
  *
  * This layout is a contract between the kernel that preserves PCI devices
- * and the kernel that is kexec'ed into. Any change to it, or to the meaning
- * of a field, must change %PCI_LU_FLB_COMPATIBLE so that a kernel never
- * interprets data written under another contract. All fields are
- * little-endian.
+ * and the kernel that is kexec'ed into. All fields are little-endian.
  *
  * The FLB data handle is the physical address of a &struct pci_lu_ser,
  * allocated once with kho_alloc_preserve() when the first device is
  * preserved. The header never moves; it points to a physically contiguous,
- * KHO-preserved array of @capacity &struct pci_dev_ser entries, of which
+ * KHO-preserved array of @capacity entries of @entry_size bytes, of which
  * the first @count are valid and strictly sorted by (segment, bdf). The
  * array is reallocated (doubling) when full. Because LUO has no freeze
  * hook for FLBs, the header and the array are kept current on every
  * change, including both checksums.
+ *
+ * Extending the format. %PCI_LU_FLB_COMPATIBLE changes only when an older
+ * kernel must refuse the data; everything else is added compatibly:
+ *
+ * - A new header field takes bytes from @reserved (written as zero, ignored
+ *   by readers that do not know it) and is announced by a feature bit.
+ * - A bit in @compat announces data an older kernel may ignore; a reader
+ *   ignores @compat bits it does not know.
+ * - A bit in @incompat announces data whose meaning an older kernel would
+ *   get wrong; a reader refuses the whole table if it finds an @incompat
+ *   bit it does not know.
+ * - Entries may grow: a reader accepts any @entry_size of at least
+ *   sizeof(struct pci_dev_ser), uses the fields it knows and ignores the
+ *   tail of each entry. The checksum covers the whole entries.
+ * - Unknown bits in &pci_dev_ser.flags make the entry invalid; a per-entry
+ *   datum an older kernel may ignore goes in the entry tail instead.
  */
-#define PCI_LU_FLB_COMPATIBLE	"pci-lu-sorted-table-v1"
+#define PCI_LU_FLB_COMPATIBLE	"pci-lu-sorted-table-v2"
 
 /* "PCLU" read as a little-endian u32. */
 #define PCI_LU_SER_MAGIC	0x554c4350
-#define PCI_LU_SER_VERSION	1
+#define PCI_LU_SER_VERSION	2
+
+/* No feature bits are defined yet. */
+#define PCI_LU_COMPAT_KNOWN	0
+#define PCI_LU_INCOMPAT_KNOWN	0
+
+/* Room for a driver name and its NUL. */
+#define PCI_DEV_SER_DRIVER_LEN	24
 
 /**
  * struct pci_lu_ser - Header of the preserved device table.
  * @magic:      %PCI_LU_SER_MAGIC.
  * @version:    %PCI_LU_SER_VERSION.
- * @entry_size: sizeof(struct pci_dev_ser).
+ * @entry_size: Size of one entry, at least sizeof(struct pci_dev_ser).
  * @count:      Number of valid entries.
  * @capacity:   Number of entries the array has room for.
  * @entries:    Physical address of the entry array (0 if @capacity is 0).
- * @checksum:   CRC32C of the bytes of entries[0..@count).
+ * @checksum:   CRC32C of the first @count * @entry_size bytes of the array.
  * @header_checksum: CRC32C of this header with @header_checksum read as
  *              zero. It is checked before @entries is trusted, so a
  *              damaged address never makes the next kernel claim memory
  *              it does not own.
+ * @compat:     Feature bits a reader may ignore if it does not know them.
+ * @incompat:   Feature bits a reader must know, or refuse the table.
+ * @reserved:   Zero when written, ignored when read.
  */
 struct pci_lu_ser {
 	__le32 magic;
@@ -59,6 +82,9 @@ struct pci_lu_ser {
 	__le64 entries;
 	__le32 checksum;
 	__le32 header_checksum;
+	__le32 compat;
+	__le32 incompat;
+	u8 reserved[24];
 } __packed;
 
 /* Preserved by a driver call, not only as an upstream bridge. */
@@ -85,6 +111,11 @@ struct pci_lu_ser {
  *            %PCI_DEV_SER_F_UPSTREAM; absent for devices on a root bus.
  * @secondary: Secondary bus number of a bridge; 0 for other devices.
  * @subordinate: Subordinate bus number of a bridge; 0 for other devices.
+ * @driver:   With %PCI_DEV_SER_F_DIRECT, the NUL-padded name of the driver
+ *            bound to the device when it was preserved (empty if none).
+ *            Until the device finishes, the next kernel lets only that
+ *            driver (or an administrator's driver_override) bind it. All
+ *            zero in other entries.
  *
  * The entries below a bridge are exactly the entries on its secondary bus
  * whose @upstream is the bridge, so the next kernel can check every
@@ -101,17 +132,21 @@ struct pci_dev_ser {
 	__le16 upstream;
 	u8 secondary;
 	u8 subordinate;
+	char driver[PCI_DEV_SER_DRIVER_LEN];
 } __packed;
 
-static_assert(sizeof(struct pci_lu_ser) == 32);
+static_assert(sizeof(struct pci_lu_ser) == 64);
 static_assert(offsetof(struct pci_lu_ser, entries) == 16);
 static_assert(offsetof(struct pci_lu_ser, checksum) == 24);
 static_assert(offsetof(struct pci_lu_ser, header_checksum) == 28);
-static_assert(sizeof(struct pci_dev_ser) == 24);
+static_assert(offsetof(struct pci_lu_ser, compat) == 32);
+static_assert(offsetof(struct pci_lu_ser, incompat) == 36);
+static_assert(sizeof(struct pci_dev_ser) == 48);
 static_assert(offsetof(struct pci_dev_ser, refcount) == 6);
 static_assert(offsetof(struct pci_dev_ser, class) == 12);
 static_assert(offsetof(struct pci_dev_ser, flags) == 16);
 static_assert(offsetof(struct pci_dev_ser, upstream) == 20);
 static_assert(offsetof(struct pci_dev_ser, secondary) == 22);
+static_assert(offsetof(struct pci_dev_ser, driver) == 24);
 
 #endif /* _LINUX_KHO_ABI_PCI_H */

@@ -12,7 +12,6 @@
 
 struct liveupdate_file_handler;
 struct pci_dev;
-struct pci_dev_ser;
 
 #ifdef CONFIG_PCI_LIVEUPDATE
 
@@ -37,17 +36,25 @@ void pci_liveupdate_unregister_flb(struct liveupdate_file_handler *fh);
  *
  * Call from the file handler's preserve() callback. Nothing is preserved on
  * error.
- * Return: 0; -EINVAL for a VF or an inconsistent topology; -EBUSY if @dev is
- * already preserved; -ENOENT if no outgoing table exists; -EOPNOTSUPP if
- * Live Update is disabled; -ENOMEM or -E2BIG if the table cannot grow;
- * -EOVERFLOW if a bridge has 65535 preserved devices below it; -ENODEV
- * before the component initialised; -EIO if the table was damaged.
+ * The driver bound to @dev now (if any) is recorded: until @dev finishes in
+ * the next kernel, only that driver, or one an administrator names in
+ * driver_override, may bind it there.
+ *
+ * Return: 0; -EINVAL for a VF, a device that needs a device-specific ACS
+ * quirk, an inconsistent topology or a table the next kernel would reject;
+ * -EBUSY if @dev is already preserved; -ENOENT if no outgoing table exists;
+ * -ESHUTDOWN once shutdown has begun; -ENAMETOOLONG if the bound driver's
+ * name does not fit the table; -EOPNOTSUPP if Live Update is disabled;
+ * -ENOMEM or -E2BIG if the table cannot grow; -EOVERFLOW if a bridge has
+ * 65535 preserved devices below it; -ENODEV before the component
+ * initialised; -EIO if the table was damaged.
  */
 int pci_liveupdate_preserve(struct pci_dev *dev);
 
 /**
  * pci_liveupdate_unpreserve() - Undo pci_liveupdate_preserve().
- * @dev: The device. A device that is not preserved gets a warning.
+ * @dev: The device. A device that is not preserved gets a warning, as does
+ *       any call once shutdown has begun; nothing changes then.
  */
 void pci_liveupdate_unpreserve(struct pci_dev *dev);
 
@@ -69,33 +76,6 @@ void pci_liveupdate_finish(struct pci_dev *dev);
  * finished.
  */
 bool pci_liveupdate_is_incoming(struct pci_dev *dev);
-
-/* Boot-time setup, called from the component's initcall. */
-int pci_liveupdate_init(void);
-
-#ifdef CONFIG_PCI_LIVEUPDATE_TEST
-/*
- * Test-only inspection: copy up to @max entries of the incoming (or, with
- * @outgoing, the outgoing) table into @buf. Returns the number of entries
- * in the table, or a negative errno from liveupdate_flb_get_*().
- */
-int pci_liveupdate_test_snapshot(bool outgoing, struct pci_dev_ser *buf, u32 max);
-
-/* Test-only faults for pci_liveupdate_test_inject(). */
-#define PCI_LU_TEST_FAIL_NEXT_ALLOC	1 /* next growth of the array fails */
-#define PCI_LU_TEST_CORRUPT_CHECKSUM	2 /* flip a bit of an entry */
-#define PCI_LU_TEST_CORRUPT_COUNT	3 /* count > capacity */
-#define PCI_LU_TEST_CORRUPT_ORDER	4 /* swap two entries, fix checksum */
-#define PCI_LU_TEST_CORRUPT_MAGIC	5 /* bad header magic */
-#define PCI_LU_TEST_CORRUPT_REFCOUNT	6 /* bridge refcount off by one, fix checksum */
-#define PCI_LU_TEST_CORRUPT_DUPLICATE	7 /* repeat an entry, fix checksum */
-#define PCI_LU_TEST_CORRUPT_CAPACITY	8 /* capacity beyond the allocation */
-#define PCI_LU_TEST_CORRUPT_ZERO_REFCOUNT 9 /* last entry unreferenced, fix checksum */
-#define PCI_LU_TEST_CORRUPT_HEADER	10 /* damage the array address only */
-
-/* Test-only: inject @fault (PCI_LU_TEST_*). Returns 0 or a negative errno. */
-int pci_liveupdate_test_inject(u32 fault);
-#endif
 
 #else /* CONFIG_PCI_LIVEUPDATE */
 

@@ -22,11 +22,19 @@ use zerocopy_derive::{
 };
 
 /// FLB compatible string; must equal `PCI_LU_FLB_COMPATIBLE`.
-pub const FLB_COMPATIBLE: &str = "pci-lu-sorted-table-v1";
+pub const FLB_COMPATIBLE: &str = "pci-lu-sorted-table-v2";
 /// `PCI_LU_SER_MAGIC`: "PCLU" read as a little-endian `u32`.
 pub const SER_MAGIC: u32 = 0x554c_4350;
 /// `PCI_LU_SER_VERSION`.
-pub const SER_VERSION: u16 = 1;
+pub const SER_VERSION: u16 = 2;
+
+/// `PCI_LU_COMPAT_*` bits this kernel knows; unknown ones are ignored.
+pub const COMPAT_KNOWN: u32 = 0;
+/// `PCI_LU_INCOMPAT_*` bits this kernel knows; unknown ones refuse the data.
+pub const INCOMPAT_KNOWN: u32 = 0;
+
+/// `PCI_DEV_SER_DRIVER_LEN`: room for a driver name and its NUL.
+pub const DRIVER_LEN: usize = 24;
 
 /// `PCI_DEV_SER_F_DIRECT`: preserved by a driver call.
 pub const F_DIRECT: u32 = 1 << 0;
@@ -69,6 +77,12 @@ pub struct PciLuSer {
     pub checksum: U32,
     /// CRC32C of this header, this field read as zero.
     pub header_checksum: U32,
+    /// Features an older kernel may ignore (`COMPAT_*`).
+    pub compat: U32,
+    /// Features an older kernel must refuse the data for (`INCOMPAT_*`).
+    pub incompat: U32,
+    /// Zero when written, ignored when read (room for later fields).
+    pub reserved: [u8; 24],
 }
 
 /// `struct pci_dev_ser`: one preserved device.
@@ -107,6 +121,9 @@ pub struct PciDevSer {
     pub secondary: u8,
     /// Subordinate bus number of a bridge, 0 otherwise.
     pub subordinate: u8,
+    /// NUL-padded name of the driver bound at preserve, with [`F_DIRECT`];
+    /// empty if none was bound.
+    pub driver: [u8; DRIVER_LEN],
 }
 
 /// Size of [`PciLuSer`] in bytes.
@@ -116,14 +133,17 @@ pub const DEV_SER_SIZE: usize = core::mem::size_of::<PciDevSer>();
 
 // The same numbers as the C `static_assert`s.
 const _: () = {
-    assert!(SER_SIZE == 32);
+    assert!(SER_SIZE == 64);
     assert!(core::mem::offset_of!(PciLuSer, entries) == 16);
     assert!(core::mem::offset_of!(PciLuSer, checksum) == 24);
     assert!(core::mem::offset_of!(PciLuSer, header_checksum) == 28);
-    assert!(DEV_SER_SIZE == 24);
+    assert!(core::mem::offset_of!(PciLuSer, compat) == 32);
+    assert!(core::mem::offset_of!(PciLuSer, incompat) == 36);
+    assert!(DEV_SER_SIZE == 48);
     assert!(core::mem::offset_of!(PciDevSer, refcount) == 6);
     assert!(core::mem::offset_of!(PciDevSer, class) == 12);
     assert!(core::mem::offset_of!(PciDevSer, flags) == 16);
     assert!(core::mem::offset_of!(PciDevSer, upstream) == 20);
     assert!(core::mem::offset_of!(PciDevSer, secondary) == 22);
+    assert!(core::mem::offset_of!(PciDevSer, driver) == 24);
 };

@@ -6,13 +6,16 @@
 //! C header: [`include/linux/pci.h`](srctree/include/linux/pci.h)
 
 use crate::table::{
+    self,
     DevInfo,
     Node, //
 };
 use core::ptr::NonNull;
 use kernel::{
     bindings,
-    device, //
+    device,
+    prelude::*,
+    str::CStr, //
 };
 
 /// A PCI device passed in by a C caller.
@@ -26,6 +29,18 @@ use kernel::{
 pub(crate) struct PciDev(NonNull<bindings::pci_dev>);
 
 impl PciDev {
+    /// The bridge whose secondary bus is `bus`; `None` for a root bus.
+    ///
+    /// # Safety
+    ///
+    /// `bus` must point to a valid `struct pci_bus` that its caller keeps
+    /// alive while the value is used.
+    pub(crate) unsafe fn bridge_of(bus: *mut bindings::pci_bus) -> Option<Self> {
+        // SAFETY: `bus` is valid (function contract); it holds a reference
+        // on its bridge.
+        NonNull::new(unsafe { (*bus).self_ }).map(PciDev)
+    }
+
     /// Wraps a pointer from C; `None` if it is NULL.
     ///
     /// # Safety
@@ -65,8 +80,77 @@ impl PciDev {
         unsafe { bindings::pci_dev::is_virtfn_raw(self.ptr()) != 0 }
     }
 
+    /// The `struct pci_dev` pointer, for C calls.
+    pub(crate) fn as_raw(&self) -> *mut bindings::pci_dev {
+        self.ptr()
+    }
+
+    /// Name of the driver bound now, if any, as the table records it.
+    ///
+    /// `Err` carries the name that does not fit.
+    pub(crate) fn driver(&self) -> Result<table::Driver, &CStr> {
+        // SAFETY: `ptr` is valid (type invariant). A bound driver is a
+        // registered `struct pci_driver` whose `name` is a C string; it
+        // stays registered while a device of it is being preserved.
+        let name = unsafe {
+            let drv = (*self.ptr()).driver;
+            if drv.is_null() || (*drv).name.is_null() {
+                return Ok(table::NO_DRIVER);
+            }
+            CStr::from_char_ptr((*drv).name)
+        };
+        table::driver_name(name.to_bytes()).ok_or(name)
+    }
+
+    /// Whether an administrator set `driver_override` on the device.
+    pub(crate) fn has_driver_override(&self) -> bool {
+        // SAFETY: `dev` is embedded in a valid `struct pci_dev`.
+        unsafe { bindings::device_has_driver_override(&raw mut (*self.ptr()).dev) }
+    }
+
+    /// Reads a config space word; `None` if the read failed.
+    pub(crate) fn config_word(&self, off: u32) -> Option<u16> {
+        let mut v = 0;
+        // SAFETY: `ptr` is valid (type invariant); `v` is a valid out pointer.
+        let err = unsafe { bindings::pci_read_config_word(self.ptr(), off as c_int, &mut v) };
+        (err == 0).then_some(v)
+    }
+
+    /// Writes a config space word.
+    pub(crate) fn set_config_word(&self, off: u32, v: u16) {
+        // SAFETY: `ptr` is valid (type invariant).
+        unsafe { bindings::pci_write_config_word(self.ptr(), off as c_int, v) };
+    }
+
+    /// Offset of the ACS capability, 0 if none.
+    pub(crate) fn acs_cap(&self) -> u16 {
+        // SAFETY: `ptr` is valid (type invariant); set at enumeration.
+        unsafe { (*self.ptr()).acs_cap }
+    }
+
+    /// Whether the device has a PCI Express capability.
+    pub(crate) fn is_pcie(&self) -> bool {
+        // SAFETY: `ptr` is valid (type invariant).
+        unsafe { bindings::pci_is_pcie(self.ptr()) }
+    }
+
+    /// Whether enabling ACS on this device needs a device-specific quirk.
+    pub(crate) fn needs_acs_quirk(&self) -> bool {
+        // SAFETY: `ptr` is valid (type invariant).
+        unsafe { bindings::pci_liveupdate_needs_acs_quirk(self.ptr()) }
+    }
+
+    /// The device's Live Update state (`struct pci_liveupdate`).
+    ///
+    /// Changed only under the component's lock, or for `inherit_buses`
+    /// during the serialised bus scan.
+    pub(crate) fn lu(&self) -> *mut bindings::pci_liveupdate {
+        // SAFETY: `ptr` is valid (type invariant); no reference is formed.
+        unsafe { &raw mut (*self.ptr()).liveupdate }
+    }
+
     /// The bridge above this device, `None` on a root bus.
-    fn upstream(&self) -> Option<PciDev> {
+    pub(crate) fn upstream(&self) -> Option<PciDev> {
         // SAFETY: `ptr` is valid (type invariant).
         let bus = unsafe { (*self.ptr()).bus };
         if bus.is_null() {

@@ -4,12 +4,15 @@
  *
  * #[export] only fixes the symbol names and checks the signatures of the
  * Rust functions; it does not make them visible to modules. This file
- * exports them (vfio-pci may be a module) and runs the boot-time init.
+ * exports them (vfio-pci may be a module), runs the boot-time init and
+ * wraps the PCI core internals the Rust side needs.
  */
 
 #include <linux/export.h>
 #include <linux/init.h>
 #include <linux/pci_liveupdate.h>
+
+#include "../pci.h"
 
 /* The functions are defined in Rust, as in rust/exports.c. */
 #define PCI_LU_EXPORT_RUST_GPL(sym) EXPORT_SYMBOL_GPL(sym)
@@ -30,3 +33,9 @@ static int __init pci_liveupdate_initcall(void)
 	return pci_liveupdate_init();
 }
 postcore_initcall(pci_liveupdate_initcall);
+
+/* pci_dev_specific_enable_acs_needed() is a stub without PCI quirks. */
+bool pci_liveupdate_needs_acs_quirk(struct pci_dev *dev)
+{
+	return pci_dev_specific_enable_acs_needed(dev);
+}

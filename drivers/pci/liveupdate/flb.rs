@@ -5,9 +5,11 @@
 //! C header: [`include/linux/liveupdate.h`](srctree/include/linux/liveupdate.h)
 //!
 //! LUO calls the four callbacks below under its own per-FLB mutex. They
-//! only build and tear down [`Outgoing`] and [`Incoming`]; they never take
-//! the component's lock and never call `liveupdate_flb_get_*()` (which would
-//! take LUO's mutex again).
+//! build and tear down [`Outgoing`] and [`Incoming`] and never call
+//! `liveupdate_flb_get_*()` (which would take LUO's mutex again). The
+//! outgoing callbacks publish and withdraw the table in [`crate::STATE`],
+//! which is why the component never takes LUO's outgoing FLB mutex while
+//! holding its own lock.
 
 use crate::abi::{
     self,
@@ -133,17 +135,19 @@ impl Outgoing {
         self.parts().ok_or(EIO)
     }
 
-    /// Runs the next kernel's validation on this table.
+    /// Runs the next kernel's validation on copies of the header and the
+    /// array: `validate` may rewrite what it checks.
     #[cfg(CONFIG_PCI_LIVEUPDATE_KUNIT_TEST)]
     pub(crate) fn validate(&mut self) -> Result<usize, table::Invalid> {
         let (hdr, _) = PciLuSer::ref_from_prefix(self.hdr.bytes_mut())
             .map_err(|_| table::Invalid::ShortHeader(0))?;
-        let hdr = *hdr;
-        let array: &[u8] = match &mut self.array {
-            Some(a) => a.bytes_mut(),
-            None => &[],
-        };
-        table::validate(&hdr, array).map(|e| e.len())
+        let mut hdr = *hdr;
+        let mut copy = KVec::new();
+        if let Some(a) = &mut self.array {
+            copy.extend_from_slice(a.bytes_mut(), GFP_KERNEL)
+                .map_err(|_| table::Invalid::ShortHeader(0))?;
+        }
+        table::validate(&mut hdr, &mut copy).map(|e| e.len())
     }
 
     /// Grows the array to hold at least `need` entries, at least doubling
@@ -174,12 +178,18 @@ impl Outgoing {
 /// Called by LUO with a valid `argp`.
 unsafe extern "C" fn flb_preserve(argp: *mut bindings::liveupdate_flb_op_args) -> c_int {
     kernel::error::from_result(|| {
+        if !crate::ready() {
+            return Err(ENODEV);
+        }
         let out = KBox::new(Outgoing::new()?, GFP_KERNEL)?;
         let phys = out.phys();
+        let raw = KBox::into_raw(out);
         // SAFETY: LUO passes a valid `argp` (function contract).
         let args = unsafe { &mut *argp };
         args.data = phys;
-        args.obj = KBox::into_raw(out).cast();
+        args.obj = raw.cast();
+        // Lock order: LUO's outgoing FLB mutex (held) -> `STATE`.
+        crate::STATE.lock().outgoing = NonNull::new(raw);
         Ok(0)
     })
 }
@@ -193,8 +203,15 @@ unsafe extern "C" fn flb_unpreserve(argp: *mut bindings::liveupdate_flb_op_args)
     // SAFETY: LUO passes a valid `argp` (function contract).
     let args = unsafe { &mut *argp };
     if let Some(obj) = NonNull::new(args.obj.cast::<Outgoing>()) {
+        // Withdraw it first, so no entry point can reach it once freed.
+        {
+            let mut state = crate::STATE.lock();
+            if state.outgoing == Some(obj) {
+                state.outgoing = None;
+            }
+        }
         // SAFETY: `obj` came from `KBox::into_raw` in `flb_preserve` and LUO
-        // hands it back exactly once.
+        // hands it back exactly once; it is no longer published.
         let mut out = unsafe { KBox::from_raw(obj.as_ptr()) };
         let left = out.table().map_or(0, |t| t.len());
         if left != 0 {
@@ -237,16 +254,19 @@ impl Incoming {
     }
 
     fn try_restore(phys: u64) -> Result<(Restored, Option<Restored>), table::Invalid> {
-        let hdr = Restored::restore(phys).ok_or(table::Invalid::ShortHeader(0))?;
-        let (h, _) = PciLuSer::ref_from_prefix(hdr.bytes())
-            .map_err(|_| table::Invalid::ShortHeader(hdr.bytes().len()))?;
-        let (_, cap) = table::validate_header(h)?;
-        let array = if cap == 0 {
+        let mut hdr = Restored::restore(phys).ok_or(table::Invalid::ShortHeader(0))?;
+        let len = hdr.bytes().len();
+        let (h, _) = PciLuSer::mut_from_prefix(hdr.bytes_mut())
+            .map_err(|_| table::Invalid::ShortHeader(len))?;
+        let shape = table::validate_header(h)?;
+        let mut array = if shape.capacity == 0 {
             None
         } else {
             Some(Restored::restore(h.entries.get()).ok_or(table::Invalid::ArrayAddress)?)
         };
-        table::validate(h, array.as_ref().map_or(&[], |a| a.bytes()))?;
+        // This kernel owns both folios now; validation may compact entries
+        // of a larger size in place.
+        table::validate(h, array.as_mut().map_or(&mut [], |a| a.bytes_mut()))?;
         Ok((hdr, array))
     }
 

@@ -18,25 +18,46 @@
 //!
 //! # Locking
 //!
-//! One mutex, [`STATE`], serialises every entry point. It is always taken
-//! before LUO's per-FLB mutexes (inside `liveupdate_flb_get_*()` and
-//! `liveupdate_flb_put_*()`), never after: the FLB callbacks in [`flb`] run
-//! under LUO's mutex and do not take it. The outgoing table is only reached
-//! through `liveupdate_flb_get_outgoing()`, whose reference keeps it alive;
-//! the incoming table through the reference taken at boot, held until the
-//! last preserved device finished.
+//! One mutex, [`STATE`], serialises every entry point and hook and guards
+//! both tables. The order is:
+//!
+//! PCI rescan/remove lock -> LUO's outgoing FLB mutex -> [`STATE`]
+//!
+//! Only [`pci_liveupdate_preserve`] takes the rescan lock, because only it
+//! reads the topology (the path of the device, snapshotted once); unpreserve,
+//! finish and the hooks follow the links the table records, so closing a
+//! session never waits for a bus scan or a removal (which may itself wait
+//! for the session's files). The hooks run with or without the rescan lock
+//! held by their caller.
+//!
+//! LUO's FLB callbacks in [`flb`] run under LUO's FLB mutex and take
+//! [`STATE`] to publish or withdraw the outgoing table. The component never
+//! calls `liveupdate_flb_get_outgoing()`, so it holds no FLB reference that
+//! serialization at reboot could count. `liveupdate_flb_get_incoming()` and
+//! `liveupdate_flb_put_incoming()` are only called without [`STATE`] held,
+//! and no `pci_dev` reference is ever dropped under it (dropping the last
+//! one would run the release path).
+//!
+//! # Shutdown
+//!
+//! The first `pci_device_shutdown()` freezes the state: preserve and
+//! unpreserve are refused from then on, so the Bus Master decisions taken
+//! during the kexec agree with the table the next kernel reads.
 //!
 //! # Invalid handover data
 //!
-//! If the previous kernel's table fails validation (bad header, count or
-//! capacity, order, duplicates, refcounts, checksum), the kernel logs why
-//! and treats no device as preserved: every lookup answers "not incoming".
-//! It does not panic. The table names devices; it does not contain or
-//! control their DMA. Whether a device that keeps mastering the bus can
-//! corrupt memory is decided by the IOMMU state, which is handed over (and
-//! checked, fatally) separately. A corrupt PCI table therefore makes the
-//! update fail for those devices, as a cold boot would, instead of taking
-//! down the host and every guest on it.
+//! If the previous kernel's table fails validation (bad header, unknown
+//! incompatible feature, count or capacity, order, duplicates, refcounts,
+//! checksum), the kernel logs why and degrades to what a stock kexec
+//! guarantees, instead of panicking: no device is treated as preserved (no
+//! binding restriction, no adopted ACS or ARI), every bridge keeps the bus
+//! numbers it was handed, so a device that still masters keeps its
+//! requester ID for the IOMMU, and Bus Master is cleared on every device
+//! found with it set at enumeration, before any driver binds. Whether a
+//! device that kept mastering until then corrupted memory is decided by the
+//! IOMMU's own handover, which is checked separately. A corrupt PCI table
+//! thus fails the update for those devices, as a cold boot would, instead
+//! of taking down the host and every guest on it.
 
 use core::ptr::NonNull;
 use kernel::{
@@ -57,6 +78,7 @@ pub mod table;
 #[cfg(CONFIG_PCI_LIVEUPDATE_KUNIT_TEST)]
 mod tests;
 
+use abi::PciDevSer;
 use dev::PciDev;
 use flb::{
     flb_ptr,
@@ -64,8 +86,10 @@ use flb::{
     Outgoing, //
 };
 use table::{
+    DevInfo,
     Error as TableError,
-    Node, //
+    Node,
+    Table, //
 };
 
 const __LOG_PREFIX: &[u8] = b"pci_liveupdate\0";
@@ -85,18 +109,35 @@ impl kernel::fmt::Display for table::Invalid {
 }
 
 /// State shared by all entry points.
-struct State {
+pub(crate) struct State {
+    /// The outgoing table while an FLB holds one (see [`flb`]).
+    pub(crate) outgoing: Option<NonNull<Outgoing>>,
     /// The incoming table while this kernel holds its boot-time reference.
     incoming: Option<NonNull<Incoming>>,
+    /// The previous kernel's data was refused: keep bus numbers, stop
+    /// devices found mastering.
+    refused: bool,
+    /// Shutdown has begun: the tables may not change any more.
+    frozen: bool,
+    /// The next preserve sees a device-specific ACS quirk (tests only).
+    #[cfg(CONFIG_PCI_LIVEUPDATE_TEST)]
+    pub(crate) force_acs_quirk: bool,
 }
 
-// SAFETY: The pointer is only used under the `STATE` lock.
+// SAFETY: The pointers are only used under the `STATE` lock.
 unsafe impl Send for State {}
 
 kernel::sync::global_lock! {
     // SAFETY: Initialised by `pci_liveupdate_init()` before `READY` is set,
     // and no entry point touches it before `READY`.
-    unsafe(uninit) static STATE: Mutex<State> = State { incoming: None };
+    unsafe(uninit) static STATE: Mutex<State> = State {
+        outgoing: None,
+        incoming: None,
+        refused: false,
+        frozen: false,
+        #[cfg(CONFIG_PCI_LIVEUPDATE_TEST)]
+        force_acs_quirk: false,
+    };
 }
 
 /// Set once [`STATE`] is usable.
@@ -110,13 +151,15 @@ fn ready() -> bool {
 ///
 /// Takes the reference on the incoming table that lasts until every
 /// preserved device finished, so the table is looked up in place.
+///
+/// # Safety
+///
+/// Must be called once, before any other entry point of the component.
 #[export]
-pub extern "C" fn pci_liveupdate_init() -> c_int {
-    // SAFETY: Called once, from the initcall, before `READY` is set.
-    unsafe { STATE.init() };
-    let mut state = STATE.lock();
+pub unsafe extern "C" fn pci_liveupdate_init() -> c_int {
     let mut obj = core::ptr::null_mut();
-    // SAFETY: `flb_ptr()` is the static PCI FLB; `obj` is a valid out pointer.
+    // SAFETY: `flb_ptr()` is the static PCI FLB; `obj` is a valid out
+    // pointer. `STATE` is not held, as the lock order requires.
     let err = unsafe { bindings::liveupdate_flb_get_incoming(flb_ptr(), &mut obj) };
     let incoming = match err {
         0 => NonNull::new(obj.cast::<Incoming>()),
@@ -132,22 +175,30 @@ pub extern "C" fn pci_liveupdate_init() -> c_int {
             None
         }
     };
-    let n = incoming.map_or(0, |mut p| {
-        // SAFETY: The reference just taken keeps the table alive; `STATE`
-        // is held.
-        let t = unsafe { p.as_mut() }.table();
-        t.map_or(0, |t| {
-            t.entries().iter().filter(|e| table::is_direct(e)).count()
-        })
+    let (n, refused) = incoming.map_or((0, false), |mut p| {
+        // SAFETY: The reference just taken keeps the table alive; nothing
+        // else uses it before `READY`.
+        match unsafe { p.as_mut() }.table() {
+            Ok(t) => (
+                t.entries().iter().filter(|e| table::is_direct(e)).count(),
+                false,
+            ),
+            Err(_) => (0, true),
+        }
     });
-    if err == 0 && n == 0 {
+    let keep = err == 0 && n != 0;
+    if err == 0 && !keep {
         // Nothing to hold the table for.
-        // SAFETY: Drops the reference taken above.
+        // SAFETY: Drops the reference taken above, without `STATE` held.
         unsafe { bindings::liveupdate_flb_put_incoming(flb_ptr()) };
-    } else {
-        state.incoming = incoming;
     }
-    drop(state);
+    // SAFETY: Called once (function contract), before `READY` is set.
+    unsafe { STATE.init() };
+    {
+        let mut state = STATE.lock();
+        state.incoming = if keep { incoming } else { None };
+        state.refused = refused;
+    }
     READY.store(true, Release);
     pr_info!(
         "FLB {} ready, {n} incoming preserved devices\n",
@@ -206,30 +257,133 @@ unsafe fn entry_dev(dev: *mut bindings::pci_dev) -> Option<PciDev> {
     ready().then_some(pdev)
 }
 
-/// Runs `f` on the outgoing table, holding an FLB reference around it.
-fn with_outgoing<R>(f: impl FnOnce(&mut Outgoing) -> Result<R>) -> Result<R> {
-    let mut obj = core::ptr::null_mut();
-    // SAFETY: The FLB is static; `obj` is a valid out pointer.
-    kernel::error::to_result(unsafe {
-        bindings::liveupdate_flb_get_outgoing(flb_ptr(), &mut obj)
-    })?;
-    // SAFETY: LUO returns the object `flb_preserve` created; the reference
-    // just taken keeps it alive, and `STATE` (held by every caller)
-    // serialises its users.
-    let out = unsafe { &mut *obj.cast::<Outgoing>() };
-    let r = f(out);
-    // SAFETY: Drops the reference taken above.
-    unsafe { bindings::liveupdate_flb_put_outgoing(flb_ptr()) };
-    r
+impl State {
+    /// The outgoing table, `ENOENT` if no FLB holds one.
+    pub(crate) fn outgoing(&mut self) -> Result<&mut Outgoing> {
+        let mut p = self.outgoing.ok_or(ENOENT)?;
+        // SAFETY: `flb_preserve` published the table and `flb_unpreserve`
+        // withdraws it under `STATE` before freeing it; `&mut self` proves
+        // the lock is held.
+        Ok(unsafe { p.as_mut() })
+    }
+
+    /// The incoming table while the boot-time reference is held.
+    fn incoming(&mut self) -> Option<Table<'_>> {
+        let mut p = self.incoming?;
+        // SAFETY: The boot-time reference keeps the table alive while it is
+        // in `self`, and `&mut self` proves the lock is held.
+        unsafe { p.as_mut() }.table().ok()
+    }
+
+    /// The incoming entry of `pdev` if its identity was confirmed at
+    /// enumeration.
+    fn incoming_entry(&mut self, pdev: &PciDev) -> Option<PciDevSer> {
+        // SAFETY: `lu()` points into a valid device; read under `STATE`.
+        if !unsafe { (*pdev.lu()).incoming } {
+            return None;
+        }
+        let info = pdev.info();
+        self.incoming()?.find(info.segment, info.bdf).copied()
+    }
+
+    /// Whether a device that matches `info` has an outgoing entry.
+    fn outgoing_entry(&mut self, info: &DevInfo) -> Option<PciDevSer> {
+        let t = self.outgoing().ok()?.table().ok()?;
+        t.find(info.segment, info.bdf)
+            .filter(|e| info.same_identity(e))
+            .copied()
+    }
+
+    /// Whether bridges must keep their bus numbers: devices are incoming
+    /// (or the handover data was refused), or preserved for the next kernel.
+    fn keep_buses(&mut self) -> bool {
+        self.incoming.is_some()
+            || self.refused
+            || self
+                .outgoing()
+                .ok()
+                .and_then(|o| o.table().ok())
+                .is_some_and(|t| !t.is_empty())
+    }
+
+    /// Drops the boot-time reference if no incoming device is left; the
+    /// caller must call [`put_incoming`] with the result once `STATE` is
+    /// released.
+    fn drain_incoming(&mut self) -> bool {
+        if self.incoming().is_some_and(|t| !t.is_empty()) {
+            return false;
+        }
+        if self.incoming.take().is_some() {
+            pr_info!("every incoming preserved device finished\n");
+            return true;
+        }
+        false
+    }
+}
+
+/// Drops the boot-time incoming reference taken out of [`State`]; call
+/// without `STATE` held, as the lock order requires.
+fn put_incoming(drained: bool) {
+    if drained {
+        // SAFETY: Drops the boot-time reference, which `drain_incoming`
+        // removed from the state; LUO frees the table once the files that
+        // depend on it finished too.
+        unsafe { bindings::liveupdate_flb_put_incoming(flb_ptr()) };
+    }
+}
+
+/// The PCI rescan/remove lock, held while the guard lives.
+struct RescanGuard;
+
+impl RescanGuard {
+    fn lock() -> Self {
+        // SAFETY: Sleeping context; released in `drop`.
+        unsafe { bindings::pci_lock_rescan_remove() };
+        RescanGuard
+    }
+}
+
+impl Drop for RescanGuard {
+    fn drop(&mut self) {
+        // SAFETY: Taken in `lock`.
+        unsafe { bindings::pci_unlock_rescan_remove() };
+    }
+}
+
+/// Whether `pdev` or a bridge above it needs a device-specific ACS quirk,
+/// which the next kernel could not adopt; warns naming that device.
+fn refuse_acs_quirk(state: &mut State, pdev: &PciDev) -> bool {
+    #[cfg(CONFIG_PCI_LIVEUPDATE_TEST)]
+    if core::mem::take(&mut state.force_acs_quirk) {
+        dev_warn!(
+            pdev.as_dev(),
+            "cannot preserve: needs a device-specific ACS quirk (test)\n"
+        );
+        return true;
+    }
+    let _ = state;
+    let mut cur = Some(*pdev);
+    while let Some(d) = cur {
+        if d.needs_acs_quirk() {
+            dev_warn!(
+                d.as_dev(),
+                "cannot preserve {}: needs a device-specific ACS quirk\n",
+                pdev.as_dev().name()
+            );
+            return true;
+        }
+        cur = d.upstream();
+    }
+    false
 }
 
 /// Preserves `dev`, and every bridge above it, across the next Live Update.
 ///
 /// Must be called from a Live Update file handler's `preserve()` callback
-/// (after LUO created the outgoing table). Returns 0, `-EINVAL` for a VF or
-/// a device whose path is inconsistent, `-EBUSY` if `dev` is already
-/// preserved, `-ENOENT` without an outgoing table, or `-ENOMEM`; on error
-/// nothing is preserved.
+/// (after LUO created the outgoing table). The driver bound to `dev` is
+/// recorded: until the device finishes in the next kernel, only it may bind
+/// there. On error nothing is preserved; see `pci_liveupdate.h` for the
+/// codes.
 ///
 /// # Safety
 ///
@@ -250,9 +404,33 @@ pub unsafe extern "C" fn pci_liveupdate_preserve(dev: *mut bindings::pci_dev) ->
         );
         return EINVAL.to_errno();
     }
-    let _state = STATE.lock();
-    let r = with_outgoing(|out| loop {
-        match out.table()?.preserve(&pdev) {
+    let driver = match pdev.driver() {
+        Ok(d) => d,
+        Err(name) => {
+            dev_warn!(
+                pdev.as_dev(),
+                "cannot preserve: driver name {name} is longer than {} bytes\n",
+                abi::DRIVER_LEN - 1
+            );
+            return ENAMETOOLONG.to_errno();
+        }
+    };
+    // The path is read once, with the topology held still.
+    let _rescan = RescanGuard::lock();
+    let mut state = STATE.lock();
+    if state.frozen {
+        dev_warn!(pdev.as_dev(), "preserve refused: shutdown has begun\n");
+        return ESHUTDOWN.to_errno();
+    }
+    if refuse_acs_quirk(&mut state, &pdev) {
+        return EINVAL.to_errno();
+    }
+    let path = match table::Path::of(&pdev) {
+        Ok(p) => p,
+        Err(e) => return table_err(&pdev, "preserve", e).to_errno(),
+    };
+    let r = state.outgoing().and_then(|out| loop {
+        match out.table()?.preserve_path(&path, &driver) {
             Err(TableError::NoSpace(need)) => out.grow(need)?,
             Err(e) => break Err(table_err(&pdev, "preserve", e)),
             Ok(()) => break Ok(()),
@@ -303,7 +481,8 @@ fn table_err(pdev: &PciDev, what: &str, e: TableError) -> Error {
     }
 }
 
-/// Cancels [`pci_liveupdate_preserve`] for `dev`.
+/// Cancels [`pci_liveupdate_preserve`] for `dev`, following the links the
+/// table recorded (the topology may have changed since).
 ///
 /// A device that is not preserved gets a warning and nothing changes.
 ///
@@ -316,10 +495,14 @@ pub unsafe extern "C" fn pci_liveupdate_unpreserve(dev: *mut bindings::pci_dev) 
     let Some(pdev) = (unsafe { entry_dev(dev) }) else {
         return;
     };
-    let _state = STATE.lock();
-    let r = with_outgoing(|out| {
+    let mut state = STATE.lock();
+    if state.frozen {
+        dev_warn!(pdev.as_dev(), "unpreserve refused: shutdown has begun\n");
+        return;
+    }
+    let r = state.outgoing().and_then(|out| {
         out.table()?
-            .unpreserve(&pdev)
+            .unpreserve(&pdev.info())
             .map_err(|e| table_err(&pdev, "unpreserve", e))
     });
     match r {
@@ -334,43 +517,6 @@ pub unsafe extern "C" fn pci_liveupdate_unpreserve(dev: *mut bindings::pci_dev) 
     }
 }
 
-/// Looks `pdev` up in the incoming table.
-///
-/// Returns true only if the previous kernel preserved this device directly
-/// and the device at this address still has the recorded identity.
-fn lookup_incoming(state: &mut State, pdev: &PciDev) -> bool {
-    let Some(mut inc) = state.incoming else {
-        return false;
-    };
-    // SAFETY: The boot-time reference keeps the table alive while it is in
-    // `state`, and the `STATE` lock is held.
-    let Ok(t) = unsafe { inc.as_mut() }.table() else {
-        return false;
-    };
-    let info = pdev.info();
-    let Some(e) = t.find(info.segment, info.bdf) else {
-        return false;
-    };
-    if !table::is_direct(e) {
-        return false;
-    }
-    if !info.same_identity(e) {
-        // Lookups repeat (sysfs, drivers); say it once.
-        kernel::do_once_lite! { dev_warn!(
-            pdev.as_dev(),
-            "was preserved as {:04x}:{:04x} class {:06x}, now {:04x}:{:04x} class {:06x}: not treated as preserved\n",
-            e.vendor.get(),
-            e.device.get(),
-            e.class.get(),
-            info.vendor,
-            info.device,
-            info.class
-        ) };
-        return false;
-    }
-    true
-}
-
 /// Whether the previous kernel preserved `dev` and it has not finished.
 ///
 /// # Safety
@@ -382,7 +528,8 @@ pub unsafe extern "C" fn pci_liveupdate_is_incoming(dev: *mut bindings::pci_dev)
     let Some(pdev) = (unsafe { entry_dev(dev) }) else {
         return false;
     };
-    lookup_incoming(&mut STATE.lock(), &pdev)
+    let e = STATE.lock().incoming_entry(&pdev);
+    e.is_some_and(|e| table::is_direct(&e))
 }
 
 /// Ends the preservation of an incoming device (and its share of the
@@ -400,35 +547,412 @@ pub unsafe extern "C" fn pci_liveupdate_finish(dev: *mut bindings::pci_dev) {
         return;
     };
     let mut state = STATE.lock();
-    if !lookup_incoming(&mut state, &pdev) {
+    if !state
+        .incoming_entry(&pdev)
+        .is_some_and(|e| table::is_direct(&e))
+    {
         dev_warn!(
             pdev.as_dev(),
             "finish: device is not an incoming preserved device; nothing changed\n"
         );
         return;
     }
-    let Some(mut inc) = state.incoming else {
-        return;
-    };
-    // SAFETY: As in `lookup_incoming`.
-    let Ok(mut t) = unsafe { inc.as_mut() }.table() else {
+    let info = pdev.info();
+    let Some(mut t) = state.incoming() else {
         return;
     };
     // Follow the links the previous kernel recorded: the handed-over
     // refcounts must drain even if this kernel sees the bridges differently.
-    let info = pdev.info();
     if let Err(e) = t.finish(info.segment, info.bdf) {
         table_err(&pdev, "finish", e);
         return;
     }
     dev_info!(pdev.as_dev(), "Live Update preservation finished\n");
-    if t.is_empty() {
-        state.incoming = None;
-        // SAFETY: Drops the boot-time reference; LUO frees the table once
-        // the files that depend on it finished too.
-        unsafe { bindings::liveupdate_flb_put_incoming(flb_ptr()) };
-        pr_info!("every incoming preserved device finished\n");
+    let drained = state.drain_incoming();
+    drop(state);
+    put_incoming(drained);
+}
+
+/// PCI core hook from `pci_setup_device()`: marks an incoming device.
+///
+/// A device whose address now holds another vendor, device or class is not
+/// incoming; this is logged for each such device and its preservation is
+/// dropped, so the table can still drain. If the handover data was refused,
+/// Bus Master is cleared on a device found with it set.
+///
+/// # Safety
+///
+/// `dev` must be a valid `struct pci_dev` being set up.
+#[export]
+pub unsafe extern "C" fn pci_liveupdate_setup_device(dev: *mut bindings::pci_dev) {
+    // SAFETY: Valid (function contract).
+    let Some(pdev) = (unsafe { entry_dev(dev) }) else {
+        return;
+    };
+    let cmd = pdev.config_word(bindings::PCI_COMMAND).unwrap_or(0);
+    let bm = cmd & bindings::PCI_COMMAND_MASTER as u16 != 0;
+    let lu = pdev.lu();
+    let mut state = STATE.lock();
+    // SAFETY: `lu` points into the device being set up; written under `STATE`.
+    unsafe {
+        (*lu).bm_at_enum = bm;
+        (*lu).incoming = false;
     }
+    if state.refused && bm {
+        pdev.set_config_word(
+            bindings::PCI_COMMAND,
+            cmd & !(bindings::PCI_COMMAND_MASTER as u16),
+        );
+        dev_warn!(
+            pdev.as_dev(),
+            "cleared Bus Master left set by the previous kernel (handover data refused)\n"
+        );
+    }
+    let info = pdev.info();
+    let Some(mut t) = state.incoming() else {
+        return;
+    };
+    let Some(e) = t.find(info.segment, info.bdf).copied() else {
+        return;
+    };
+    if info.same_identity(&e) {
+        // SAFETY: As above.
+        unsafe { (*lu).incoming = true };
+        if table::is_direct(&e) {
+            dev_info!(
+                pdev.as_dev(),
+                "was preserved by the previous kernel across a Live Update\n"
+            );
+        }
+        return;
+    }
+    dev_warn!(
+        pdev.as_dev(),
+        "was preserved as {:04x}:{:04x} class {:06x} but is now {:04x}:{:04x} class {:06x}; not treated as preserved\n",
+        e.vendor.get(),
+        e.device.get(),
+        e.class.get(),
+        info.vendor,
+        info.device,
+        info.class
+    );
+    // It can never finish: release its share now so the table drains.
+    if table::is_direct(&e) && t.finish(info.segment, info.bdf).is_ok() {
+        let drained = state.drain_incoming();
+        drop(state);
+        put_incoming(drained);
+    }
+}
+
+/// PCI core hook from `pci_destroy_dev()`: a device leaves the bus.
+///
+/// A preserved device (outgoing or incoming) that is removed gets a warning
+/// and its preservation, with its bridges' references, is released by the
+/// recorded links, so the table stays consistent and can drain. Called at
+/// removal rather than release: the preserving driver's file may hold a
+/// reference to the device for as long as it is preserved.
+///
+/// # Safety
+///
+/// `dev` must be a valid `struct pci_dev` being removed.
+#[export]
+pub unsafe extern "C" fn pci_liveupdate_remove_device(dev: *mut bindings::pci_dev) {
+    // SAFETY: Valid (function contract).
+    let Some(pdev) = (unsafe { entry_dev(dev) }) else {
+        return;
+    };
+    let info = pdev.info();
+    let mut state = STATE.lock();
+    let mut drained = false;
+    if state
+        .incoming_entry(&pdev)
+        .is_some_and(|e| table::is_direct(&e))
+    {
+        dev_warn!(
+            pdev.as_dev(),
+            "removed before its Live Update preservation finished; dropping it\n"
+        );
+        if let Some(mut t) = state.incoming() {
+            let _ = t.finish(info.segment, info.bdf);
+        }
+        drained = state.drain_incoming();
+    }
+    // SAFETY: `lu` points into a valid device; written under `STATE`.
+    unsafe { (*pdev.lu()).incoming = false };
+    if state
+        .outgoing_entry(&info)
+        .is_some_and(|e| table::is_direct(&e))
+    {
+        if state.frozen {
+            dev_warn!(
+                pdev.as_dev(),
+                "removed during shutdown while preserved for the next Live Update\n"
+            );
+        } else {
+            dev_warn!(
+                pdev.as_dev(),
+                "removed while preserved for the next Live Update; its preservation is dropped\n"
+            );
+            if let Ok(mut t) = state.outgoing().and_then(|o| o.table()) {
+                let _ = t.unpreserve(&info);
+            }
+        }
+    }
+    drop(state);
+    put_incoming(drained);
+}
+
+/// PCI core hook, first in `pci_device_shutdown()`: from now on no
+/// preservation may change.
+///
+/// # Safety
+///
+/// `dev` must be NULL or a valid `struct pci_dev`.
+#[export]
+pub unsafe extern "C" fn pci_liveupdate_freeze(dev: *mut bindings::pci_dev) {
+    // SAFETY: Guaranteed by the caller.
+    if unsafe { entry_dev(dev) }.is_some() {
+        STATE.lock().frozen = true;
+    }
+}
+
+/// PCI core hook for the kexec Bus Master decision: whether `dev` is
+/// preserved for the next kernel or is a bridge above such a device.
+///
+/// # Safety
+///
+/// `dev` must be a valid `struct pci_dev` the caller holds a reference to.
+#[export]
+pub unsafe extern "C" fn pci_liveupdate_is_outgoing(dev: *mut bindings::pci_dev) -> bool {
+    // SAFETY: Valid and referenced (function contract).
+    let Some(pdev) = (unsafe { entry_dev(dev) }) else {
+        return false;
+    };
+    let found = STATE.lock().outgoing_entry(&pdev.info()).is_some();
+    if found {
+        dev_info!(pdev.as_dev(), "Live Update: Bus Master kept across kexec\n");
+    }
+    found
+}
+
+/// PCI core hook from `pci_scan_bridge_extend()`: whether the bridge keeps
+/// the bus numbers it has in this scan.
+///
+/// Decided in pass 0 and kept for pass 1. While any device is incoming (or
+/// the handover data was refused) or preserved for the next kernel, every
+/// bridge keeps its numbers; so does a bridge whose parent does.
+/// `assign_all` is `pcibios_assign_all_busses()`, which is then ignored.
+///
+/// # Safety
+///
+/// `bus` and `dev` must be valid; the caller scans the bus.
+#[export]
+pub unsafe extern "C" fn pci_liveupdate_scan_bridge_begin(
+    bus: *mut bindings::pci_bus,
+    dev: *mut bindings::pci_dev,
+    pass: c_int,
+    assign_all: bool,
+) -> bool {
+    // SAFETY: Valid (function contract).
+    let Some(pdev) = (unsafe { entry_dev(dev) }) else {
+        return false;
+    };
+    let lu = pdev.lu();
+    if pass != 0 {
+        // SAFETY: `lu` points into a valid device; the scan is serialised.
+        return unsafe { (*lu).inherit_buses };
+    }
+    // SAFETY: `bus` is valid (function contract).
+    let parent = unsafe { PciDev::bridge_of(bus) };
+    // SAFETY: The parent bridge is valid while its bus is.
+    let inherit =
+        parent.is_some_and(|p| unsafe { (*p.lu()).inherit_buses }) || STATE.lock().keep_buses();
+    // SAFETY: As above.
+    unsafe { (*lu).inherit_buses = inherit };
+    if inherit && assign_all {
+        kernel::do_once_lite! {
+            pr_info!("pci=assign-busses ignored during a Live Update\n")
+        };
+    }
+    inherit
+}
+
+/// PCI core hook: a bridge that would need new bus numbers while they must
+/// be kept is not configured, and nothing below it is scanned.
+///
+/// # Safety
+///
+/// `dev` must be a valid `struct pci_dev`.
+#[export]
+pub unsafe extern "C" fn pci_liveupdate_refuse_bridge(dev: *mut bindings::pci_dev, pass: c_int) {
+    // SAFETY: Valid (function contract).
+    if let (Some(pdev), 0) = (unsafe { entry_dev(dev) }, pass) {
+        dev_err!(
+            pdev.as_dev(),
+            "cannot assign bus numbers during a Live Update; not scanning below this bridge\n"
+        );
+    }
+}
+
+/// PCI core hook at the end of each `pci_scan_bridge_extend()` pass: after
+/// pass 1 the decision is forgotten, so the next scan takes it again.
+///
+/// # Safety
+///
+/// `dev` must be a valid `struct pci_dev`.
+#[export]
+pub unsafe extern "C" fn pci_liveupdate_scan_bridge_end(dev: *mut bindings::pci_dev, pass: c_int) {
+    // SAFETY: Valid (function contract).
+    if let (Some(pdev), 1) = (unsafe { entry_dev(dev) }, pass) {
+        // SAFETY: `lu` points into a valid device; the scan is serialised.
+        unsafe { (*pdev.lu()).inherit_buses = false };
+    }
+}
+
+/// PCI core hook from `pci_acs_init()`: an incoming device (or bridge on an
+/// incoming path) keeps the ACS Control the previous kernel left.
+///
+/// # Safety
+///
+/// `dev` must be a valid `struct pci_dev`.
+#[export]
+pub unsafe extern "C" fn pci_liveupdate_init_acs(dev: *mut bindings::pci_dev) {
+    // SAFETY: Valid (function contract).
+    let Some(pdev) = (unsafe { entry_dev(dev) }) else {
+        return;
+    };
+    let lu = pdev.lu();
+    let _state = STATE.lock();
+    // SAFETY: `lu` points into a valid device; read under `STATE`.
+    if !unsafe { (*lu).incoming } || pdev.acs_cap() == 0 {
+        return;
+    }
+    let pos = u32::from(pdev.acs_cap()) + bindings::PCI_ACS_CTRL;
+    let Some(ctrl) = pdev.config_word(pos) else {
+        return;
+    };
+    // SAFETY: As above; written under `STATE`.
+    unsafe {
+        (*lu).acs_ctrl = ctrl;
+        (*lu).acs_adopted = true;
+    }
+    dev_info!(
+        pdev.as_dev(),
+        "Live Update: adopted ACS Control {ctrl:#06x} from the previous kernel\n"
+    );
+}
+
+/// PCI core hook, first in `pci_enable_acs()`: writes back the adopted ACS
+/// Control (also after `pci_restore_state()`) and returns true, or returns
+/// false for the normal setup.
+///
+/// # Safety
+///
+/// `dev` must be a valid `struct pci_dev`.
+#[export]
+pub unsafe extern "C" fn pci_liveupdate_adopt_acs(dev: *mut bindings::pci_dev) -> bool {
+    // SAFETY: Valid (function contract).
+    let Some(pdev) = (unsafe { entry_dev(dev) }) else {
+        return false;
+    };
+    let lu = pdev.lu();
+    let ctrl = {
+        let _state = STATE.lock();
+        // SAFETY: `lu` points into a valid device; read under `STATE`.
+        unsafe { (*lu).acs_adopted.then_some((*lu).acs_ctrl) }
+    };
+    let Some(ctrl) = ctrl else {
+        return false;
+    };
+    pdev.set_config_word(u32::from(pdev.acs_cap()) + bindings::PCI_ACS_CTRL, ctrl);
+    true
+}
+
+/// PCI core hook from `pci_configure_ari()`: an incoming bridge keeps its
+/// ARI Forwarding Enable, even with `pci=noari`. Returns the bit (0 or 1)
+/// to use, or `-ENOENT` for the normal setup.
+///
+/// # Safety
+///
+/// `bridge` must be a valid `struct pci_dev`.
+#[export]
+pub unsafe extern "C" fn pci_liveupdate_bridge_ari(bridge: *mut bindings::pci_dev) -> c_int {
+    // SAFETY: Valid (function contract).
+    let Some(pdev) = (unsafe { entry_dev(bridge) }) else {
+        return ENOENT.to_errno();
+    };
+    {
+        let _state = STATE.lock();
+        // SAFETY: `lu` points into a valid device; read under `STATE`.
+        if !unsafe { (*pdev.lu()).incoming } || !pdev.is_pcie() {
+            return ENOENT.to_errno();
+        }
+    }
+    let mut ctl = 0u16;
+    // SAFETY: `pdev` is a valid PCIe device; `ctl` is a valid out pointer.
+    let err = unsafe {
+        bindings::pcie_capability_read_word(
+            pdev.as_raw(),
+            bindings::PCI_EXP_DEVCTL2 as c_int,
+            &mut ctl,
+        )
+    };
+    if err != 0 {
+        return ENOENT.to_errno();
+    }
+    let on = ctl & bindings::PCI_EXP_DEVCTL2_ARI as u16 != 0;
+    dev_info!(
+        pdev.as_dev(),
+        "Live Update: kept ARI Forwarding {}\n",
+        if on { "enabled" } else { "disabled" }
+    );
+    c_int::from(on)
+}
+
+/// PCI core hook from `pci_device_probe()`: until an incoming device
+/// finishes, only the driver that was bound when it was preserved (none if
+/// none was) may bind it, unless an administrator set `driver_override`.
+/// Returns 0 or `-EBUSY`.
+///
+/// # Safety
+///
+/// `dev` and `drv` must be valid.
+#[export]
+pub unsafe extern "C" fn pci_liveupdate_may_probe(
+    dev: *mut bindings::pci_dev,
+    drv: *mut bindings::pci_driver,
+) -> c_int {
+    // SAFETY: Valid (function contract).
+    let Some(pdev) = (unsafe { entry_dev(dev) }) else {
+        return 0;
+    };
+    let Some(e) = STATE.lock().incoming_entry(&pdev) else {
+        return 0;
+    };
+    if !table::is_direct(&e) || pdev.has_driver_override() {
+        return 0;
+    }
+    // SAFETY: `drv` is a registered driver whose name is a C string.
+    let name = unsafe { CStr::from_char_ptr((*drv).name) };
+    let recorded = table::driver_of(&e);
+    if name.to_bytes() == recorded {
+        return 0;
+    }
+    match core::str::from_utf8(recorded) {
+        Ok("") => dev_warn!(
+            pdev.as_dev(),
+            "Live Update: driver {name} may not bind before the preservation finishes (preserved with no driver)\n"
+        ),
+        Ok(r) => dev_warn!(
+            pdev.as_dev(),
+            "Live Update: driver {name} may not bind before the preservation finishes (preserved with driver {r})\n"
+        ),
+        Err(_) => dev_warn!(
+            pdev.as_dev(),
+            "Live Update: driver {name} may not bind before the preservation finishes\n"
+        ),
+    }
+    EBUSY.to_errno()
 }
 
 #[cfg(CONFIG_PCI_LIVEUPDATE_TEST)]

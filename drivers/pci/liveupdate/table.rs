@@ -26,8 +26,37 @@ use zerocopy::{
     IntoBytes, //
 };
 
-/// Deepest bridge hierarchy walked: one level per bus number at most.
-pub const MAX_DEPTH: usize = 256;
+/// Deepest device path recorded: the device and up to 31 bridges above it.
+/// A path is snapshotted on the stack, so this bounds its size; real PCIe
+/// hierarchies (Thunderbolt chains included) stay far below.
+pub const MAX_DEPTH: usize = 32;
+
+/// A driver name as recorded in an entry: NUL-padded, at most
+/// `DRIVER_LEN - 1` bytes.
+pub type Driver = [u8; abi::DRIVER_LEN];
+
+/// The name recorded when no driver is bound.
+pub const NO_DRIVER: Driver = [0; abi::DRIVER_LEN];
+
+/// `name` as a recorded driver name; `None` if it does not fit.
+pub fn driver_name(name: &[u8]) -> Option<Driver> {
+    let mut d = NO_DRIVER;
+    if name.len() >= d.len() || name.contains(&0) {
+        return None;
+    }
+    d[..name.len()].copy_from_slice(name);
+    Some(d)
+}
+
+/// The recorded driver name of `e`, without padding.
+pub fn driver_of(e: &PciDevSer) -> &[u8] {
+    let n = e
+        .driver
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(e.driver.len());
+    &e.driver[..n]
+}
 
 /// Sort key of a device: segment, then bus/devfn.
 pub fn key(segment: u32, bdf: u16) -> u64 {
@@ -81,7 +110,8 @@ impl DevInfo {
             && e.class.get() == self.class
     }
 
-    fn to_entry(self, direct: bool) -> PciDevSer {
+    fn to_entry(self, driver: Option<&Driver>) -> PciDevSer {
+        let direct = driver.is_some();
         let (sec, sub) = self.bridge.unwrap_or((0, 0));
         let mut flags = 0;
         if direct {
@@ -104,6 +134,7 @@ impl DevInfo {
             upstream: U16::new(self.upstream.unwrap_or(0)),
             secondary: sec,
             subordinate: sub,
+            driver: driver.copied().unwrap_or(NO_DRIVER),
         }
     }
 }
@@ -130,6 +161,44 @@ pub trait Node: Copy {
     fn parent(&self) -> Option<Self>;
 }
 
+/// A snapshot of a device's path: the device, then each bridge above it.
+///
+/// Taken once per operation, so a topology change while the table is being
+/// updated can never leave a half-recorded path.
+pub struct Path {
+    nodes: [DevInfo; MAX_DEPTH],
+    len: usize,
+}
+
+impl Path {
+    /// Reads the path of `dev` once.
+    ///
+    /// Fails with [`Error::BadPath`] if a device above `dev` is not a bridge
+    /// or the path is deeper than [`MAX_DEPTH`].
+    pub fn of<N: Node>(dev: &N) -> Result<Path, Error> {
+        let mut p = Path {
+            nodes: [DevInfo::default(); MAX_DEPTH],
+            len: 0,
+        };
+        let mut cur = Some(*dev);
+        while let Some(node) = cur {
+            let slot = p.nodes.get_mut(p.len).ok_or(Error::BadPath)?;
+            *slot = node.info();
+            if p.len > 0 && slot.bridge.is_none() {
+                return Err(Error::BadPath);
+            }
+            p.len += 1;
+            cur = node.parent();
+        }
+        Ok(p)
+    }
+
+    /// The device first, then its bridges, nearest first.
+    pub fn nodes(&self) -> &[DevInfo] {
+        &self.nodes[..self.len]
+    }
+}
+
 /// Errors of table operations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Error {
@@ -146,6 +215,9 @@ pub enum Error {
     Inconsistent,
     /// The path is not a chain of bridges, or is deeper than [`MAX_DEPTH`].
     BadPath,
+    /// The change would make the table invalid for the next kernel; it was
+    /// rolled back.
+    Rejected(Invalid),
 }
 
 impl fmt::Display for Error {
@@ -156,7 +228,11 @@ impl fmt::Display for Error {
             Error::NoSpace(n) => write!(f, "table needs room for {n} entries"),
             Error::Overflow => f.write_str("too many devices below a bridge"),
             Error::Inconsistent => f.write_str("table disagrees with the device's upstream path"),
-            Error::BadPath => f.write_str("upstream path is not a chain of bridges"),
+            Error::BadPath => write!(
+                f,
+                "upstream path is not a chain of at most {MAX_DEPTH} bridges"
+            ),
+            Error::Rejected(why) => write!(f, "the next kernel would reject the table ({why})"),
         }
     }
 }
@@ -246,7 +322,7 @@ pub fn init_header(hdr: &mut PciLuSer) {
     *hdr = PciLuSer {
         magic: U32::new(abi::SER_MAGIC),
         version: U16::new(abi::SER_VERSION),
-        // CAST: The entry size is 24, asserted in `abi`.
+        // CAST: The entry size is 48, asserted in `abi`.
         entry_size: U16::new(abi::DEV_SER_SIZE as u16),
         ..PciLuSer::default()
     };
@@ -328,6 +404,7 @@ impl<'a> Table<'a> {
         e.refcount = U16::new(refs);
         if direct {
             e.flags = U32::new(e.flags.get() & !abi::F_DIRECT);
+            e.driver = NO_DRIVER;
         }
         if refs == 0 {
             self.remove(i);
@@ -339,18 +416,13 @@ impl<'a> Table<'a> {
         seal(self.hdr, &self.buf[..len]);
     }
 
-    /// Checks that preserving `dev` can succeed without changing anything.
+    /// Checks that preserving the device at the start of `path` can
+    /// succeed without changing anything.
     ///
     /// Returns the number of entries the walk will add.
-    pub fn plan_preserve<N: Node>(&self, dev: &N) -> Result<usize, Error> {
+    pub fn plan_preserve(&self, path: &Path) -> Result<usize, Error> {
         let mut new = 0;
-        let mut depth = 0;
-        let mut cur = Some(*dev);
-        while let Some(node) = cur {
-            let info = node.info();
-            if depth > 0 && info.bridge.is_none() {
-                return Err(Error::BadPath);
-            }
+        for (depth, info) in path.nodes().iter().enumerate() {
             match self.find(info.segment, info.bdf) {
                 Some(e) if depth == 0 && is_direct(e) => return Err(Error::Busy),
                 Some(e) if !info.matches(e) || e.refcount.get() == 0 => {
@@ -359,36 +431,40 @@ impl<'a> Table<'a> {
                 Some(e) if e.refcount.get() == u16::MAX => return Err(Error::Overflow),
                 Some(_) => {}
                 // Never record what the next kernel would reject.
-                None if check_entry(0, &info.to_entry(depth == 0)).is_err() => {
+                None if check_entry(0, &info.to_entry((depth == 0).then_some(&NO_DRIVER)))
+                    .is_err() =>
+                {
                     return Err(Error::BadPath)
                 }
                 None => new += 1,
             }
-            depth += 1;
-            if depth > MAX_DEPTH {
-                return Err(Error::BadPath);
-            }
-            cur = node.parent();
         }
         Ok(new)
     }
 
-    /// Preserves `dev` directly and every bridge above it.
+    /// Preserves `dev` directly and every bridge above it; see
+    /// [`Table::preserve_path`].
+    pub fn preserve<N: Node>(&mut self, dev: &N, driver: &Driver) -> Result<(), Error> {
+        self.preserve_path(&Path::of(dev)?, driver)
+    }
+
+    /// Preserves the device at the start of `path` directly, recording
+    /// `driver` as its driver, and every bridge above it.
     ///
     /// Either the whole path is recorded or nothing changes. Fails with
-    /// [`Error::NoSpace`] when the array must grow first.
-    pub fn preserve<N: Node>(&mut self, dev: &N) -> Result<(), Error> {
-        let new = self.plan_preserve(dev)?;
+    /// [`Error::NoSpace`] when the array must grow first, and with
+    /// [`Error::Rejected`] (after rolling back) if the result would fail the
+    /// next kernel's validation.
+    pub fn preserve_path(&mut self, path: &Path, driver: &Driver) -> Result<(), Error> {
+        let new = self.plan_preserve(path)?;
         if self.len() + new > self.buf.len() {
             return Err(Error::NoSpace(self.len() + new));
         }
-        // The caller keeps the topology stable (PCI rescan lock), so this
-        // walk sees what the plan saw; it still fails rather than panics.
-        let mut direct = true;
-        let mut cur = Some(*dev);
+        // Apply from the snapshot; the plan guarantees room and refcounts.
+        let mut applied = 0;
         let mut result = Ok(());
-        while let Some(node) = cur {
-            let info = node.info();
+        for (depth, info) in path.nodes().iter().enumerate() {
+            let direct = depth == 0;
             let step = match search(self.entries(), info.segment, info.bdf) {
                 Ok(i) => {
                     let e = &mut self.buf[i];
@@ -397,67 +473,66 @@ impl<'a> Table<'a> {
                             e.refcount = U16::new(r);
                             if direct {
                                 e.flags = U32::new(e.flags.get() | abi::F_DIRECT);
+                                e.driver = *driver;
                             }
                             Ok(())
                         }
                         None => Err(Error::Overflow),
                     }
                 }
-                Err(i) => self.insert(i, info.to_entry(direct)),
+                Err(i) => self.insert(i, info.to_entry(direct.then_some(driver))),
             };
             if let Err(e) = step {
                 result = Err(e);
                 break;
             }
-            direct = false;
-            cur = node.parent();
+            applied += 1;
+        }
+        if result.is_ok() {
+            result = self.check_path(path).map_err(Error::Rejected);
+        }
+        if result.is_err() {
+            self.undo(&path.nodes()[..applied]);
         }
         self.update_checksum();
         result
     }
 
-    /// Checks that unpreserving `dev` can succeed without changing anything.
-    pub fn plan_unpreserve<N: Node>(&self, dev: &N) -> Result<(), Error> {
-        let mut depth = 0;
-        let mut cur = Some(*dev);
-        while let Some(node) = cur {
-            let info = node.info();
-            match self.find(info.segment, info.bdf) {
-                Some(e) if depth == 0 && !is_direct(e) => return Err(Error::NotPreserved),
-                Some(e) if !info.matches(e) || e.refcount.get() == 0 => {
-                    return Err(Error::Inconsistent)
-                }
-                Some(_) => {}
-                None if depth == 0 => return Err(Error::NotPreserved),
-                None => return Err(Error::Inconsistent),
+    /// Runs the next kernel's link checks on the entries of `path`.
+    fn check_path(&self, path: &Path) -> Result<(), Invalid> {
+        let entries = self.entries();
+        for info in path.nodes() {
+            if let Ok(i) = search(entries, info.segment, info.bdf) {
+                check_entry(i, &entries[i])?;
+                check_links(entries, i, &entries[i])?;
             }
-            depth += 1;
-            if depth > MAX_DEPTH {
-                return Err(Error::BadPath);
-            }
-            cur = node.parent();
         }
         Ok(())
     }
 
-    /// Drops the direct preservation of `dev` and one reference on every
-    /// bridge above it; entries left without references are removed.
-    ///
-    /// Either the whole path is updated or nothing changes.
-    pub fn unpreserve<N: Node>(&mut self, dev: &N) -> Result<(), Error> {
-        self.plan_unpreserve(dev)?;
-        let mut direct = true;
-        let mut cur = Some(*dev);
-        while let Some(node) = cur {
-            let info = node.info();
+    /// Reverts the first steps of a preserve: one reference on each node.
+    fn undo(&mut self, nodes: &[DevInfo]) {
+        for (depth, info) in nodes.iter().enumerate() {
             if let Ok(i) = search(self.entries(), info.segment, info.bdf) {
-                self.release(i, direct);
+                self.release(i, depth == 0);
             }
-            direct = false;
-            cur = node.parent();
         }
-        self.update_checksum();
-        Ok(())
+    }
+
+    /// Drops the direct preservation of `dev` and one reference on every
+    /// bridge the table records above it; entries left without references
+    /// are removed.
+    ///
+    /// Follows the recorded links, so a bridge that changed or went away
+    /// since the preserve cannot make the device impossible to unpreserve.
+    /// The device itself must match its entry's identity. Either the whole
+    /// path is updated or nothing changes.
+    pub fn unpreserve(&mut self, dev: &DevInfo) -> Result<(), Error> {
+        match self.find(dev.segment, dev.bdf) {
+            Some(e) if is_direct(e) && dev.same_identity(e) => {}
+            _ => return Err(Error::NotPreserved),
+        }
+        self.release_path(dev.segment, dev.bdf)
     }
 
     /// Ends the preservation of the directly preserved device at
@@ -467,11 +542,17 @@ impl<'a> Table<'a> {
     /// kernel's view of the topology. Either the whole path is updated or
     /// nothing changes.
     pub fn finish(&mut self, segment: u32, bdf: u16) -> Result<(), Error> {
-        // Plan: the device and every recorded bridge must be present.
         match self.find(segment, bdf) {
             Some(e) if is_direct(e) => {}
             _ => return Err(Error::NotPreserved),
         }
+        self.release_path(segment, bdf)
+    }
+
+    /// Drops the direct mark of (`segment`, `bdf`) and one reference along
+    /// its recorded upstream links.
+    fn release_path(&mut self, segment: u32, bdf: u16) -> Result<(), Error> {
+        // Plan: the device and every recorded bridge must be present.
         let mut cur = Some(bdf);
         let mut depth = 0;
         while let Some(b) = cur {
@@ -540,8 +621,10 @@ pub enum Invalid {
     Magic(u32),
     /// Unknown version.
     Version(u16),
-    /// Entry size differs from this kernel's.
+    /// Entry size is below this kernel's.
     EntrySize(u16),
+    /// Feature bits this kernel does not know and must not ignore.
+    Incompat(u32),
     /// The header checksum does not match (stored, computed).
     HeaderChecksum(u32, u32),
     /// More entries than room for them.
@@ -558,6 +641,9 @@ pub enum Invalid {
     ZeroRefcount(usize),
     /// Entry at this index has unknown flags or bus numbers on a non-bridge.
     Flags(usize),
+    /// Entry at this index has a driver name that is not NUL-terminated,
+    /// or one without being directly preserved.
+    Driver(usize),
     /// Bridge at this index has impossible bus numbers.
     BusRange(usize),
     /// Entry at this index names an upstream bridge that is not in the table
@@ -575,7 +661,10 @@ impl fmt::Display for Invalid {
             Invalid::ShortHeader(n) => write!(f, "header is {n} bytes"),
             Invalid::Magic(m) => write!(f, "bad magic {m:#x}"),
             Invalid::Version(v) => write!(f, "unknown version {v}"),
-            Invalid::EntrySize(s) => write!(f, "entry size {s}, expected {}", abi::DEV_SER_SIZE),
+            Invalid::EntrySize(s) => {
+                write!(f, "entry size {s}, expected at least {}", abi::DEV_SER_SIZE)
+            }
+            Invalid::Incompat(bits) => write!(f, "unknown incompatible features {bits:#x}"),
             Invalid::HeaderChecksum(have, want) => {
                 write!(
                     f,
@@ -591,6 +680,7 @@ impl fmt::Display for Invalid {
             Invalid::Duplicate(i) => write!(f, "entry {i} is a duplicate"),
             Invalid::ZeroRefcount(i) => write!(f, "entry {i} has a zero refcount"),
             Invalid::Flags(i) => write!(f, "entry {i} has invalid flags"),
+            Invalid::Driver(i) => write!(f, "entry {i} has an invalid driver name"),
             Invalid::BusRange(i) => write!(f, "bridge entry {i} has an invalid bus range"),
             Invalid::Upstream(i) => write!(f, "entry {i} names a missing upstream bridge"),
             Invalid::Refcount(i, have, want) => {
@@ -609,20 +699,39 @@ impl fmt::Display for Invalid {
     }
 }
 
-/// Checks a header on its own; returns the entry count and capacity.
-pub fn validate_header(hdr: &PciLuSer) -> Result<(usize, usize), Invalid> {
+/// What a valid header describes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape {
+    /// Number of valid entries.
+    pub count: usize,
+    /// Number of entries the array has room for.
+    pub capacity: usize,
+    /// Bytes per entry in the array, at least [`abi::DEV_SER_SIZE`].
+    pub stride: usize,
+}
+
+/// Checks a header on its own.
+///
+/// Unknown `compat` bits are ignored and unknown `incompat` bits refuse the
+/// data (see the ABI header for the rules).
+pub fn validate_header(hdr: &PciLuSer) -> Result<Shape, Invalid> {
     if hdr.magic.get() != abi::SER_MAGIC {
         return Err(Invalid::Magic(hdr.magic.get()));
     }
     if hdr.version.get() != abi::SER_VERSION {
         return Err(Invalid::Version(hdr.version.get()));
     }
-    if usize::from(hdr.entry_size.get()) != abi::DEV_SER_SIZE {
+    let stride = usize::from(hdr.entry_size.get());
+    if stride < abi::DEV_SER_SIZE {
         return Err(Invalid::EntrySize(hdr.entry_size.get()));
     }
     let sum = header_checksum(hdr);
     if sum != hdr.header_checksum.get() {
         return Err(Invalid::HeaderChecksum(hdr.header_checksum.get(), sum));
+    }
+    let unknown = hdr.incompat.get() & !abi::INCOMPAT_KNOWN;
+    if unknown != 0 {
+        return Err(Invalid::Incompat(unknown));
     }
     let (count, cap) = (hdr.count.get(), hdr.capacity.get());
     if count > cap {
@@ -631,32 +740,60 @@ pub fn validate_header(hdr: &PciLuSer) -> Result<(usize, usize), Invalid> {
     if (cap == 0) != (hdr.entries.get() == 0) {
         return Err(Invalid::ArrayAddress);
     }
-    // CAST: `u32` fits in `usize` on every target of this code (64-bit).
-    Ok((count as usize, cap as usize))
+    Ok(Shape {
+        // CAST: `u32` fits in `usize` on every target of this code (64-bit).
+        count: count as usize,
+        capacity: cap as usize,
+        stride,
+    })
 }
 
 /// Validates handed-over data before anything uses it.
 ///
 /// `hdr` is the header and `array` the whole preserved allocation of the
-/// entry array (empty if there is none). On success returns the valid,
-/// sorted and consistent entries.
-pub fn validate<'b>(hdr: &PciLuSer, array: &'b [u8]) -> Result<&'b [PciDevSer], Invalid> {
-    let (count, cap) = validate_header(hdr)?;
-    let fits = cap
-        .checked_mul(abi::DEV_SER_SIZE)
+/// entry array (empty if there is none). Entries larger than this kernel's
+/// are compacted in place to the known fields and the header is rewritten
+/// to describe the result, so the table can be used with [`Table`]. On
+/// success returns the valid, sorted and consistent entries. On failure
+/// `array` may have been compacted but `hdr` is unchanged.
+pub fn validate<'b>(
+    hdr: &mut PciLuSer,
+    array: &'b mut [u8],
+) -> Result<&'b mut [PciDevSer], Invalid> {
+    let shape = validate_header(hdr)?;
+    let over = || Invalid::CapacityOverAllocation(hdr.capacity.get(), array.len());
+    let fits = shape
+        .capacity
+        .checked_mul(shape.stride)
         .is_some_and(|bytes| bytes <= array.len());
     if !fits {
-        return Err(Invalid::CapacityOverAllocation(
-            hdr.capacity.get(),
-            array.len(),
-        ));
+        return Err(over());
     }
-    let (entries, _) = <[PciDevSer]>::ref_from_prefix_with_elems(array, count)
-        .map_err(|_| Invalid::CapacityOverAllocation(hdr.capacity.get(), array.len()))?;
-    let sum = checksum(entries);
+    let used = shape.count * shape.stride;
+    let sum = crc32c(&array[..used]);
     if sum != hdr.checksum.get() {
         return Err(Invalid::Checksum(hdr.checksum.get(), sum));
     }
+    if shape.stride > abi::DEV_SER_SIZE {
+        // Keep the fields this kernel knows; the tails are ignored.
+        for i in 1..shape.count {
+            let from = i * shape.stride;
+            array.copy_within(from..from + abi::DEV_SER_SIZE, i * abi::DEV_SER_SIZE);
+        }
+    }
+    let (entries, _) = <[PciDevSer]>::mut_from_prefix_with_elems(array, shape.count)
+        .map_err(|_| Invalid::CapacityOverAllocation(hdr.capacity.get(), 0))?;
+    check_entries(entries)?;
+    if shape.stride > abi::DEV_SER_SIZE {
+        // CAST: The entry size is 48, asserted in `abi`.
+        hdr.entry_size = U16::new(abi::DEV_SER_SIZE as u16);
+        seal(hdr, entries);
+    }
+    Ok(entries)
+}
+
+/// The structural checks of [`validate`], on entries of this kernel's size.
+pub fn check_entries(entries: &[PciDevSer]) -> Result<(), Invalid> {
     // Local checks first, so the log names the entry that is wrong rather
     // than a bridge whose sum it spoils.
     for (i, e) in entries.iter().enumerate() {
@@ -674,7 +811,7 @@ pub fn validate<'b>(hdr: &PciLuSer, array: &'b [u8]) -> Result<&'b [PciDevSer], 
     for (i, e) in entries.iter().enumerate() {
         check_links(entries, i, e)?;
     }
-    Ok(entries)
+    Ok(())
 }
 
 fn check_entry(i: usize, e: &PciDevSer) -> Result<(), Invalid> {
@@ -695,6 +832,10 @@ fn check_entry(i: usize, e: &PciDevSer) -> Result<(), Invalid> {
         }
     } else if e.secondary != 0 || e.subordinate != 0 {
         return Err(Invalid::Flags(i));
+    }
+    let named = e.driver.iter().any(|&b| b != 0);
+    if e.driver[abi::DRIVER_LEN - 1] != 0 || (named && !is_direct(e)) {
+        return Err(Invalid::Driver(i));
     }
     Ok(())
 }

@@ -6,10 +6,11 @@
 
 use crate::{
     abi,
-    flb::flb_ptr,
     flb::FAIL_NEXT_GROW,
-    table,
-    with_outgoing,
+    table::{
+        self,
+        Node, //
+    },
     STATE, //
 };
 use kernel::{
@@ -33,6 +34,11 @@ const _: () = {
     assert!(offset_of!(bindings::pci_dev_ser, upstream) == offset_of!(abi::PciDevSer, upstream));
     assert!(offset_of!(bindings::pci_lu_ser, entries) == offset_of!(abi::PciLuSer, entries));
     assert!(offset_of!(bindings::pci_lu_ser, checksum) == offset_of!(abi::PciLuSer, checksum));
+    assert!(offset_of!(bindings::pci_lu_ser, incompat) == offset_of!(abi::PciLuSer, incompat));
+    assert!(offset_of!(bindings::pci_dev_ser, driver) == offset_of!(abi::PciDevSer, driver));
+    assert!(bindings::PCI_DEV_SER_DRIVER_LEN as usize == abi::DRIVER_LEN);
+    assert!(bindings::PCI_LU_COMPAT_KNOWN == abi::COMPAT_KNOWN);
+    assert!(bindings::PCI_LU_INCOMPAT_KNOWN == abi::INCOMPAT_KNOWN);
     assert!(bindings::PCI_LU_SER_MAGIC == abi::SER_MAGIC);
     assert!(bindings::PCI_LU_SER_VERSION as u16 == abi::SER_VERSION);
     assert!(bindings::PCI_DEV_SER_F_DIRECT == abi::F_DIRECT);
@@ -66,26 +72,19 @@ pub unsafe extern "C" fn pci_liveupdate_test_snapshot(
     if !crate::ready() {
         return ENODEV.to_errno();
     }
-    let _state = STATE.lock();
+    let mut state = STATE.lock();
     if outgoing {
-        return with_outgoing(|out| Ok(copy_out(out.table()?.entries(), buf, max)))
+        return state
+            .outgoing()
+            .and_then(|out| Ok(copy_out(out.table()?.entries(), buf, max)))
             .unwrap_or_else(|e| e.to_errno());
     }
-    let mut obj = core::ptr::null_mut();
-    // SAFETY: The FLB is static; `obj` is a valid out pointer.
-    let err = unsafe { bindings::liveupdate_flb_get_incoming(flb_ptr(), &mut obj) };
-    if err != 0 {
-        return err;
+    let refused = state.refused;
+    match state.incoming() {
+        Some(t) => copy_out(t.entries(), buf, max),
+        None if refused => EINVAL.to_errno(),
+        None => ENODATA.to_errno(),
     }
-    // SAFETY: The reference just taken keeps the table alive and `STATE`
-    // serialises its users.
-    let inc = unsafe { &mut *obj.cast::<crate::flb::Incoming>() };
-    let r = inc
-        .table()
-        .map_or_else(|e| e.to_errno(), |t| copy_out(t.entries(), buf, max));
-    // SAFETY: Drops the reference taken above.
-    unsafe { bindings::liveupdate_flb_put_incoming(flb_ptr()) };
-    r
 }
 
 /// Makes both checksums match again, so the next kernel reaches the
@@ -105,51 +104,111 @@ pub extern "C" fn pci_liveupdate_test_inject(fault: u32) -> c_int {
     if !crate::ready() {
         return ENODEV.to_errno();
     }
-    let _state = STATE.lock();
-    with_outgoing(|out| {
-        let (hdr, e) = out.raw_mut()?;
-        // Earlier faults may have made the header lie about the array.
-        let n = (hdr.count.get() as usize).min(e.len());
-        match fault {
-            bindings::PCI_LU_TEST_CORRUPT_CHECKSUM if n >= 1 => {
-                e[0].vendor.set(e[0].vendor.get() ^ 1)
+    let mut state = STATE.lock();
+    if fault == bindings::PCI_LU_TEST_FORCE_ACS_QUIRK {
+        state.force_acs_quirk = true;
+        return 0;
+    }
+    state
+        .outgoing()
+        .and_then(|out| {
+            let (hdr, e) = out.raw_mut()?;
+            // Earlier faults may have made the header lie about the array.
+            let n = (hdr.count.get() as usize).min(e.len());
+            match fault {
+                bindings::PCI_LU_TEST_CORRUPT_CHECKSUM if n >= 1 => {
+                    e[0].vendor.set(e[0].vendor.get() ^ 1)
+                }
+                bindings::PCI_LU_TEST_CORRUPT_COUNT => {
+                    hdr.count.set(hdr.capacity.get().saturating_add(1));
+                    fix_checksum(hdr, e);
+                }
+                bindings::PCI_LU_TEST_CORRUPT_ORDER if n >= 2 => {
+                    e.swap(0, 1);
+                    fix_checksum(hdr, e);
+                }
+                bindings::PCI_LU_TEST_CORRUPT_MAGIC => hdr.magic.set(0),
+                bindings::PCI_LU_TEST_CORRUPT_REFCOUNT => {
+                    let b = e[..n]
+                        .iter_mut()
+                        .find(|x| x.flags.get() & abi::F_BRIDGE != 0)
+                        .ok_or(EINVAL)?;
+                    b.refcount.set(b.refcount.get().saturating_add(1));
+                    fix_checksum(hdr, e);
+                }
+                bindings::PCI_LU_TEST_CORRUPT_DUPLICATE if n >= 2 => {
+                    e[1] = e[0];
+                    fix_checksum(hdr, e);
+                }
+                bindings::PCI_LU_TEST_CORRUPT_ZERO_REFCOUNT if n >= 1 => {
+                    e[n - 1].refcount.set(0);
+                    fix_checksum(hdr, e);
+                }
+                bindings::PCI_LU_TEST_CORRUPT_CAPACITY => {
+                    hdr.capacity.set(hdr.capacity.get().saturating_mul(1024));
+                    fix_checksum(hdr, e);
+                }
+                bindings::PCI_LU_TEST_CORRUPT_HEADER => {
+                    hdr.entries.set(hdr.entries.get() ^ 0x1000);
+                }
+                _ => return Err(EINVAL),
             }
-            bindings::PCI_LU_TEST_CORRUPT_COUNT => {
-                hdr.count.set(hdr.capacity.get().saturating_add(1));
-                fix_checksum(hdr, e);
-            }
-            bindings::PCI_LU_TEST_CORRUPT_ORDER if n >= 2 => {
-                e.swap(0, 1);
-                fix_checksum(hdr, e);
-            }
-            bindings::PCI_LU_TEST_CORRUPT_MAGIC => hdr.magic.set(0),
-            bindings::PCI_LU_TEST_CORRUPT_REFCOUNT => {
-                let b = e[..n]
-                    .iter_mut()
-                    .find(|x| x.flags.get() & abi::F_BRIDGE != 0)
-                    .ok_or(EINVAL)?;
-                b.refcount.set(b.refcount.get().saturating_add(1));
-                fix_checksum(hdr, e);
-            }
-            bindings::PCI_LU_TEST_CORRUPT_DUPLICATE if n >= 2 => {
-                e[1] = e[0];
-                fix_checksum(hdr, e);
-            }
-            bindings::PCI_LU_TEST_CORRUPT_ZERO_REFCOUNT if n >= 1 => {
-                e[n - 1].refcount.set(0);
-                fix_checksum(hdr, e);
-            }
-            bindings::PCI_LU_TEST_CORRUPT_CAPACITY => {
-                hdr.capacity.set(hdr.capacity.get().saturating_mul(1024));
-                fix_checksum(hdr, e);
-            }
-            bindings::PCI_LU_TEST_CORRUPT_HEADER => {
-                hdr.entries.set(hdr.entries.get() ^ 0x1000);
-            }
-            _ => return Err(EINVAL),
-        }
-        pr_warn!("test: corrupted the outgoing table (fault {fault})\n");
-        Ok(0)
-    })
-    .unwrap_or_else(|e| e.to_errno())
+            pr_warn!("test: corrupted the outgoing table (fault {fault})\n");
+            Ok(0)
+        })
+        .unwrap_or_else(|e| e.to_errno())
+}
+
+/// Records another device ID for `dev` in the outgoing table.
+///
+/// # Safety
+///
+/// `dev` must be a valid `struct pci_dev` the caller holds a reference to.
+#[export]
+pub unsafe extern "C" fn pci_liveupdate_test_mismatch(dev: *mut bindings::pci_dev) -> c_int {
+    // SAFETY: Valid and referenced (function contract).
+    let Some(pdev) = (unsafe { crate::entry_dev(dev) }) else {
+        return ENODEV.to_errno();
+    };
+    let info = pdev.info();
+    let mut state = STATE.lock();
+    state
+        .outgoing()
+        .and_then(|out| {
+            let (hdr, e) = out.raw_mut()?;
+            let n = (hdr.count.get() as usize).min(e.len());
+            let i = table::search(&e[..n], info.segment, info.bdf).map_err(|_| ENOENT)?;
+            e[i].device.set(e[i].device.get() ^ 0x00ff);
+            fix_checksum(hdr, e);
+            dev_warn!(pdev.as_dev(), "test: recorded another identity\n");
+            Ok(0)
+        })
+        .unwrap_or_else(|e| e.to_errno())
+}
+
+/// Whether `dev` has an incoming entry (`path`) and an outgoing one.
+///
+/// # Safety
+///
+/// `dev` must be a valid `struct pci_dev`; `path` and `outgoing` valid out
+/// pointers.
+#[export]
+pub unsafe extern "C" fn pci_liveupdate_test_status(
+    dev: *mut bindings::pci_dev,
+    path: *mut bool,
+    outgoing: *mut bool,
+) {
+    // SAFETY: Valid and referenced (function contract).
+    let Some(pdev) = (unsafe { crate::entry_dev(dev) }) else {
+        return;
+    };
+    let info = pdev.info();
+    let mut state = STATE.lock();
+    let p = state.incoming_entry(&pdev).is_some();
+    let o = state.outgoing_entry(&info).is_some();
+    // SAFETY: Valid out pointers (function contract).
+    unsafe {
+        *path = p;
+        *outgoing = o;
+    }
 }

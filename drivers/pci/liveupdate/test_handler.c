@@ -10,10 +10,14 @@
  * device's status, and finishing the session finishes the device.
  *
  * debugfs pci_liveupdate/: "outgoing" and "incoming" list the device tables,
- * "status" lists every PCI device with its incoming state, writing a
- * PCI_LU_TEST_* number to "inject" injects a fault, and writing a device
- * address to "preserve", "unpreserve" or "finish" calls that API directly,
- * outside any LUO session, to test how it handles misuse. A device
+ * "status" lists every PCI device with its incoming state, whether either
+ * table has an entry for it, and whether it had Bus Master set when this
+ * kernel enumerated it; writing a PCI_LU_TEST_* number to "inject" injects
+ * a fault, and writing a device address to "preserve", "unpreserve" or
+ * "finish" calls that API directly, outside any LUO session, to test how it
+ * handles misuse. Writing an address to "mismatch" records another identity
+ * for the device in the outgoing table; to "freeze", runs the shutdown
+ * freeze hook on it. A device
  * preserved that way has no file behind it, so the next kernel never
  * finishes it and keeps the handed-over table: expected in tests only.
  *
@@ -35,6 +39,9 @@
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+
+#include "hooks.h"
+#include "test.h"
 
 #define PCI_LU_TEST_FH_COMPATIBLE "pci-lu-test-v1"
 #define PCI_LU_TEST_MAX_ENTRIES 4096
@@ -252,14 +259,16 @@ static int pci_lu_test_show_table(struct seq_file *m, bool outgoing)
 	}
 	seq_printf(m, "count %d\n", n);
 	for (i = 0; i < min(n, PCI_LU_TEST_MAX_ENTRIES); i++)
-		seq_printf(m, "%04x:%02x:%02x.%d refcount=%u vendor=%04x device=%04x class=%06x flags=%x upstream=%04x bus=%02x-%02x\n",
+		seq_printf(m, "%04x:%02x:%02x.%d refcount=%u vendor=%04x device=%04x class=%06x flags=%x upstream=%04x bus=%02x-%02x driver=%.*s\n",
 			   le32_to_cpu(e[i].segment), le16_to_cpu(e[i].bdf) >> 8,
 			   PCI_SLOT(le16_to_cpu(e[i].bdf) & 0xff),
 			   PCI_FUNC(le16_to_cpu(e[i].bdf) & 0xff),
 			   le16_to_cpu(e[i].refcount), le16_to_cpu(e[i].vendor),
 			   le16_to_cpu(e[i].device), le32_to_cpu(e[i].class),
 			   le32_to_cpu(e[i].flags), le16_to_cpu(e[i].upstream),
-			   e[i].secondary, e[i].subordinate);
+			   e[i].secondary, e[i].subordinate,
+			   (int)sizeof(e[i].driver),
+			   e[i].driver[0] ? e[i].driver : "-");
 	kvfree(e);
 	return 0;
 }
@@ -280,10 +289,15 @@ static int pci_lu_test_status_show(struct seq_file *m, void *v)
 {
 	struct pci_dev *pdev = NULL;
 
-	for_each_pci_dev(pdev)
-		seq_printf(m, "%s %04x:%04x incoming=%d\n", pci_name(pdev),
-			   pdev->vendor, pdev->device,
-			   pci_liveupdate_is_incoming(pdev));
+	for_each_pci_dev(pdev) {
+		bool path = false, outgoing = false;
+
+		pci_liveupdate_test_status(pdev, &path, &outgoing);
+		seq_printf(m, "%s %04x:%04x incoming=%d path=%d outgoing=%d bm_at_enum=%d\n",
+			   pci_name(pdev), pdev->vendor, pdev->device,
+			   pci_liveupdate_is_incoming(pdev), path, outgoing,
+			   pdev->liveupdate.bm_at_enum);
+	}
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(pci_lu_test_status);
@@ -325,7 +339,15 @@ static const struct file_operations pci_lu_test_##name##_fops = {	\
 	.write = pci_lu_test_##name##_write,				\
 }
 
+static int pci_lu_test_do_freeze(struct pci_dev *pdev)
+{
+	pci_liveupdate_freeze(pdev);
+	return 0;
+}
+
 PCI_LU_TEST_DIRECT(preserve, pci_liveupdate_preserve);
+PCI_LU_TEST_DIRECT(mismatch, pci_liveupdate_test_mismatch);
+PCI_LU_TEST_DIRECT(freeze, pci_lu_test_do_freeze);
 PCI_LU_TEST_DIRECT(unpreserve, pci_lu_test_do_unpreserve);
 PCI_LU_TEST_DIRECT(finish, pci_lu_test_do_finish);
 
@@ -368,6 +390,8 @@ static int __init pci_lu_test_init(void)
 	debugfs_create_file("preserve", 0200, dir, NULL, &pci_lu_test_preserve_fops);
 	debugfs_create_file("unpreserve", 0200, dir, NULL, &pci_lu_test_unpreserve_fops);
 	debugfs_create_file("finish", 0200, dir, NULL, &pci_lu_test_finish_fops);
+	debugfs_create_file("mismatch", 0200, dir, NULL, &pci_lu_test_mismatch_fops);
+	debugfs_create_file("freeze", 0200, dir, NULL, &pci_lu_test_freeze_fops);
 	return 0;
 }
 late_initcall(pci_lu_test_init);

@@ -11,6 +11,7 @@ mod suite {
         abi,
         flb::Outgoing,
         table::{
+            self,
             DevInfo,
             Error as TableError,
             Node, //
@@ -69,7 +70,7 @@ mod suite {
 
     fn preserve(out: &mut Outgoing, n: &Fake) -> Result {
         loop {
-            match out.table()?.preserve(n) {
+            match out.table()?.preserve(n, &table::NO_DRIVER) {
                 Err(TableError::NoSpace(need)) => out.grow(need)?,
                 Err(_) => return Err(EINVAL),
                 Ok(()) => return Ok(()),
@@ -90,12 +91,12 @@ mod suite {
         let rp = out.table()?.find(0, 1 << 3).map(|e| e.refcount.get());
         assert_eq!(rp, Some(256));
         assert_eq!(
-            out.table()?.preserve(&Fake::Endpoint(5)),
+            out.table()?.preserve(&Fake::Endpoint(5), &table::NO_DRIVER),
             Err(TableError::Busy)
         );
         for k in 0..600 {
             out.table()?
-                .unpreserve(&Fake::Endpoint(k))
+                .unpreserve(&Fake::Endpoint(k).info())
                 .map_err(|_| EINVAL)?;
         }
         assert!(out.table()?.is_empty());
@@ -108,11 +109,11 @@ mod suite {
         let mut out = Outgoing::new()?;
         preserve(&mut out, &Fake::Endpoint(1))?;
         assert_eq!(
-            out.table()?.unpreserve(&Fake::Endpoint(2)),
+            out.table()?.unpreserve(&Fake::Endpoint(2).info()),
             Err(TableError::NotPreserved)
         );
         assert_eq!(
-            out.table()?.unpreserve(&Fake::RootPort(0)),
+            out.table()?.unpreserve(&Fake::RootPort(0).info()),
             Err(TableError::NotPreserved)
         );
         assert_eq!(out.validate(), Ok(2));

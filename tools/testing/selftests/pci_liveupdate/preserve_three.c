@@ -58,7 +58,7 @@ static int stage1(struct pci_lu_ctx *ctx)
 
 		CHECK(ctx, ret == 0, "preserve %s (%s)", endpoints[i], strerror(-ret));
 	}
-	CHECK(ctx, pci_lu_dmesg_has("FLB pci-lu-sorted-table-v1 registered with file handler pci-lu-test-v1"),
+	CHECK(ctx, pci_lu_dmesg_has("FLB pci-lu-sorted-table-v2 registered with file handler pci-lu-test-v1"),
 	      "kernel logged the registered PCI FLB");
 	check_table(ctx, "outgoing");
 	return 0;
@@ -69,7 +69,7 @@ static int stage2(struct pci_lu_ctx *ctx)
 	char buf[128], want[128];
 	int s, fd;
 
-	CHECK(ctx, pci_lu_dmesg_has("FLB pci-lu-sorted-table-v1 ready, 3 incoming preserved devices"),
+	CHECK(ctx, pci_lu_dmesg_has("FLB pci-lu-sorted-table-v2 ready, 3 incoming preserved devices"),
 	      "kernel found 3 incoming devices at boot");
 	check_table(ctx, "incoming");
 	for (int i = 0; i < 3; i++)

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * PCI Live Update: hooks of the PCI core (private to drivers/pci/).
+ *
+ * Implemented in Rust (drivers/pci/liveupdate/liveupdate.rs); the
+ * prototypes are checked against the Rust definitions at build time.
+ * Included by drivers/pci/pci.h.
+ *
+ * Locking: the hooks take the component's lock themselves. A caller may hold
+ * the PCI rescan/remove lock (bus scans, removal) but must not hold any LUO
+ * lock. None of them drops a pci_dev reference.
+ */
+#ifndef _DRIVERS_PCI_LIVEUPDATE_HOOKS_H
+#define _DRIVERS_PCI_LIVEUPDATE_HOOKS_H
+
+#include <linux/errno.h>
+#include <linux/types.h>
+
+struct pci_bus;
+struct pci_dev;
+struct pci_driver;
+
+#ifdef CONFIG_PCI_LIVEUPDATE
+
+/* Boot-time setup, once, from the component's postcore initcall. */
+int pci_liveupdate_init(void);
+
+/* pci_setup_device(): mark an incoming device, check its identity. */
+void pci_liveupdate_setup_device(struct pci_dev *dev);
+
+/* pci_destroy_dev(): a preserved device leaves the bus. */
+void pci_liveupdate_remove_device(struct pci_dev *dev);
+
+/* pci_device_shutdown(), first: preservation cannot change any more. */
+void pci_liveupdate_freeze(struct pci_dev *dev);
+
+/* Whether @dev or a device below it is preserved for the next kernel. */
+bool pci_liveupdate_is_outgoing(struct pci_dev *dev);
+
+/*
+ * pci_scan_bridge_extend(): whether the bridge keeps the bus numbers it
+ * has (decided in pass 0, kept for pass 1, forgotten after it); and a
+ * bridge that would need new numbers while they must be kept.
+ */
+bool pci_liveupdate_scan_bridge_begin(struct pci_bus *bus, struct pci_dev *dev,
+				      int pass, bool assign_all);
+void pci_liveupdate_refuse_bridge(struct pci_dev *dev, int pass);
+void pci_liveupdate_scan_bridge_end(struct pci_dev *dev, int pass);
+
+/* pci_acs_init() / pci_enable_acs(): adopt the previous kernel's ACS. */
+void pci_liveupdate_init_acs(struct pci_dev *dev);
+bool pci_liveupdate_adopt_acs(struct pci_dev *dev);
+
+/* pci_configure_ari(): ARI Forwarding of an incoming bridge, or -ENOENT. */
+int pci_liveupdate_bridge_ari(struct pci_dev *bridge);
+
+/* pci_device_probe(): 0, or -EBUSY if @drv may not bind @dev yet. */
+int pci_liveupdate_may_probe(struct pci_dev *dev, struct pci_driver *drv);
+
+/* C glue for the Rust side (exports.c). */
+bool pci_liveupdate_needs_acs_quirk(struct pci_dev *dev);
+
+#else /* CONFIG_PCI_LIVEUPDATE */
+
+static inline void pci_liveupdate_setup_device(struct pci_dev *dev) {}
+static inline void pci_liveupdate_remove_device(struct pci_dev *dev) {}
+static inline void pci_liveupdate_freeze(struct pci_dev *dev) {}
+static inline bool pci_liveupdate_is_outgoing(struct pci_dev *dev)
+{
+	return false;
+}
+static inline bool pci_liveupdate_scan_bridge_begin(struct pci_bus *bus,
+						    struct pci_dev *dev,
+						    int pass, bool assign_all)
+{
+	return false;
+}
+static inline void pci_liveupdate_refuse_bridge(struct pci_dev *dev, int pass) {}
+static inline void pci_liveupdate_scan_bridge_end(struct pci_dev *dev, int pass) {}
+static inline void pci_liveupdate_init_acs(struct pci_dev *dev) {}
+static inline bool pci_liveupdate_adopt_acs(struct pci_dev *dev)
+{
+	return false;
+}
+static inline int pci_liveupdate_bridge_ari(struct pci_dev *bridge)
+{
+	return -ENOENT;
+}
+static inline int pci_liveupdate_may_probe(struct pci_dev *dev,
+					   struct pci_driver *drv)
+{
+	return 0;
+}
+
+#endif /* CONFIG_PCI_LIVEUPDATE */
+#endif /* _DRIVERS_PCI_LIVEUPDATE_HOOKS_H */

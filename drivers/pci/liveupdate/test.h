@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * PCI Live Update: test-only controls (CONFIG_PCI_LIVEUPDATE_TEST), used by
+ * test_handler.c. Never part of a production kernel.
+ */
+#ifndef _DRIVERS_PCI_LIVEUPDATE_TEST_H
+#define _DRIVERS_PCI_LIVEUPDATE_TEST_H
+
+#include <linux/types.h>
+
+struct pci_dev;
+struct pci_dev_ser;
+
+/*
+ * Copy up to @max entries of the incoming (or, with @outgoing, the
+ * outgoing) table into @buf. Returns the number of entries in the table, or
+ * a negative errno: -ENOENT without an outgoing table, -ENODATA without an
+ * incoming one, -EINVAL if the incoming data was refused.
+ */
+int pci_liveupdate_test_snapshot(bool outgoing, struct pci_dev_ser *buf, u32 max);
+
+/* Faults for pci_liveupdate_test_inject(). */
+#define PCI_LU_TEST_FAIL_NEXT_ALLOC	1 /* next growth of the array fails */
+#define PCI_LU_TEST_CORRUPT_CHECKSUM	2 /* flip a bit of an entry */
+#define PCI_LU_TEST_CORRUPT_COUNT	3 /* count > capacity */
+#define PCI_LU_TEST_CORRUPT_ORDER	4 /* swap two entries, fix checksum */
+#define PCI_LU_TEST_CORRUPT_MAGIC	5 /* bad header magic */
+#define PCI_LU_TEST_CORRUPT_REFCOUNT	6 /* bridge refcount off by one, fix checksum */
+#define PCI_LU_TEST_CORRUPT_DUPLICATE	7 /* repeat an entry, fix checksum */
+#define PCI_LU_TEST_CORRUPT_CAPACITY	8 /* capacity beyond the allocation */
+#define PCI_LU_TEST_CORRUPT_ZERO_REFCOUNT 9 /* last entry unreferenced, fix checksum */
+#define PCI_LU_TEST_CORRUPT_HEADER	10 /* damage the array address only */
+#define PCI_LU_TEST_FORCE_ACS_QUIRK	11 /* next preserve sees an ACS quirk */
+
+/* Inject @fault (PCI_LU_TEST_*). Returns 0 or a negative errno. */
+int pci_liveupdate_test_inject(u32 fault);
+
+/*
+ * Record another device ID for @dev in the outgoing table (checksums
+ * fixed), so the next kernel finds a different identity at its address.
+ */
+int pci_liveupdate_test_mismatch(struct pci_dev *dev);
+
+/*
+ * What the component knows of @dev: @path is set if the incoming table has
+ * an entry for it (a preserved device or a bridge above one), @outgoing if
+ * the outgoing table has.
+ */
+void pci_liveupdate_test_status(struct pci_dev *dev, bool *path, bool *outgoing);
+
+#endif /* _DRIVERS_PCI_LIVEUPDATE_TEST_H */
