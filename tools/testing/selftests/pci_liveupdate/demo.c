@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * `make demo`: print the PCI topology (bus numbers, Bus Master, driver,
- * preserved status) before and after a Live Update in which the edu device
- * behind the switch is bound to vfio-pci and preserved.
+ * `make demo`: print the PCI topology (bus numbers, Bus Master now and as
+ * handed over at boot, driver, preserved status) before and after a Live
+ * Update in which the edu device behind the switch is bound to vfio-pci and
+ * preserved, while the other edu also masters but is not preserved.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -20,8 +21,9 @@ static void report(struct pci_lu_ctx *ctx)
 	struct dirent **names;
 	int n = scandir("/sys/bus/pci/devices", &names, NULL, alphasort);
 
-	printf("DEMO %s kernel: %-13s %-9s %-7s %-5s %-10s %s\n",
-	       ctx->stage == 1 ? "first " : "second", "device", "id", "buses", "BM", "driver", "incoming");
+	printf("DEMO %s kernel: %-13s %-9s %-7s %-3s %-8s %-10s %s\n",
+	       ctx->stage == 1 ? "first " : "second", "device", "id", "buses", "BM",
+	       "BM@boot", "driver", "incoming");
 	for (int i = 0; i < n; i++) {
 		const char *bdf = names[i]->d_name;
 		char path[PATH_MAX], link[PATH_MAX] = "-", buses[16] = "";
@@ -42,9 +44,11 @@ static void report(struct pci_lu_ctx *ctx)
 		if ((pci_lu_config_word(bdf, 0x0e) & 0x7f) == 1 &&
 		    !pci_lu_bridge_buses(bdf, &sec, &sub))
 			snprintf(buses, sizeof(buses), "%02x-%02x", sec, sub);
-		printf("DEMO %s kernel: %-13s %04x:%04x %-7s %-5s %-10s %s\n",
+		printf("DEMO %s kernel: %-13s %04x:%04x %-7s %-3s %-8s %-10s %s\n",
 		       ctx->stage == 1 ? "first " : "second", bdf, vid, did, buses,
-		       cmd & 0x4 ? "on" : "off", link,
+		       cmd & 0x4 ? "on" : "off",
+		       ctx->stage == 1 ? "-" :
+		       pci_lu_status_field(bdf, "bm_at_enum") == 1 ? "on" : "off", link,
 		       pci_lu_incoming(bdf) == 1 ? "yes" : "no");
 		free(names[i]);
 	}
@@ -62,6 +66,10 @@ static int stage1(struct pci_lu_ctx *ctx)
 	cmd = pci_lu_config_word(DEMO_DEV, 0x04);
 	CHECK(ctx, cmd >= 0 && pci_lu_config_write_word(DEMO_DEV, 0x04, cmd | 0x4) == 0,
 	      "set Bus Master on %s", DEMO_DEV);
+	/* A device that is not preserved, mastering too: stock kexec stops it. */
+	cmd = pci_lu_config_word(EDU_RP, 0x04);
+	CHECK(ctx, cmd >= 0 && pci_lu_config_write_word(EDU_RP, 0x04, cmd | 0x4) == 0,
+	      "set Bus Master on %s (not preserved)", EDU_RP);
 	report(ctx);
 	s = luo_create_session(ctx, "demo");
 	CHECK(ctx, s >= 0 && pci_lu_preserve(s, DEMO_DEV, 1) == 0, "preserve %s", DEMO_DEV);
@@ -74,6 +82,13 @@ static int stage2(struct pci_lu_ctx *ctx)
 
 	report(ctx);
 	CHECK(ctx, pci_lu_incoming(DEMO_DEV) == 1, "%s is incoming", DEMO_DEV);
+	CHECK(ctx, pci_lu_config_word(DEMO_DEV, 0x04) & 0x4, "%s kept Bus Master", DEMO_DEV);
+	CHECK(ctx, !(pci_lu_config_word(EDU_RP, 0x04) & 0x4), "%s had Bus Master cleared",
+	      EDU_RP);
+	CHECK(ctx, pci_lu_status_field(SWITCH_DN1, "bm_at_enum") == 1 &&
+	      pci_lu_status_field(SWITCH_UP, "bm_at_enum") == 1 &&
+	      pci_lu_status_field(ROOT_PORT2, "bm_at_enum") == 1,
+	      "the bridges above %s kept Bus Master across the kexec", DEMO_DEV);
 	s = luo_retrieve_session(ctx, "demo");
 	CHECK(ctx, s >= 0 && luo_finish_session(s) == 0, "finish session");
 	return 0;

@@ -3,9 +3,10 @@
  * PID 1 of the PCI Live Update test VM, for both kernels.
  *
  * The command line names the test (pci_lu_test=NAME). In the first kernel
- * init loads the same kernel and initramfs for kexec_file_load (so KHO
- * state is handed over), runs "/tests/NAME 1" and, if it passed, kexecs
- * with pci_lu_stage=2 appended. In the second kernel it runs "/tests/NAME 2"
+ * init runs "/tests/NAME 1" and, if it passed, loads the same kernel and
+ * initramfs with kexec_file_load (so KHO state is handed over) and kexecs
+ * with pci_lu_stage=2 appended, plus the content of /stage2-cmdline if
+ * stage 1 wrote that file (extra arguments for the second kernel). In the second kernel it runs "/tests/NAME 2"
  * and powers off. The stage comes from the command line and must agree with
  * KHO: only a kernel started by a KHO kexec has /sys/kernel/debug/kho/in.
  * The test itself checks the stage a third time against LUO's state.
@@ -65,11 +66,19 @@ static int run(const char *name, const char *stage)
 
 static int load_next_kernel(void)
 {
-	char next[sizeof(cmdline) + 32];
+	char next[sizeof(cmdline) + 512], extra[448] = "";
 	int kfd, ifd;
 	long ret;
 
-	snprintf(next, sizeof(next), "%s pci_lu_stage=2", cmdline);
+	kfd = open("/stage2-cmdline", O_RDONLY);
+	if (kfd >= 0) {
+		ret = read(kfd, extra, sizeof(extra) - 1);
+		extra[ret > 0 ? ret : 0] = '\0';
+		extra[strcspn(extra, "\n")] = '\0';
+		close(kfd);
+	}
+	snprintf(next, sizeof(next), "%s pci_lu_stage=2%s%s", cmdline,
+		 extra[0] ? " " : "", extra);
 	kfd = open("/kernel", O_RDONLY);
 	/* The kernel keeps our initramfs there thanks to retain_initrd. */
 	ifd = open("/sys/firmware/initrd", O_RDONLY);
@@ -123,18 +132,17 @@ int main(void)
 	}
 	say("Starting %s stage %d", name, stage2 ? 2 : 1);
 
-	if (!stage2) {
-		rc = load_next_kernel();
-		if (rc) {
-			say("kexec_file_load failed for %s: %d", name, rc);
-			printf("PCI_LU_RESULT %s stage1 FAIL: kexec_file_load\n", name);
-			stop();
-		}
-	}
 	rc = run(name, stage2 ? "2" : "1");
 	say("%s returned %d", name, rc);
 	if (rc || stage2)
 		stop();
+
+	rc = load_next_kernel();
+	if (rc) {
+		say("kexec_file_load failed for %s: %d", name, rc);
+		printf("PCI_LU_RESULT %s stage1 FAIL: kexec_file_load\n", name);
+		stop();
+	}
 
 	say("kexec into stage 2 of %s%.0d", name, 0);
 	sync();

@@ -46,11 +46,12 @@ static int stage1(struct pci_lu_ctx *ctx)
 
 	/* Unpreserve of a device that was never preserved: warning, no change. */
 	CHECK(ctx, pci_lu_write(PCI_LU_DEBUGFS "/unpreserve", E1000E) == 0, "unpreserve %s", E1000E);
-	CHECK(ctx, pci_lu_dmesg_has("pci 0000:06:00.0: unpreserve: device is not preserved; nothing changed"),
+	CHECK(ctx, pci_lu_dmesg_has("0000:06:00.0: unpreserve: device is not preserved; nothing changed"),
 	      "kernel warned, naming the device");
 	CHECK(ctx, pci_lu_table("outgoing", e, 32) == 2, "table unchanged by the bad unpreserve");
 
 	/* A VF: bind the NVMe PF to vfio-pci (which enables SR-IOV), make one. */
+	CHECK(ctx, pci_lu_unbind(NVME_PF) == 0, "unbind %s from nvme", NVME_PF);
 	CHECK(ctx, pci_lu_write(SYS NVME_PF "/driver_override", "vfio-pci") == 0, "driver_override");
 	CHECK(ctx, pci_lu_write("/sys/bus/pci/drivers/vfio-pci/bind", NVME_PF) == 0, "bind PF to vfio-pci");
 	CHECK(ctx, pci_lu_write(SYS NVME_PF "/sriov_numvfs", "1") == 0, "enable 1 VF");
@@ -59,6 +60,26 @@ static int stage1(struct pci_lu_ctx *ctx)
 	CHECK(ctx, ret == -EINVAL, "preserving the VF fails with EINVAL (%d)", ret);
 	n = pci_lu_table("outgoing", e, 32);
 	CHECK(ctx, n == 2 && !pci_lu_find(e, n, NVME_VF), "VF not in the table");
+
+	/* A device (or bridge above it) that needs an ACS quirk. */
+	CHECK(ctx, pci_lu_inject(PCI_LU_TEST_FORCE_ACS_QUIRK) == 0, "force an ACS quirk");
+	ret = pci_lu_preserve(s, TESTDEV_SW, 5);
+	CHECK(ctx, ret == -EINVAL, "preserving an ACS-quirk device fails with EINVAL (%d)", ret);
+	CHECK(ctx, pci_lu_dmesg_has("0000:05:00.0: cannot preserve: needs a device-specific ACS quirk"),
+	      "kernel named the ACS-quirk device");
+	CHECK(ctx, pci_lu_table("outgoing", e, 32) == 2, "table unchanged by the ACS refusal");
+
+	/* Shutdown has begun: nothing may change any more. */
+	CHECK(ctx, pci_lu_write(PCI_LU_DEBUGFS "/freeze", EDU_RP) == 0, "run the freeze hook");
+	ret = pci_lu_preserve(s, TESTDEV_SW, 6);
+	CHECK(ctx, ret == -ESHUTDOWN, "preserve after freeze fails with ESHUTDOWN (%d)", ret);
+	CHECK(ctx, pci_lu_dmesg_has("0000:05:00.0: preserve refused: shutdown has begun"),
+	      "kernel refused the preserve, naming the device");
+	CHECK(ctx, pci_lu_write(PCI_LU_DEBUGFS "/unpreserve", EDU_RP) == 0, "unpreserve %s", EDU_RP);
+	CHECK(ctx, pci_lu_dmesg_has("0000:07:00.0: unpreserve refused: shutdown has begun"),
+	      "kernel refused the unpreserve, naming the device");
+	n = pci_lu_table("outgoing", e, 32);
+	CHECK(ctx, n == 2 && pci_lu_find(e, n, EDU_RP), "table unchanged after freeze (%d)", n);
 	return 0;
 }
 
@@ -76,7 +97,7 @@ static int stage2(struct pci_lu_ctx *ctx)
 	      "refused devices are not incoming");
 	/* Finish of a device that is not incoming: warning, no change. */
 	CHECK(ctx, pci_lu_write(PCI_LU_DEBUGFS "/finish", E1000E) == 0, "finish %s", E1000E);
-	CHECK(ctx, pci_lu_dmesg_has("pci 0000:06:00.0: finish: device is not an incoming preserved device"),
+	CHECK(ctx, pci_lu_dmesg_has("0000:06:00.0: finish: device is not an incoming preserved device"),
 	      "kernel warned about the bad finish, naming the device");
 	CHECK(ctx, pci_lu_incoming(EDU_RP) == 1, "%s still incoming", EDU_RP);
 	s = luo_retrieve_session(ctx, "devices");

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Body of the corrupt_* tests: stage 1 preserves two devices and then
- * damages the outgoing table in one way (FAULT); the second kernel must
- * log why it refuses the data (REASON), treat no device as preserved, and
- * still boot and finish the session without a panic.
+ * Body of the corrupt_* tests: stage 1 preserves two devices that master
+ * the bus and then damages the outgoing table in one way (FAULT); the
+ * second kernel must log why it refuses the data (REASON) and apply the
+ * invalid-data policy: no device treated as preserved, every bridge keeps
+ * its bus numbers, Bus Master cleared on every device that arrived with it
+ * set; and still boot and finish the session without a panic.
  *
  * A test file defines FAULT and REASON and includes this file.
  */
@@ -21,10 +23,19 @@ static int stage1(struct pci_lu_ctx *ctx)
 
 	if (!CHECK(ctx, s >= 0, "create session"))
 		return 1;
-	CHECK(ctx, pci_lu_preserve(s, EDU_SW, 1) == 0, "preserve %s", EDU_SW);
-	CHECK(ctx, pci_lu_preserve(s, E1000E, 2) == 0, "preserve %s", E1000E);
+	for (int i = 0; i < 2; i++) {
+		const char *d = i ? EDU_RP : EDU_SW;
+		int cmd = pci_lu_config_word(d, 0x04);
+
+		CHECK(ctx, cmd >= 0 && !pci_lu_config_write_word(d, 0x04, cmd | 0x6),
+		      "set Bus Master on %s", d);
+		CHECK(ctx, pci_lu_preserve(s, d, i + 1) == 0, "preserve %s", d);
+	}
 	n = pci_lu_table("outgoing", e, 32);
 	CHECK(ctx, n == 6, "outgoing table has 6 entries (%d)", n);
+	/* Stock numbering would differ: the policy must keep the old one. */
+	CHECK(ctx, pci_lu_stage2_cmdline("pci=assign-busses,hpbussize=4") == 0,
+	      "second kernel gets pci=assign-busses,hpbussize=4");
 	ret = pci_lu_inject(FAULT);
 	CHECK(ctx, ret == 0, "inject fault %d (%d)", FAULT, ret);
 	return 0;
@@ -38,6 +49,20 @@ static int stage2(struct pci_lu_ctx *ctx)
 	CHECK(ctx, pci_lu_dmesg_has("invalid handover data from the previous kernel (" REASON),
 	      "kernel logged: " REASON);
 	CHECK(ctx, pci_lu_dmesg_has("no device is treated as preserved"), "kernel refused all devices");
+	/* The policy: stop what arrived mastering, keep every bus number. */
+	CHECK(ctx, pci_lu_status_field(EDU_SW, "bm_at_enum") == 1 &&
+	      pci_lu_status_field(EDU_RP, "bm_at_enum") == 1,
+	      "%s and %s arrived with Bus Master set", EDU_SW, EDU_RP);
+	CHECK(ctx, !(pci_lu_config_word(EDU_SW, 0x04) & 0x4) &&
+	      !(pci_lu_config_word(EDU_RP, 0x04) & 0x4),
+	      "Bus Master cleared on %s and %s", EDU_SW, EDU_RP);
+	CHECK(ctx, pci_lu_dmesg_has("0000:04:00.0: cleared Bus Master left set by the previous kernel"),
+	      "kernel logged the cleared Bus Master of %s", EDU_SW);
+	CHECK(ctx, pci_lu_bus_triple(ROOT_PORT2) == 0x050200 &&
+	      pci_lu_bus_triple(SWITCH_UP) == 0x050302 &&
+	      pci_lu_bus_triple(SWITCH_DN1) == 0x040403 &&
+	      pci_lu_bus_triple(ROOT_PORT4) == 0x070700,
+	      "bridges kept their bus numbers");
 	CHECK(ctx, pci_lu_incoming_count() == 0, "no device is incoming (%d)", pci_lu_incoming_count());
 	CHECK(ctx, pci_lu_table("incoming", NULL, 0) == -EINVAL, "incoming table is refused");
 	s = luo_retrieve_session(ctx, "devices");

@@ -285,6 +285,144 @@ int pci_lu_bridge_buses(const char *bdf, int *secondary, int *subordinate)
 	return 0;
 }
 
+int pci_lu_bus_triple(const char *bdf)
+{
+	int err = 0;
+	uint32_t v = pci_lu_config_dword(bdf, 0x18, &err);
+
+	return err ? err : (int)(v & 0xffffff);
+}
+
+uint32_t pci_lu_config_dword(const char *bdf, int off, int *err)
+{
+	char path[128];
+	uint32_t v = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
+	fd = open(path, O_RDONLY);
+	if (fd < 0) {
+		*err = -errno;
+		return 0;
+	}
+	if (pread(fd, &v, 4, off) != 4)
+		*err = -EIO;
+	close(fd);
+	return v;
+}
+
+int pci_lu_find_cap(const char *bdf, int id)
+{
+	int err = 0, pos, n;
+
+	if (!(pci_lu_config_word(bdf, 0x06) & 0x10))	/* no capability list */
+		return 0;
+	pos = pci_lu_config_dword(bdf, 0x34, &err) & 0xfc;
+	for (n = 0; pos && !err && n < 48; n++) {
+		uint32_t v = pci_lu_config_dword(bdf, pos, &err);
+
+		if ((v & 0xff) == (uint32_t)id)
+			return pos;
+		pos = (v >> 8) & 0xfc;
+	}
+	return 0;
+}
+
+int pci_lu_find_ext_cap(const char *bdf, int id)
+{
+	int err = 0, pos = 0x100, n;
+
+	for (n = 0; pos && !err && n < 480; n++) {
+		uint32_t v = pci_lu_config_dword(bdf, pos, &err);
+
+		if (!v || v == 0xffffffff)
+			return 0;
+		if ((v & 0xffff) == (uint32_t)id)
+			return pos;
+		pos = (v >> 20) & 0xffc;
+	}
+	return 0;
+}
+
+void pci_lu_driver(const char *bdf, char *name, size_t len)
+{
+	char path[128], link[256];
+	ssize_t l;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
+	l = readlink(path, link, sizeof(link) - 1);
+	name[0] = '\0';
+	if (l <= 0)
+		return;
+	link[l] = '\0';
+	snprintf(name, len, "%s", strrchr(link, '/') ? strrchr(link, '/') + 1 : link);
+}
+
+int pci_lu_unbind(const char *bdf)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind", bdf);
+	if (access(path, F_OK))
+		return 0;
+	return pci_lu_write(path, bdf);
+}
+
+volatile uint8_t *pci_lu_map_bar0(const char *bdf)
+{
+	char path[128];
+	void *p;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource0", bdf);
+	fd = open(path, O_RDWR | O_SYNC);
+	if (fd < 0)
+		return NULL;
+	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+int pci_lu_status_field(const char *bdf, const char *field)
+{
+	static char buf[1 << 16];
+	char *line, *save, *f, key[32];
+	size_t n = strlen(bdf);
+	int v;
+
+	if (pci_lu_read(PCI_LU_DEBUGFS "/status", buf, sizeof(buf)))
+		return -EIO;
+	snprintf(key, sizeof(key), " %s=", field);
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, bdf, n) || line[n] != ' ')
+			continue;
+		f = strstr(line, key);
+		if (f && sscanf(f + strlen(key), "%d", &v) == 1)
+			return v;
+	}
+	return -ENOENT;
+}
+
+int pci_lu_stage2_cmdline(const char *args)
+{
+	int fd = open("/stage2-cmdline", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	int ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, args, strlen(args)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+bool pci_lu_cmdline_has(const char *needle)
+{
+	char buf[4096];
+
+	return !pci_lu_read("/proc/cmdline", buf, sizeof(buf)) && strstr(buf, needle);
+}
+
 /* The state session carries the test name; its presence marks stage 2. */
 static int detect_stage(struct pci_lu_ctx *ctx, int *state)
 {

@@ -30,6 +30,8 @@
 #define E1000E		"0000:06:00.0"	/* on a root port */
 #define ROOT_PORT4	"0000:00:04.0"
 #define EDU_RP		"0000:07:00.0"	/* on a root port */
+#define ROOT_PORT5	"0000:00:05.0"
+#define NVME_CTL	"0000:08:00.0"	/* control nvme, never preserved */
 
 #define PCI_LU_DEBUGFS	"/sys/kernel/debug/pci_liveupdate"
 
@@ -44,6 +46,7 @@
 #define PCI_LU_TEST_CORRUPT_CAPACITY	8
 #define PCI_LU_TEST_CORRUPT_ZERO_REFCOUNT	9
 #define PCI_LU_TEST_CORRUPT_HEADER	10
+#define PCI_LU_TEST_FORCE_ACS_QUIRK	11
 
 struct pci_lu_entry {
 	char bdf[16];
@@ -105,7 +108,27 @@ bool pci_lu_dmesg_has(const char *needle);
 int pci_lu_config_word(const char *bdf, int off);
 /* Write config space word at @off of @bdf; 0 or -errno. */
 int pci_lu_config_write_word(const char *bdf, int off, uint16_t val);
-/* Bus numbers of a bridge from sysfs; 0 or -errno. */
+/* Bus numbers of a bridge from config space; 0 or -errno. */
 int pci_lu_bridge_buses(const char *bdf, int *secondary, int *subordinate);
+/* Primary, secondary, subordinate as one value 0xPPSSUU, or -errno. */
+int pci_lu_bus_triple(const char *bdf);
+/* Config space dword at @off (root reads all 4 KiB), or -errno in *err. */
+uint32_t pci_lu_config_dword(const char *bdf, int off, int *err);
+/* Offset of capability @id (standard) or extended capability @id, or 0. */
+int pci_lu_find_cap(const char *bdf, int id);
+int pci_lu_find_ext_cap(const char *bdf, int id);
+/* Name of the bound driver into @name ("" if none). */
+void pci_lu_driver(const char *bdf, char *name, size_t len);
+/* Unbind @bdf from its driver, if any; 0 or -errno. */
+int pci_lu_unbind(const char *bdf);
+/* Map BAR0 through sysfs resource0; NULL on error. */
+volatile uint8_t *pci_lu_map_bar0(const char *bdf);
+/* A field of the debugfs "status" line of @bdf ("path", "outgoing",
+ * "bm_at_enum"): 1, 0, or -ENOENT. */
+int pci_lu_status_field(const char *bdf, const char *field);
+/* Extra kernel arguments for the second kernel (init appends them). */
+int pci_lu_stage2_cmdline(const char *args);
+/* Whether /proc/cmdline holds @needle. */
+bool pci_lu_cmdline_has(const char *needle);
 
 #endif /* PCI_LU_H */
