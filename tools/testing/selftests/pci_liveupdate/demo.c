@@ -66,6 +66,10 @@ static int stage1(struct pci_lu_ctx *ctx)
 	cmd = pci_lu_config_word(DEMO_DEV, 0x04);
 	CHECK(ctx, cmd >= 0 && pci_lu_config_write_word(DEMO_DEV, 0x04, cmd | 0x4) == 0,
 	      "set Bus Master on %s", DEMO_DEV);
+	/* The switch port above it forwards its DMA (pcieport left it off). */
+	cmd = pci_lu_config_word(SWITCH_DN1, 0x04);
+	CHECK(ctx, cmd >= 0 && pci_lu_config_write_word(SWITCH_DN1, 0x04, cmd | 0x4) == 0,
+	      "set Bus Master on %s", SWITCH_DN1);
 	/* A device that is not preserved, mastering too: stock kexec stops it. */
 	cmd = pci_lu_config_word(EDU_RP, 0x04);
 	CHECK(ctx, cmd >= 0 && pci_lu_config_write_word(EDU_RP, 0x04, cmd | 0x4) == 0,

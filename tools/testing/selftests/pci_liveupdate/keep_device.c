@@ -77,9 +77,13 @@ static int stage1(struct pci_lu_ctx *ctx)
 	check_buses(ctx, "firmware");
 	CHECK(ctx, nvme_plant_canary(NVME_PF) == 0, "canary planted in %s", NVME_PF);
 	CHECK(ctx, nvme_plant_canary(NVME_CTL) == 0, "canary planted in control %s", NVME_CTL);
+	/* Every bridge masters, as the path of a device doing DMA must. */
 	set_bm(ctx, EDU_SW);
+	set_bm(ctx, SWITCH_DN1);
 	set_bm(ctx, TESTDEV_SW);
+	set_bm(ctx, SWITCH_DN2);
 	set_bm(ctx, EDU_RP);
+	set_bm(ctx, ROOT_PORT3);
 	pos = pci_lu_find_ext_cap(ROOT_PORT1, 0x000d);
 	CHECK(ctx, pos > 0, "%s has an ACS capability", ROOT_PORT1);
 	if (pos > 0)
@@ -94,8 +98,11 @@ static int stage1(struct pci_lu_ctx *ctx)
 		return 1;
 	CHECK(ctx, pci_lu_preserve(s, NVME_PF, 1) == 0, "preserve %s", NVME_PF);
 	CHECK(ctx, pci_lu_preserve(s, EDU_SW, 2) == 0, "preserve %s", EDU_SW);
-	for (unsigned int i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+	for (unsigned int i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
 		CHECK(ctx, pci_lu_status_field(kept[i], "outgoing") == 1, "%s outgoing", kept[i]);
+		CHECK(ctx, pci_lu_config_word(kept[i], 0x04) & 0x4, "%s masters before kexec (%#x)",
+		      kept[i], pci_lu_config_word(kept[i], 0x04));
+	}
 	for (unsigned int i = 0; i < sizeof(others) / sizeof(others[0]); i++)
 		CHECK(ctx, pci_lu_status_field(others[i], "outgoing") == 0, "%s not outgoing",
 		      others[i]);
@@ -128,7 +135,7 @@ static int stage2(struct pci_lu_ctx *ctx)
 		CHECK(ctx, pci_lu_status_field(others[i], "bm_at_enum") == 0,
 		      "%s arrived with Bus Master cleared", others[i]);
 	CHECK(ctx, pci_lu_status_field(ROOT_PORT3, "bm_at_enum") == 0,
-	      "%s (Bus Master from pcieport before kexec) arrived cleared", ROOT_PORT3);
+	      "%s (mastering before kexec) arrived cleared", ROOT_PORT3);
 	CHECK(ctx, pci_lu_config_word(NVME_PF, 0x04) & 0x4, "%s Bus Master still set", NVME_PF);
 	CHECK(ctx, pci_lu_config_word(EDU_SW, 0x04) & 0x4, "%s Bus Master still set", EDU_SW);
 	CHECK(ctx, !(pci_lu_config_word(TESTDEV_SW, 0x04) & 0x4) &&
