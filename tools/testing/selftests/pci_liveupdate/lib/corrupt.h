@@ -7,8 +7,14 @@
  * its bus numbers, Bus Master cleared on every device that arrived with it
  * set; and still boot and finish the session without a panic.
  *
- * A test file defines FAULT and REASON and includes this file.
+ * A test file defines FAULT and REASON and includes this file. A fault
+ * that makes the table unreadable already for the first kernel (count or
+ * capacity beyond the array) also defines MASTERS_AT_KEXEC 0: that kernel
+ * cannot vouch for any device either, so it clears Bus Master at kexec.
  */
+#ifndef MASTERS_AT_KEXEC
+#define MASTERS_AT_KEXEC 1
+#endif
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
@@ -50,14 +56,16 @@ static int stage2(struct pci_lu_ctx *ctx)
 	      "kernel logged: " REASON);
 	CHECK(ctx, pci_lu_dmesg_has("no device is treated as preserved"), "kernel refused all devices");
 	/* The policy: stop what arrived mastering, keep every bus number. */
-	CHECK(ctx, pci_lu_status_field(EDU_SW, "bm_at_enum") == 1 &&
-	      pci_lu_status_field(EDU_RP, "bm_at_enum") == 1,
-	      "%s and %s arrived with Bus Master set", EDU_SW, EDU_RP);
+	CHECK(ctx, pci_lu_status_field(EDU_SW, "bm_at_enum") == MASTERS_AT_KEXEC &&
+	      pci_lu_status_field(EDU_RP, "bm_at_enum") == MASTERS_AT_KEXEC,
+	      "%s and %s arrived with Bus Master %s", EDU_SW, EDU_RP,
+	      MASTERS_AT_KEXEC ? "set" : "cleared by the first kernel");
 	CHECK(ctx, !(pci_lu_config_word(EDU_SW, 0x04) & 0x4) &&
 	      !(pci_lu_config_word(EDU_RP, 0x04) & 0x4),
 	      "Bus Master cleared on %s and %s", EDU_SW, EDU_RP);
-	CHECK(ctx, pci_lu_dmesg_has("0000:04:00.0: cleared Bus Master left set by the previous kernel"),
-	      "kernel logged the cleared Bus Master of %s", EDU_SW);
+	CHECK(ctx, pci_lu_dmesg_has("0000:04:00.0: cleared Bus Master left set by the previous kernel") ==
+	      MASTERS_AT_KEXEC, "kernel %s the cleared Bus Master of %s",
+	      MASTERS_AT_KEXEC ? "logged" : "had no need to log", EDU_SW);
 	CHECK(ctx, pci_lu_bus_triple(ROOT_PORT2) == 0x050200 &&
 	      pci_lu_bus_triple(SWITCH_UP) == 0x050302 &&
 	      pci_lu_bus_triple(SWITCH_DN1) == 0x040403 &&
