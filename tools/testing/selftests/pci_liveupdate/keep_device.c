@@ -169,6 +169,14 @@ static int stage2(struct pci_lu_ctx *ctx)
 	CHECK(ctx, !drv[0] && nvme_has_canary(NVME_PF), "%s still untouched after rescan",
 	      NVME_PF);
 
+	/* An administrator's driver_override still wins over the rule. */
+	CHECK(ctx, pci_lu_write("/sys/bus/pci/devices/" EDU_SW "/driver_override", "vfio-pci") == 0 &&
+	      pci_lu_write("/sys/bus/pci/drivers/vfio-pci/bind", EDU_SW) == 0 &&
+	      wait_driver(EDU_SW, "vfio-pci", 5000),
+	      "driver_override binds incoming %s to vfio-pci", EDU_SW);
+	CHECK(ctx, pci_lu_incoming(EDU_SW) == 1 && (pci_lu_config_word(EDU_SW, 0x04) & 0x4),
+	      "%s still incoming and mastering", EDU_SW);
+
 	s = luo_retrieve_session(ctx, "devices");
 	if (!CHECK(ctx, s >= 0, "retrieve session"))
 		return 1;
