@@ -4,8 +4,12 @@
  * first kernel clears ARI Forwarding on the root port above a preserved
  * nvme (which has an ARI capability, so a stock kernel would enable it
  * again) and sets a non-default ACS Control. The second kernel, booted
- * without pci=noari, must keep both. After the session finishes, a sysfs
- * rescan works as stock: no refusal, bus numbers as firmware set them.
+ * without pci=noari, must keep both.
+ *
+ * It also zeroes the bus numbers of the switch port above the pci-testdev:
+ * during the Live Update the second kernel must refuse to number that
+ * bridge and not scan below it; after the session finishes, a sysfs rescan
+ * numbers it as stock and the pci-testdev appears.
  */
 #include <errno.h>
 #include <string.h>
@@ -35,6 +39,11 @@ static int stage1(struct pci_lu_ctx *ctx)
 	      pci_lu_config_word(ROOT_PORT1, acs + 6) == ACS_CANARY,
 	      "ARI Forwarding cleared and ACS Control %#x on %s", ACS_CANARY, ROOT_PORT1);
 	CHECK(ctx, pci_lu_unbind(NVME_PF) == 0, "unbind %s", NVME_PF);
+	/* Primary 3, no secondary or subordinate bus: nothing usable. */
+	CHECK(ctx, pci_lu_config_write_word(SWITCH_DN2, 0x18, 0x0003) == 0 &&
+	      pci_lu_config_write_word(SWITCH_DN2, 0x1a, 0x0000) == 0 &&
+	      (pci_lu_bus_triple(SWITCH_DN2) & 0xffff00) == 0,
+	      "bus numbers of %s cleared", SWITCH_DN2);
 	s = luo_create_session(ctx, "devices");
 	CHECK(ctx, s >= 0 && pci_lu_preserve(s, NVME_PF, 1) == 0, "preserve %s", NVME_PF);
 	return 0;
@@ -54,6 +63,10 @@ static int stage2(struct pci_lu_ctx *ctx)
 	      "kernel kept the ARI Forwarding of %s", ROOT_PORT1);
 	CHECK(ctx, acs > 0 && pci_lu_config_word(ROOT_PORT1, acs + 6) == ACS_CANARY,
 	      "ACS Control of %s still %#x", ROOT_PORT1, ACS_CANARY);
+	CHECK(ctx, pci_lu_dmesg_has("0000:03:01.0: cannot assign bus numbers during a Live Update; not scanning below this bridge"),
+	      "kernel refused to number %s", SWITCH_DN2);
+	CHECK(ctx, access("/sys/bus/pci/devices/" TESTDEV_SW, F_OK) != 0,
+	      "nothing enumerated below %s", SWITCH_DN2);
 	s = luo_retrieve_session(ctx, "devices");
 	CHECK(ctx, s >= 0 && luo_retrieve_fd(s, 1) >= 0 && luo_finish_session(s) == 0,
 	      "retrieve and finish the session");
@@ -61,9 +74,12 @@ static int stage2(struct pci_lu_ctx *ctx)
 	CHECK(ctx, pci_lu_write("/sys/bus/pci/rescan", "1") == 0, "rescan after finish");
 	CHECK(ctx, !pci_lu_bridge_buses(SWITCH_DN1, &sec, &sub) && sec == 4 && sub == 4 &&
 	      pci_lu_bus_triple(ROOT_PORT2) == 0x050200,
-	      "bus numbers as firmware set them after the rescan");
-	CHECK(ctx, !pci_lu_dmesg_has("cannot assign bus numbers during a Live Update"),
-	      "no bridge was refused");
+	      "bus numbers of the other bridges unchanged by the rescan");
+	sec = sub = -1;
+	pci_lu_bridge_buses(SWITCH_DN2, &sec, &sub);
+	CHECK(ctx, sec == 5 && sub == 5 && access("/sys/bus/pci/devices/" TESTDEV_SW, F_OK) == 0,
+	      "stock rescan numbered %s (%02x-%02x) and found %s", SWITCH_DN2, sec, sub,
+	      TESTDEV_SW);
 	return 0;
 }
 

@@ -41,7 +41,8 @@ bin=$OUT/selftests
 logs=$OUT/logs
 mkdir -p "$bin" "$logs"
 
-make -s -C "$HERE" OUTPUT="$bin" KHDR_INCLUDES="-isystem $BUILD/usr/include" >"$OUT/selftests-build.log" 2>&1 ||
+# Always rebuild: another checkout may have built into the same cache.
+make -s -B -C "$HERE" OUTPUT="$bin" KHDR_INCLUDES="-isystem $BUILD/usr/include" >"$OUT/selftests-build.log" 2>&1 ||
 	die "building the selftests failed: $(grep -m1 error "$OUT/selftests-build.log")"
 [ ${#tests[@]} -gt 0 ] || [ $only_kunit = 1 ] || read -r -a tests < <(make -s -C "$HERE" list)
 
