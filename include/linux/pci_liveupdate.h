@@ -34,8 +34,9 @@ void pci_liveupdate_unregister_flb(struct liveupdate_file_handler *fh);
  * pci_liveupdate_preserve() - Preserve a device across the next Live Update.
  * @dev: The device; its upstream bridges are preserved with it.
  *
- * Call from the file handler's preserve() callback. Nothing is preserved on
- * error.
+ * Call from the file handler's preserve() callback, without holding the
+ * device lock (this takes the PCI rescan/remove lock, which device removal
+ * holds while it takes the device lock). Nothing is preserved on error.
  * The driver bound to @dev now (if any) is recorded: until @dev finishes in
  * the next kernel, only that driver, or one an administrator names in
  * driver_override, may bind it there.
