@@ -35,8 +35,7 @@ static int stage1(struct pci_lu_ctx *ctx)
 	      ROOT_PORT1);
 	pci_lu_config_write_word(ROOT_PORT1, exp + 0x28, ctl & ~ARI_FWD);
 	pci_lu_config_write_word(ROOT_PORT1, acs + 6, ACS_CANARY);
-	CHECK(ctx, !(pci_lu_config_word(ROOT_PORT1, exp + 0x28) & ARI_FWD) &&
-	      pci_lu_config_word(ROOT_PORT1, acs + 6) == ACS_CANARY,
+	CHECK(ctx, pci_lu_ari_fwd(ROOT_PORT1) == 0 && pci_lu_acs_ctrl(ROOT_PORT1) == ACS_CANARY,
 	      "ARI Forwarding cleared and ACS Control %#x on %s", ACS_CANARY, ROOT_PORT1);
 	CHECK(ctx, pci_lu_unbind(NVME_PF) == 0, "unbind %s", NVME_PF);
 	/* Primary 3, no secondary or subordinate bus: nothing usable. */
@@ -51,18 +50,16 @@ static int stage1(struct pci_lu_ctx *ctx)
 
 static int stage2(struct pci_lu_ctx *ctx)
 {
-	int acs = pci_lu_find_ext_cap(ROOT_PORT1, 0x000d);
-	int exp = pci_lu_find_cap(ROOT_PORT1, 0x10);
 	int s, sec, sub;
 
 	CHECK(ctx, !pci_lu_cmdline_has("noari"), "booted without pci=noari");
 	CHECK(ctx, pci_lu_incoming(NVME_PF) == 1, "%s is incoming", NVME_PF);
-	CHECK(ctx, exp > 0 && !(pci_lu_config_word(ROOT_PORT1, exp + 0x28) & ARI_FWD),
-	      "ARI Forwarding on %s still disabled", ROOT_PORT1);
+	CHECK(ctx, pci_lu_ari_fwd(ROOT_PORT1) == 0, "ARI Forwarding on %s still disabled",
+	      ROOT_PORT1);
 	CHECK(ctx, pci_lu_dmesg_has("0000:00:01.0: Live Update: kept ARI Forwarding disabled"),
 	      "kernel kept the ARI Forwarding of %s", ROOT_PORT1);
-	CHECK(ctx, acs > 0 && pci_lu_config_word(ROOT_PORT1, acs + 6) == ACS_CANARY,
-	      "ACS Control of %s still %#x", ROOT_PORT1, ACS_CANARY);
+	CHECK(ctx, pci_lu_acs_ctrl(ROOT_PORT1) == ACS_CANARY, "ACS Control of %s still %#x",
+	      ROOT_PORT1, ACS_CANARY);
 	CHECK(ctx, pci_lu_dmesg_has("0000:03:01.0: cannot assign bus numbers during a Live Update; not scanning below this bridge"),
 	      "kernel refused to number %s", SWITCH_DN2);
 	CHECK(ctx, access("/sys/bus/pci/devices/" TESTDEV_SW, F_OK) != 0,

@@ -57,23 +57,19 @@ static void report(struct pci_lu_ctx *ctx)
 
 static int stage1(struct pci_lu_ctx *ctx)
 {
-	int s, cmd;
+	int s;
 
-	CHECK(ctx, pci_lu_write("/sys/bus/pci/devices/" DEMO_DEV "/driver_override", "vfio-pci") == 0 &&
+	CHECK(ctx, pci_lu_write("/sys/bus/pci/devices/" DEMO_DEV "/driver_override",
+				"vfio-pci") == 0 &&
 	      pci_lu_write("/sys/bus/pci/drivers/vfio-pci/bind", DEMO_DEV) == 0,
 	      "bind %s to vfio-pci", DEMO_DEV);
 	/* Let the device master the bus, as a running device would. */
-	cmd = pci_lu_config_word(DEMO_DEV, 0x04);
-	CHECK(ctx, cmd >= 0 && pci_lu_config_write_word(DEMO_DEV, 0x04, cmd | 0x4) == 0,
-	      "set Bus Master on %s", DEMO_DEV);
+	CHECK(ctx, pci_lu_set_bus_master(DEMO_DEV) == 0, "set Bus Master on %s", DEMO_DEV);
 	/* The switch port above it forwards its DMA (pcieport left it off). */
-	cmd = pci_lu_config_word(SWITCH_DN1, 0x04);
-	CHECK(ctx, cmd >= 0 && pci_lu_config_write_word(SWITCH_DN1, 0x04, cmd | 0x4) == 0,
-	      "set Bus Master on %s", SWITCH_DN1);
+	CHECK(ctx, pci_lu_set_bus_master(SWITCH_DN1) == 0, "set Bus Master on %s", SWITCH_DN1);
 	/* A device that is not preserved, mastering too: stock kexec stops it. */
-	cmd = pci_lu_config_word(EDU_RP, 0x04);
-	CHECK(ctx, cmd >= 0 && pci_lu_config_write_word(EDU_RP, 0x04, cmd | 0x4) == 0,
-	      "set Bus Master on %s (not preserved)", EDU_RP);
+	CHECK(ctx, pci_lu_set_bus_master(EDU_RP) == 0, "set Bus Master on %s (not preserved)",
+	      EDU_RP);
 	report(ctx);
 	s = luo_create_session(ctx, "demo");
 	CHECK(ctx, s >= 0 && pci_lu_preserve(s, DEMO_DEV, 1) == 0, "preserve %s", DEMO_DEV);
@@ -86,9 +82,8 @@ static int stage2(struct pci_lu_ctx *ctx)
 
 	report(ctx);
 	CHECK(ctx, pci_lu_incoming(DEMO_DEV) == 1, "%s is incoming", DEMO_DEV);
-	CHECK(ctx, pci_lu_config_word(DEMO_DEV, 0x04) & 0x4, "%s kept Bus Master", DEMO_DEV);
-	CHECK(ctx, !(pci_lu_config_word(EDU_RP, 0x04) & 0x4), "%s had Bus Master cleared",
-	      EDU_RP);
+	CHECK(ctx, pci_lu_bus_master(DEMO_DEV) == 1, "%s kept Bus Master", DEMO_DEV);
+	CHECK(ctx, pci_lu_bus_master(EDU_RP) == 0, "%s had Bus Master cleared", EDU_RP);
 	CHECK(ctx, pci_lu_status_field(SWITCH_DN1, "bm_at_enum") == 1 &&
 	      pci_lu_status_field(SWITCH_UP, "bm_at_enum") == 1 &&
 	      pci_lu_status_field(ROOT_PORT2, "bm_at_enum") == 1,

@@ -6,10 +6,12 @@
  * init runs "/tests/NAME 1" and, if it passed, loads the same kernel and
  * initramfs with kexec_file_load (so KHO state is handed over) and kexecs
  * with pci_lu_stage=2 appended, plus the content of /stage2-cmdline if
- * stage 1 wrote that file (extra arguments for the second kernel). In the second kernel it runs "/tests/NAME 2"
- * and powers off. The stage comes from the command line and must agree with
- * KHO: only a kernel started by a KHO kexec has /sys/kernel/debug/kho/in.
- * The test itself checks the stage a third time against LUO's state.
+ * stage 1 wrote that file (pci_lu_stage2_cmdline(): extra arguments for
+ * the second kernel, read only after stage 1 ran). In the second kernel
+ * it runs "/tests/NAME 2" and powers off. The stage comes from the
+ * command line and must agree with KHO: only a kernel started by a KHO
+ * kexec has /sys/kernel/debug/kho/in. The test itself checks the stage a
+ * third time against LUO's state.
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -21,60 +21,25 @@
 #include "nvme.h"
 
 #define ACS_CANARY	0x0001	/* SV only; Linux with an IOMMU sets SV|RR|CR|UF */
-#define ARI_FWD		0x0020	/* PCI_EXP_DEVCTL2_ARI */
-
-static const struct {
-	const char *bdf;
-	int triple;	/* subordinate << 16 | secondary << 8 | primary */
-} bridges[] = {
-	{ ROOT_PORT1, 0x010100 }, { ROOT_PORT2, 0x050200 }, { SWITCH_UP, 0x050302 },
-	{ SWITCH_DN1, 0x040403 }, { SWITCH_DN2, 0x050503 }, { ROOT_PORT3, 0x060600 },
-	{ ROOT_PORT4, 0x070700 }, { ROOT_PORT5, 0x080800 },
-};
-#define N_BRIDGES (int)(sizeof(bridges) / sizeof(bridges[0]))
 
 static const char *const kept[] = {	/* preserved devices and their bridges */
 	NVME_PF, ROOT_PORT1, EDU_SW, SWITCH_DN1, SWITCH_UP, ROOT_PORT2,
 };
-static const char *const others[] = { TESTDEV_SW, EDU_RP, SWITCH_DN2, NVME_CTL };
-
-static void check_buses(struct pci_lu_ctx *ctx, const char *when)
-{
-	for (int i = 0; i < N_BRIDGES; i++) {
-		int t = pci_lu_bus_triple(bridges[i].bdf);
-
-		CHECK(ctx, t == bridges[i].triple, "%s: %s buses %06x (want %06x)",
-		      when, bridges[i].bdf, t, bridges[i].triple);
-	}
-}
-
-static int acs_ctrl(const char *bdf)
-{
-	int pos = pci_lu_find_ext_cap(bdf, 0x000d);
-
-	return pos ? pci_lu_config_word(bdf, pos + 6) : -ENOENT;
-}
-
-static int ari_fwd(const char *bdf)
-{
-	int pos = pci_lu_find_cap(bdf, 0x10);
-
-	return pos ? pci_lu_config_word(bdf, pos + 0x28) & ARI_FWD : -ENOENT;
-}
+#define N_KEPT (int)(sizeof(kept) / sizeof(kept[0]))
+/* Not preserved but mastering before the kexec: must arrive stopped. */
+static const char *const stopped[] = { TESTDEV_SW, SWITCH_DN2, EDU_RP, ROOT_PORT3, NVME_CTL };
+#define N_STOPPED (int)(sizeof(stopped) / sizeof(stopped[0]))
 
 static void set_bm(struct pci_lu_ctx *ctx, const char *bdf)
 {
-	int cmd = pci_lu_config_word(bdf, 0x04);
-
-	CHECK(ctx, cmd >= 0 && !pci_lu_config_write_word(bdf, 0x04, cmd | 0x6),
-	      "set Bus Master on %s", bdf);
+	CHECK(ctx, pci_lu_set_bus_master(bdf) == 0, "set Bus Master on %s", bdf);
 }
 
 static int stage1(struct pci_lu_ctx *ctx)
 {
 	int s, pos;
 
-	check_buses(ctx, "firmware");
+	pci_lu_check_firmware_buses(ctx, "firmware");
 	CHECK(ctx, nvme_plant_canary(NVME_PF) == 0, "canary planted in %s", NVME_PF);
 	CHECK(ctx, nvme_plant_canary(NVME_CTL) == 0, "canary planted in control %s", NVME_CTL);
 	/* Every bridge masters, as the path of a device doing DMA must. */
@@ -88,9 +53,9 @@ static int stage1(struct pci_lu_ctx *ctx)
 	CHECK(ctx, pos > 0, "%s has an ACS capability", ROOT_PORT1);
 	if (pos > 0)
 		pci_lu_config_write_word(ROOT_PORT1, pos + 6, ACS_CANARY);
-	CHECK(ctx, acs_ctrl(ROOT_PORT1) == ACS_CANARY, "ACS Control of %s set to %#x",
+	CHECK(ctx, pci_lu_acs_ctrl(ROOT_PORT1) == ACS_CANARY, "ACS Control of %s set to %#x",
 	      ROOT_PORT1, ACS_CANARY);
-	CHECK(ctx, ari_fwd(ROOT_PORT1) == ARI_FWD,
+	CHECK(ctx, pci_lu_ari_fwd(ROOT_PORT1) == 1,
 	      "ARI Forwarding enabled on %s (the nvme below has ARI)", ROOT_PORT1);
 
 	s = luo_create_session(ctx, "devices");
@@ -98,14 +63,17 @@ static int stage1(struct pci_lu_ctx *ctx)
 		return 1;
 	CHECK(ctx, pci_lu_preserve(s, NVME_PF, 1) == 0, "preserve %s", NVME_PF);
 	CHECK(ctx, pci_lu_preserve(s, EDU_SW, 2) == 0, "preserve %s", EDU_SW);
-	for (unsigned int i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+	for (int i = 0; i < N_KEPT; i++) {
 		CHECK(ctx, pci_lu_status_field(kept[i], "outgoing") == 1, "%s outgoing", kept[i]);
-		CHECK(ctx, pci_lu_config_word(kept[i], 0x04) & 0x4, "%s masters before kexec (%#x)",
-		      kept[i], pci_lu_config_word(kept[i], 0x04));
+		CHECK(ctx, pci_lu_bus_master(kept[i]) == 1, "%s masters before kexec", kept[i]);
 	}
-	for (unsigned int i = 0; i < sizeof(others) / sizeof(others[0]); i++)
-		CHECK(ctx, pci_lu_status_field(others[i], "outgoing") == 0, "%s not outgoing",
-		      others[i]);
+	/* Else "arrived cleared" in the second kernel would prove nothing. */
+	for (int i = 0; i < N_STOPPED; i++) {
+		CHECK(ctx, pci_lu_status_field(stopped[i], "outgoing") == 0, "%s not outgoing",
+		      stopped[i]);
+		CHECK(ctx, pci_lu_bus_master(stopped[i]) == 1, "%s masters before kexec",
+		      stopped[i]);
+	}
 	CHECK(ctx, pci_lu_stage2_cmdline("pci=assign-busses,noari,hpbussize=4") == 0,
 	      "second kernel gets pci=assign-busses,noari,hpbussize=4");
 	return 0;
@@ -121,25 +89,22 @@ static int stage2(struct pci_lu_ctx *ctx)
 	      "booted with pci=assign-busses,noari");
 	CHECK(ctx, pci_lu_dmesg_has("pci=assign-busses ignored during a Live Update"),
 	      "kernel logged that assign-busses is ignored");
-	check_buses(ctx, "after kexec");
+	pci_lu_check_firmware_buses(ctx, "after kexec");
 
 	CHECK(ctx, pci_lu_incoming(NVME_PF) == 1 && pci_lu_incoming(EDU_SW) == 1,
 	      "%s and %s are incoming", NVME_PF, EDU_SW);
-	for (unsigned int i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+	for (int i = 0; i < N_KEPT; i++) {
 		CHECK(ctx, pci_lu_status_field(kept[i], "path") == 1, "%s on an incoming path",
 		      kept[i]);
 		CHECK(ctx, pci_lu_status_field(kept[i], "bm_at_enum") == 1,
 		      "%s arrived with Bus Master set", kept[i]);
 	}
-	for (unsigned int i = 0; i < 3; i++)
-		CHECK(ctx, pci_lu_status_field(others[i], "bm_at_enum") == 0,
-		      "%s arrived with Bus Master cleared", others[i]);
-	CHECK(ctx, pci_lu_status_field(ROOT_PORT3, "bm_at_enum") == 0,
-	      "%s (mastering before kexec) arrived cleared", ROOT_PORT3);
-	CHECK(ctx, pci_lu_config_word(NVME_PF, 0x04) & 0x4, "%s Bus Master still set", NVME_PF);
-	CHECK(ctx, pci_lu_config_word(EDU_SW, 0x04) & 0x4, "%s Bus Master still set", EDU_SW);
-	CHECK(ctx, !(pci_lu_config_word(TESTDEV_SW, 0x04) & 0x4) &&
-	      !(pci_lu_config_word(EDU_RP, 0x04) & 0x4),
+	for (int i = 0; i < N_STOPPED; i++)
+		CHECK(ctx, pci_lu_status_field(stopped[i], "bm_at_enum") == 0,
+		      "%s (mastering before kexec) arrived with Bus Master cleared", stopped[i]);
+	CHECK(ctx, pci_lu_bus_master(NVME_PF) == 1, "%s Bus Master still set", NVME_PF);
+	CHECK(ctx, pci_lu_bus_master(EDU_SW) == 1, "%s Bus Master still set", EDU_SW);
+	CHECK(ctx, pci_lu_bus_master(TESTDEV_SW) == 0 && pci_lu_bus_master(EDU_RP) == 0,
 	      "Bus Master cleared on non-preserved %s and %s", TESTDEV_SW, EDU_RP);
 
 	/* The control nvme is probed and re-initialised by its driver. */
@@ -153,28 +118,29 @@ static int stage2(struct pci_lu_ctx *ctx)
 	      "kernel refused the nvme driver for %s", NVME_PF);
 	CHECK(ctx, nvme_has_canary(NVME_PF), "%s canary intact: not reset, not probed", NVME_PF);
 
-	CHECK(ctx, acs_ctrl(ROOT_PORT1) == ACS_CANARY, "%s ACS Control still %#x (got %#x)",
-	      ROOT_PORT1, ACS_CANARY, acs_ctrl(ROOT_PORT1));
+	CHECK(ctx, pci_lu_acs_ctrl(ROOT_PORT1) == ACS_CANARY, "%s ACS Control still %#x (got %#x)",
+	      ROOT_PORT1, ACS_CANARY, pci_lu_acs_ctrl(ROOT_PORT1));
 	CHECK(ctx, pci_lu_dmesg_has("0000:00:01.0: Live Update: adopted ACS Control 0x0001"),
 	      "kernel adopted the ACS Control of %s", ROOT_PORT1);
-	CHECK(ctx, ari_fwd(ROOT_PORT1) == ARI_FWD, "%s ARI Forwarding still enabled despite noari",
-	      ROOT_PORT1);
+	CHECK(ctx, pci_lu_ari_fwd(ROOT_PORT1) == 1,
+	      "%s ARI Forwarding still enabled despite noari", ROOT_PORT1);
 	CHECK(ctx, pci_lu_dmesg_has("0000:00:01.0: Live Update: kept ARI Forwarding enabled"),
 	      "kernel kept the ARI Forwarding of %s", ROOT_PORT1);
 
 	/* A rescan while devices are incoming keeps every number. */
 	CHECK(ctx, pci_lu_write("/sys/bus/pci/rescan", "1") == 0, "rescan before finish");
-	check_buses(ctx, "rescan before finish");
+	pci_lu_check_firmware_buses(ctx, "rescan before finish");
 	pci_lu_driver(NVME_PF, drv, sizeof(drv));
 	CHECK(ctx, !drv[0] && nvme_has_canary(NVME_PF), "%s still untouched after rescan",
 	      NVME_PF);
 
 	/* An administrator's driver_override still wins over the rule. */
-	CHECK(ctx, pci_lu_write("/sys/bus/pci/devices/" EDU_SW "/driver_override", "vfio-pci") == 0 &&
+	CHECK(ctx, pci_lu_write("/sys/bus/pci/devices/" EDU_SW "/driver_override",
+				"vfio-pci") == 0 &&
 	      pci_lu_write("/sys/bus/pci/drivers/vfio-pci/bind", EDU_SW) == 0 &&
 	      wait_driver(EDU_SW, "vfio-pci", 5000),
 	      "driver_override binds incoming %s to vfio-pci", EDU_SW);
-	CHECK(ctx, pci_lu_incoming(EDU_SW) == 1 && (pci_lu_config_word(EDU_SW, 0x04) & 0x4),
+	CHECK(ctx, pci_lu_incoming(EDU_SW) == 1 && pci_lu_bus_master(EDU_SW) == 1,
 	      "%s still incoming and mastering", EDU_SW);
 
 	s = luo_retrieve_session(ctx, "devices");

@@ -86,7 +86,8 @@ static int stage2(struct pci_lu_ctx *ctx)
 		if (fd >= 0)
 			read(fd, buf, sizeof(buf) - 1);
 		snprintf(want, sizeof(want), "%s incoming=1\n", endpoints[i]);
-		CHECK(ctx, fd >= 0 && !strcmp(buf, want), "retrieved fd %d reports %s", i + 1, endpoints[i]);
+		CHECK(ctx, fd >= 0 && !strcmp(buf, want), "retrieved fd %d reports %s", i + 1,
+		      endpoints[i]);
 	}
 	CHECK(ctx, luo_finish_session(s) == 0, "finish session");
 	CHECK(ctx, pci_lu_incoming_count() == 0, "nothing is incoming after finish");

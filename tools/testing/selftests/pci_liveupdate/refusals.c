@@ -2,8 +2,10 @@
 /*
  * Requests the PCI core must refuse without changing anything: preserve
  * with no outgoing FLB, a second preserve of one device, a VF, unpreserve
- * of a device never preserved, and an allocation failure (nothing may be
- * left half-preserved). The second kernel must see only what succeeded.
+ * of a device never preserved, an allocation failure (nothing may be left
+ * half-preserved), a device needing an ACS quirk, and preserve or
+ * unpreserve once shutdown has begun. The second kernel must see only what
+ * succeeded.
  */
 #include <errno.h>
 #include <string.h>
@@ -13,7 +15,6 @@
 #include "pci_lu.h"
 
 #define SYS "/sys/bus/pci/devices/"
-
 
 static int stage1(struct pci_lu_ctx *ctx)
 {
@@ -45,15 +46,18 @@ static int stage1(struct pci_lu_ctx *ctx)
 	CHECK(ctx, n == 2, "table unchanged by the refused preserve (%d)", n);
 
 	/* Unpreserve of a device that was never preserved: warning, no change. */
-	CHECK(ctx, pci_lu_write(PCI_LU_DEBUGFS "/unpreserve", E1000E) == 0, "unpreserve %s", E1000E);
+	CHECK(ctx, pci_lu_write(PCI_LU_DEBUGFS "/unpreserve", E1000E) == 0, "unpreserve %s",
+	      E1000E);
 	CHECK(ctx, pci_lu_dmesg_has("0000:06:00.0: unpreserve: device is not preserved; nothing changed"),
 	      "kernel warned, naming the device");
 	CHECK(ctx, pci_lu_table("outgoing", e, 32) == 2, "table unchanged by the bad unpreserve");
 
 	/* A VF: bind the NVMe PF to vfio-pci (which enables SR-IOV), make one. */
 	CHECK(ctx, pci_lu_unbind(NVME_PF) == 0, "unbind %s from nvme", NVME_PF);
-	CHECK(ctx, pci_lu_write(SYS NVME_PF "/driver_override", "vfio-pci") == 0, "driver_override");
-	CHECK(ctx, pci_lu_write("/sys/bus/pci/drivers/vfio-pci/bind", NVME_PF) == 0, "bind PF to vfio-pci");
+	CHECK(ctx, pci_lu_write(SYS NVME_PF "/driver_override", "vfio-pci") == 0,
+	      "driver_override");
+	CHECK(ctx, pci_lu_write("/sys/bus/pci/drivers/vfio-pci/bind", NVME_PF) == 0,
+	      "bind PF to vfio-pci");
 	CHECK(ctx, pci_lu_write(SYS NVME_PF "/sriov_numvfs", "1") == 0, "enable 1 VF");
 	CHECK(ctx, stat(SYS NVME_VF, &st) == 0, "VF %s exists", NVME_VF);
 	ret = pci_lu_preserve(s, NVME_VF, 4);
@@ -75,7 +79,8 @@ static int stage1(struct pci_lu_ctx *ctx)
 	CHECK(ctx, ret == -ESHUTDOWN, "preserve after freeze fails with ESHUTDOWN (%d)", ret);
 	CHECK(ctx, pci_lu_dmesg_has("0000:05:00.0: preserve refused: shutdown has begun"),
 	      "kernel refused the preserve, naming the device");
-	CHECK(ctx, pci_lu_write(PCI_LU_DEBUGFS "/unpreserve", EDU_RP) == 0, "unpreserve %s", EDU_RP);
+	CHECK(ctx, pci_lu_write(PCI_LU_DEBUGFS "/unpreserve", EDU_RP) == 0, "unpreserve %s",
+	      EDU_RP);
 	CHECK(ctx, pci_lu_dmesg_has("0000:07:00.0: unpreserve refused: shutdown has begun"),
 	      "kernel refused the unpreserve, naming the device");
 	n = pci_lu_table("outgoing", e, 32);

@@ -39,7 +39,8 @@ static int stage2(struct pci_lu_ctx *ctx)
 	int n = pci_lu_table("incoming", e, 32);
 	int s;
 
-	CHECK(ctx, n == 4 && !pci_lu_find(e, n, E1000E), "incoming table has 4 entries, not %s", E1000E);
+	CHECK(ctx, n == 4 && !pci_lu_find(e, n, E1000E), "incoming table has 4 entries, not %s",
+	      E1000E);
 	CHECK(ctx, pci_lu_incoming(E1000E) == 0, "%s is not incoming", E1000E);
 	CHECK(ctx, pci_lu_incoming(EDU_SW) == 1, "%s is incoming", EDU_SW);
 	CHECK(ctx, pci_lu_incoming_count() == 1, "exactly one device incoming");

@@ -403,6 +403,75 @@ int pci_lu_status_field(const char *bdf, const char *field)
 	return -ENOENT;
 }
 
+#define PCI_COMMAND		0x04
+#define PCI_COMMAND_MEMORY	0x2
+#define PCI_COMMAND_MASTER	0x4
+#define PCI_CAP_ID_EXP		0x10
+#define PCI_EXP_DEVCTL2		0x28
+#define PCI_EXP_DEVCTL2_ARI	0x20
+#define PCI_EXT_CAP_ID_ACS	0x0d
+#define PCI_ACS_CTRL		0x06
+
+int pci_lu_bus_master(const char *bdf)
+{
+	int cmd = pci_lu_config_word(bdf, PCI_COMMAND);
+
+	return cmd < 0 ? cmd : !!(cmd & PCI_COMMAND_MASTER);
+}
+
+int pci_lu_set_bus_master(const char *bdf)
+{
+	int cmd = pci_lu_config_word(bdf, PCI_COMMAND);
+	int err;
+
+	if (cmd < 0)
+		return cmd;
+	err = pci_lu_config_write_word(bdf, PCI_COMMAND,
+				       cmd | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	if (err)
+		return err;
+	/* A bit the device does not implement would read back as 0. */
+	return pci_lu_bus_master(bdf) == 1 ? 0 : -EIO;
+}
+
+int pci_lu_acs_ctrl(const char *bdf)
+{
+	int pos = pci_lu_find_ext_cap(bdf, PCI_EXT_CAP_ID_ACS);
+
+	return pos ? pci_lu_config_word(bdf, pos + PCI_ACS_CTRL) : -ENOENT;
+}
+
+int pci_lu_ari_fwd(const char *bdf)
+{
+	int pos = pci_lu_find_cap(bdf, PCI_CAP_ID_EXP);
+	int ctl;
+
+	if (!pos)
+		return -ENOENT;
+	ctl = pci_lu_config_word(bdf, pos + PCI_EXP_DEVCTL2);
+	return ctl < 0 ? ctl : !!(ctl & PCI_EXP_DEVCTL2_ARI);
+}
+
+/* SeaBIOS numbers buses depth-first in slot order. */
+static const struct {
+	const char *bdf;
+	int triple;	/* subordinate << 16 | secondary << 8 | primary */
+} firmware_buses[] = {
+	{ ROOT_PORT1, 0x010100 }, { ROOT_PORT2, 0x050200 }, { SWITCH_UP, 0x050302 },
+	{ SWITCH_DN1, 0x040403 }, { SWITCH_DN2, 0x050503 }, { ROOT_PORT3, 0x060600 },
+	{ ROOT_PORT4, 0x070700 }, { ROOT_PORT5, 0x080800 },
+};
+
+void pci_lu_check_firmware_buses(struct pci_lu_ctx *ctx, const char *when)
+{
+	for (size_t i = 0; i < sizeof(firmware_buses) / sizeof(firmware_buses[0]); i++) {
+		int t = pci_lu_bus_triple(firmware_buses[i].bdf);
+
+		CHECK(ctx, t == firmware_buses[i].triple, "%s: %s buses %06x (want %06x)",
+		      when, firmware_buses[i].bdf, t, firmware_buses[i].triple);
+	}
+}
+
 int pci_lu_stage2_cmdline(const char *args)
 {
 	int fd = open("/stage2-cmdline", O_WRONLY | O_CREAT | O_TRUNC, 0644);

@@ -110,7 +110,7 @@ int pci_lu_config_word(const char *bdf, int off);
 int pci_lu_config_write_word(const char *bdf, int off, uint16_t val);
 /* Bus numbers of a bridge from config space; 0 or -errno. */
 int pci_lu_bridge_buses(const char *bdf, int *secondary, int *subordinate);
-/* Primary, secondary, subordinate as one value 0xPPSSUU, or -errno. */
+/* Bus numbers as one value 0xUUSSPP (subordinate, secondary, primary), or -errno. */
 int pci_lu_bus_triple(const char *bdf);
 /* Config space dword at @off (root reads all 4 KiB), or -errno in *err. */
 uint32_t pci_lu_config_dword(const char *bdf, int off, int *err);
@@ -123,9 +123,24 @@ void pci_lu_driver(const char *bdf, char *name, size_t len);
 int pci_lu_unbind(const char *bdf);
 /* Map BAR0 through sysfs resource0; NULL on error. */
 volatile uint8_t *pci_lu_map_bar0(const char *bdf);
-/* A field of the debugfs "status" line of @bdf ("path", "outgoing",
- * "bm_at_enum"): 1, 0, or -ENOENT. */
+/*
+ * A field of the debugfs "status" line of @bdf ("path", "outgoing",
+ * "bm_at_enum"): 1, 0, or -ENOENT.
+ */
 int pci_lu_status_field(const char *bdf, const char *field);
+/* Bus Master bit of the Command register now: 1, 0, or -errno. */
+int pci_lu_bus_master(const char *bdf);
+/* Sets Memory Space and Bus Master and reads them back; 0 or -errno. */
+int pci_lu_set_bus_master(const char *bdf);
+/* ACS Control, or -ENOENT without an ACS capability, or -errno. */
+int pci_lu_acs_ctrl(const char *bdf);
+/* ARI Forwarding Enable in DEVCTL2: 1, 0, -ENOENT if not PCIe, or -errno. */
+int pci_lu_ari_fwd(const char *bdf);
+/*
+ * Checks every bridge's primary/secondary/subordinate bus against what
+ * SeaBIOS assigns to the topology of scripts/vm; @when prefixes the lines.
+ */
+void pci_lu_check_firmware_buses(struct pci_lu_ctx *ctx, const char *when);
 /* Extra kernel arguments for the second kernel (init appends them). */
 int pci_lu_stage2_cmdline(const char *args);
 /* Whether /proc/cmdline holds @needle. */
