@@ -429,6 +429,11 @@ pub unsafe extern "C" fn pci_liveupdate_preserve(dev: *mut bindings::pci_dev) ->
         dev_warn!(pdev.as_dev(), "preserve refused: shutdown has begun\n");
         return ESHUTDOWN.to_errno();
     }
+    // SAFETY: `lu` points into a valid device; `removed` is written under `STATE`.
+    if unsafe { (*pdev.lu()).removed } {
+        dev_warn!(pdev.as_dev(), "preserve refused: the device is being removed\n");
+        return ENODEV.to_errno();
+    }
     if refuse_acs_quirk(&mut state, &pdev) {
         return EINVAL.to_errno();
     }
@@ -685,7 +690,10 @@ pub unsafe extern "C" fn pci_liveupdate_remove_device(dev: *mut bindings::pci_de
         drained = state.drain_incoming();
     }
     // SAFETY: `lu` points into a valid device; written under `STATE`.
-    unsafe { (*pdev.lu()).incoming = false };
+    unsafe {
+        (*pdev.lu()).incoming = false;
+        (*pdev.lu()).removed = true;
+    }
     if state
         .outgoing_entry(&info)
         .is_some_and(|e| table::is_direct(&e))

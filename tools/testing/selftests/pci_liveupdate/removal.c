@@ -4,7 +4,8 @@
  * switch is removed through sysfs after being preserved: the kernel warns,
  * drops it and its share of the bridges, and the next kernel does not see
  * it as incoming. After the kexec, an incoming device is removed before it
- * finished: the kernel warns and the table still drains at finish.
+ * finished: the kernel warns and the table still drains at finish. A
+ * device removed while a file still references it cannot be preserved.
  */
 #include <errno.h>
 #include <string.h>
@@ -28,6 +29,8 @@ static void check_refs(struct pci_lu_ctx *ctx, const char *which)
 static int stage1(struct pci_lu_ctx *ctx)
 {
 	int s = luo_create_session(ctx, "devices");
+	struct pci_lu_entry e[32];
+	int fd, n;
 
 	if (!CHECK(ctx, s >= 0, "create session"))
 		return 1;
@@ -39,6 +42,19 @@ static int stage1(struct pci_lu_ctx *ctx)
 	CHECK(ctx, pci_lu_dmesg_has("0000:04:00.0: removed while preserved for the next Live Update; its preservation is dropped"),
 	      "kernel warned about the removal of %s", EDU_SW);
 	check_refs(ctx, "outgoing");
+
+	/* A file bound to a device keeps it alive, not preservable. */
+	fd = pci_lu_test_fd(E1000E);
+	CHECK(ctx, fd >= 0, "test file bound to %s", E1000E);
+	CHECK(ctx, pci_lu_write("/sys/bus/pci/devices/" E1000E "/remove", "1") == 0,
+	      "remove %s", E1000E);
+	CHECK(ctx, fd >= 0 && luo_preserve_fd(s, fd, 4) == -ENODEV,
+	      "preserving removed %s fails with ENODEV", E1000E);
+	CHECK(ctx, pci_lu_dmesg_has("0000:06:00.0: preserve refused: the device is being removed"),
+	      "kernel named the removed device");
+	n = pci_lu_table("outgoing", e, 32);
+	CHECK(ctx, n > 0 && !pci_lu_find(e, n, E1000E) && !pci_lu_find(e, n, ROOT_PORT3),
+	      "nothing of %s or %s in the outgoing table", E1000E, ROOT_PORT3);
 	return 0;
 }
 
