@@ -48,7 +48,8 @@ void pci_liveupdate_unregister_flb(struct liveupdate_file_handler *fh);
  * name does not fit the table; -EOPNOTSUPP if Live Update is disabled;
  * -ENOMEM or -E2BIG if the table cannot grow; -EOVERFLOW if a bridge has
  * 65535 preserved devices below it; -ENODEV before the component
- * initialised or once @dev is being removed; -EIO if the table was damaged.
+ * initialised or once @dev is being removed; -EAGAIN if a PCI rescan or
+ * removal held the topology for a second; -EIO if the table was damaged.
  */
 int pci_liveupdate_preserve(struct pci_dev *dev);
 

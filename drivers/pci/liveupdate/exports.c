@@ -8,8 +8,11 @@
  * wraps the PCI core internals the Rust side needs.
  */
 
+#include <linux/delay.h>
 #include <linux/export.h>
 #include <linux/init.h>
+#include <linux/jiffies.h>
+#include <linux/mutex.h>
 #include <linux/pci_liveupdate.h>
 
 #include "../pci.h"
@@ -38,4 +41,22 @@ postcore_initcall(pci_liveupdate_initcall);
 bool pci_liveupdate_needs_acs_quirk(struct pci_dev *dev)
 {
 	return pci_dev_specific_enable_acs_needed(dev);
+}
+
+/*
+ * Removing a device whose VFIO file a LUO session holds waits, under the
+ * rescan/remove lock, until that session lets the file go. A preserve runs
+ * with the session locked, so it must give up instead of waiting forever.
+ */
+bool pci_liveupdate_lock_rescan_timeout(unsigned int ms)
+{
+	unsigned long end = jiffies + msecs_to_jiffies(ms);
+
+	for (;;) {
+		if (mutex_trylock(&pci_rescan_remove_lock))
+			return true;
+		if (time_after(jiffies, end))
+			return false;
+		msleep(10);
+	}
 }

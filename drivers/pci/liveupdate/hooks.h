@@ -59,6 +59,8 @@ int pci_liveupdate_may_probe(struct pci_dev *dev, struct pci_driver *drv);
 
 /* C glue for the Rust side (exports.c). */
 bool pci_liveupdate_needs_acs_quirk(struct pci_dev *dev);
+/* Takes the rescan/remove lock unless it stays held for @ms; true if taken. */
+bool pci_liveupdate_lock_rescan_timeout(unsigned int ms);
 
 #else /* CONFIG_PCI_LIVEUPDATE */
 

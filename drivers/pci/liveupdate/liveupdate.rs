@@ -342,11 +342,16 @@ fn put_incoming(drained: bool) {
 /// The PCI rescan/remove lock, held while the guard lives.
 struct RescanGuard;
 
+/// How long a preserve waits for a rescan or removal to end.
+const RESCAN_WAIT_MS: u32 = 1000;
+
 impl RescanGuard {
-    fn lock() -> Self {
-        // SAFETY: Sleeping context; released in `drop`.
-        unsafe { bindings::pci_lock_rescan_remove() };
-        RescanGuard
+    /// Takes the lock, or gives up after [`RESCAN_WAIT_MS`]: a removal may
+    /// hold it until the caller's own LUO session releases a file.
+    fn lock() -> Option<Self> {
+        // SAFETY: Sleeping context; released in `drop` when taken.
+        unsafe { bindings::pci_liveupdate_lock_rescan_timeout(RESCAN_WAIT_MS) }
+            .then_some(RescanGuard)
     }
 }
 
@@ -423,7 +428,13 @@ pub unsafe extern "C" fn pci_liveupdate_preserve(dev: *mut bindings::pci_dev) ->
         }
     };
     // The path is read once, with the topology held still.
-    let _rescan = RescanGuard::lock();
+    let Some(_rescan) = RescanGuard::lock() else {
+        dev_warn!(
+            pdev.as_dev(),
+            "preserve refused: a PCI rescan or removal is in progress; try again\n"
+        );
+        return EAGAIN.to_errno();
+    };
     let mut state = STATE.lock();
     if state.frozen {
         dev_warn!(pdev.as_dev(), "preserve refused: shutdown has begun\n");
