@@ -659,6 +659,14 @@ pub unsafe extern "C" fn pci_liveupdate_setup_device(dev: *mut bindings::pci_dev
         info.device,
         info.class
     );
+    // Not what was preserved: stop it, as the kexec would have.
+    if bm {
+        pdev.set_config_word(
+            bindings::PCI_COMMAND,
+            cmd & !(bindings::PCI_COMMAND_MASTER as u16),
+        );
+        dev_warn!(pdev.as_dev(), "cleared Bus Master left set by the previous kernel\n");
+    }
     // It can never finish: release its share now so the table drains.
     if table::is_direct(&e) && t.finish(info.segment, info.bdf).is_ok() {
         let drained = state.drain_incoming();

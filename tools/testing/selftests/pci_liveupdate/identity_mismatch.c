@@ -5,7 +5,8 @@
  * edu behind the switch (test-only control). The second kernel must log
  * both identities, not treat it as incoming, keep the other device
  * incoming, and still free the table when the session finishes, although
- * the mismatched device never finishes.
+ * the mismatched device never finishes. It masters before the kexec, and
+ * since its record matches nothing there either, the kexec stops it.
  */
 #include <errno.h>
 #include <string.h>
@@ -23,6 +24,8 @@ static int stage1(struct pci_lu_ctx *ctx)
 	CHECK(ctx, pci_lu_preserve(s, EDU_RP, 2) == 0, "preserve %s", EDU_RP);
 	CHECK(ctx, pci_lu_write(PCI_LU_DEBUGFS "/mismatch", EDU_SW) == 0,
 	      "record another identity for %s", EDU_SW);
+	/* Else "arrives stopped" in the second kernel would prove nothing. */
+	CHECK(ctx, pci_lu_set_bus_master(EDU_SW) == 0, "set Bus Master on %s", EDU_SW);
 	return 0;
 }
 
@@ -33,6 +36,10 @@ static int stage2(struct pci_lu_ctx *ctx)
 	CHECK(ctx, pci_lu_dmesg_has("0000:04:00.0: was preserved as 1234:1117 class 00ff00 but is now 1234:11e8 class 00ff00; not treated as preserved"),
 	      "kernel logged both identities of %s", EDU_SW);
 	CHECK(ctx, pci_lu_incoming(EDU_SW) == 0, "%s is not incoming", EDU_SW);
+	/* The first kernel's own record did not match it either. */
+	CHECK(ctx, pci_lu_status_field(EDU_SW, "bm_at_enum") == 0 &&
+	      pci_lu_bus_master(EDU_SW) == 0,
+	      "%s was stopped at the kexec and is still stopped", EDU_SW);
 	CHECK(ctx, pci_lu_incoming(EDU_RP) == 1, "%s is incoming", EDU_RP);
 	CHECK(ctx, pci_lu_status_field(SWITCH_DN1, "path") == 0,
 	      "%s released with the mismatched device", SWITCH_DN1);
