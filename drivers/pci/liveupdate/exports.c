@@ -57,6 +57,6 @@ bool pci_liveupdate_lock_rescan_timeout(unsigned int ms)
 			return true;
 		if (time_after(jiffies, end))
 			return false;
-		msleep(10);
+		msleep(20);
 	}
 }

@@ -442,7 +442,10 @@ pub unsafe extern "C" fn pci_liveupdate_preserve(dev: *mut bindings::pci_dev) ->
     }
     // SAFETY: `lu` points into a valid device; `removed` is written under `STATE`.
     if unsafe { (*pdev.lu()).removed } {
-        dev_warn!(pdev.as_dev(), "preserve refused: the device is being removed\n");
+        dev_warn!(
+            pdev.as_dev(),
+            "preserve refused: the device is being removed\n"
+        );
         return ENODEV.to_errno();
     }
     if refuse_acs_quirk(&mut state, &pdev) {
@@ -665,7 +668,10 @@ pub unsafe extern "C" fn pci_liveupdate_setup_device(dev: *mut bindings::pci_dev
             bindings::PCI_COMMAND,
             cmd & !(bindings::PCI_COMMAND_MASTER as u16),
         );
-        dev_warn!(pdev.as_dev(), "cleared Bus Master left set by the previous kernel\n");
+        dev_warn!(
+            pdev.as_dev(),
+            "cleared Bus Master left set by the previous kernel\n"
+        );
     }
     // It can never finish: release its share now so the table drains.
     if table::is_direct(&e) && t.finish(info.segment, info.bdf).is_ok() {

@@ -140,6 +140,7 @@ static int vfio_pci_lu_freeze(struct liveupdate_file_op_args *args)
 		/* Unmap the BARs from userspace; faults fail from now on. */
 		vfio_pci_zap_and_down_write_memory_lock(vdev);
 		vfio_pci_dma_buf_move(vdev, true);
+		/* Paired with smp_load_acquire() in vfio_pci_liveupdate_frozen() */
 		smp_store_release(&vdev->liveupdate_frozen, true);
 		up_write(&vdev->memory_lock);
 	}
@@ -152,6 +153,7 @@ static void vfio_pci_lu_unfreeze(struct liveupdate_file_op_args *args)
 	struct vfio_pci_core_device *vdev = vfio_pci_lu_vdev(args->file);
 
 	down_write(&vdev->memory_lock);
+	/* Paired with smp_load_acquire() in vfio_pci_liveupdate_frozen() */
 	smp_store_release(&vdev->liveupdate_frozen, false);
 	if (__vfio_pci_memory_enabled(vdev))
 		vfio_pci_dma_buf_move(vdev, false);
