@@ -78,7 +78,7 @@ for t in ${tests[@]+"${tests[@]}"}; do
 		echo "ok $i $t # ${secs}s"
 		pass=$((pass + 1))
 	else
-		grep -E "^not ok |PCI_LU_RESULT .* FAIL|Kernel panic|BUG:|WARNING:" "$log" | head -20 | sed 's/^/# /'
+		grep -E "^not ok |PCI_LU_RESULT .* FAIL|Kernel panic|BUG:|WARNING:" "$log" | head -20 | sed 's/^/# /' || true
 		[ -n "$err" ] && echo "# $err"
 		echo "not ok $i $t # ${secs}s, serial log: $log"
 		fail=$((fail + 1))
