@@ -2,7 +2,7 @@
 /*
  * What the vfio-pci Live Update handler refuses, and how a VMM's mistakes
  * end. In the first kernel: group, container and group-device files are
- * refused, as are a cdev file not bound to iommufd, a second file of an open
+ * refused, as are a VF, a cdev file not bound to iommufd, a second file of an open
  * device and the same file twice; closing a session unpreserves its device;
  * a preserve waiting on a removal that its own session blocks gives up with
  * EAGAIN instead of deadlocking; a kexec with interrupts still enabled fails
@@ -39,6 +39,26 @@ static void group_files(struct pci_lu_ctx *ctx, int s)
 	close(dev);
 	close(group);
 	close(container);
+}
+
+/* A VF cannot be preserved: the PF's driver owns how it comes back. */
+static void vf_file(struct pci_lu_ctx *ctx, int s)
+{
+	struct vfio_lu_dev vf;
+	int ret;
+
+	CHECK(ctx, pci_lu_write("/sys/bus/pci/devices/" NVME_PF "/sriov_numvfs", "1") == 0,
+	      "enable one VF on %s", NVME_PF);
+	vf.fd = vfio_lu_bind_driver(NVME_VF) ?: vfio_lu_cdev_open(NVME_VF);
+	CHECK(ctx, vf.fd >= 0 && vfio_lu_attach(&vf) == 0, "VF %s open through vfio-pci",
+	      NVME_VF);
+	ret = vf.fd >= 0 ? luo_preserve_fd(s, vf.fd, 13) : vf.fd;
+	CHECK(ctx, ret == -EINVAL, "VF file refused (EINVAL, got %d)", ret);
+	CHECK(ctx, pci_lu_dmesg_has("0000:01:00.1: Live Update cannot preserve SR-IOV virtual functions"),
+	      "kernel named the VF");
+	vfio_lu_close(&vf);
+	CHECK(ctx, pci_lu_write("/sys/bus/pci/devices/" NVME_PF "/sriov_numvfs", "0") == 0,
+	      "disable the VF");
 }
 
 /* Removal of a preserved device waits for its session; preserve must not. */
@@ -87,6 +107,7 @@ static int stage1(struct pci_lu_ctx *ctx)
 	if (!CHECK(ctx, s >= 0, "create session a"))
 		return 1;
 	group_files(ctx, s);
+	vf_file(ctx, s);
 
 	a.fd = vfio_lu_cdev_open(EDU_SW);
 	CHECK(ctx, a.fd >= 0 && luo_preserve_fd(s, a.fd, 1) == -EINVAL,
