@@ -82,7 +82,8 @@ static int open_vfio(struct pci_lu_ctx *ctx, const char *bdf, struct vfio_lu_dev
 
 static int stage1(struct pci_lu_ctx *ctx)
 {
-	struct vfio_lu_dev edu, nvme;
+	struct vfio_lu_dev edu = VFIO_LU_DEV_INIT;
+	struct vfio_lu_dev nvme = VFIO_LU_DEV_INIT;
 	int s;
 
 	if (open_vfio(ctx, EDU_SW, &edu) || open_vfio(ctx, NVME_PF, &nvme))
@@ -118,7 +119,8 @@ static int stage1(struct pci_lu_ctx *ctx)
 static int stage2(struct pci_lu_ctx *ctx)
 {
 	struct vfio_device_info info;
-	struct vfio_lu_dev edu, nvme;
+	struct vfio_lu_dev edu = VFIO_LU_DEV_INIT;
+	struct vfio_lu_dev nvme = VFIO_LU_DEV_INIT;
 	int s, dma;
 
 	report(ctx);

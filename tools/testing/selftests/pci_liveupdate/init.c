@@ -27,6 +27,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "kexec_load.h"
+
 static char cmdline[4096];
 
 static void say(const char *fmt, const char *a, int b)
@@ -69,8 +71,8 @@ static int run(const char *name, const char *stage)
 static int load_next_kernel(void)
 {
 	char next[sizeof(cmdline) + 512], extra[448] = "";
-	int kfd, ifd;
-	long ret;
+	ssize_t ret;
+	int kfd;
 
 	kfd = open("/stage2-cmdline", O_RDONLY);
 	if (kfd >= 0) {
@@ -81,15 +83,7 @@ static int load_next_kernel(void)
 	}
 	snprintf(next, sizeof(next), "%s pci_lu_stage=2%s%s", cmdline,
 		 extra[0] ? " " : "", extra);
-	kfd = open("/kernel", O_RDONLY);
-	/* The kernel keeps our initramfs there thanks to retain_initrd. */
-	ifd = open("/sys/firmware/initrd", O_RDONLY);
-	if (kfd < 0 || ifd < 0)
-		return -errno;
-	ret = syscall(SYS_kexec_file_load, kfd, ifd, strlen(next) + 1, next, 0);
-	close(kfd);
-	close(ifd);
-	return ret ? -errno : 0;
+	return pci_lu_kexec_load(next);
 }
 
 int main(void)

@@ -68,7 +68,8 @@ static int vmm_open(struct pci_lu_ctx *ctx, const char *bdf, struct vfio_lu_dev 
 
 static int stage1(struct pci_lu_ctx *ctx)
 {
-	struct vfio_lu_dev edu, nvme;
+	struct vfio_lu_dev edu = VFIO_LU_DEV_INIT;
+	struct vfio_lu_dev nvme = VFIO_LU_DEV_INIT;
 	int s_edu, s_nvme;
 
 	pci_lu_check_firmware_buses(ctx, "firmware");
@@ -115,7 +116,7 @@ static void check_retrieved_file_blocked(struct pci_lu_ctx *ctx, int fd)
 static int stage2_edu(struct pci_lu_ctx *ctx)
 {
 	struct vfio_device_info info;
-	struct vfio_lu_dev edu;
+	struct vfio_lu_dev edu = VFIO_LU_DEV_INIT;
 	char drv[64];
 	int s, fd, group, container, ret;
 
@@ -175,7 +176,7 @@ static int stage2_edu(struct pci_lu_ctx *ctx)
 static int stage2_nvme(struct pci_lu_ctx *ctx)
 {
 	struct vfio_device_info info;
-	struct vfio_lu_dev nvme;
+	struct vfio_lu_dev nvme = VFIO_LU_DEV_INIT;
 	char drv[64];
 	int s;
 

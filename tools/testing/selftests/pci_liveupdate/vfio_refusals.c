@@ -44,7 +44,7 @@ static void group_files(struct pci_lu_ctx *ctx, int s)
 /* A VF cannot be preserved: the PF's driver owns how it comes back. */
 static void vf_file(struct pci_lu_ctx *ctx, int s)
 {
-	struct vfio_lu_dev vf;
+	struct vfio_lu_dev vf = VFIO_LU_DEV_INIT;
 	int ret;
 
 	CHECK(ctx, pci_lu_write("/sys/bus/pci/devices/" NVME_PF "/sriov_numvfs", "1") == 0,
@@ -64,7 +64,7 @@ static void vf_file(struct pci_lu_ctx *ctx, int s)
 /* Removal of a preserved device waits for its session; preserve must not. */
 static void removal_does_not_deadlock(struct pci_lu_ctx *ctx)
 {
-	struct vfio_lu_dev ctl;
+	struct vfio_lu_dev ctl = VFIO_LU_DEV_INIT;
 	int s, fd, ret, status;
 	pid_t pid;
 
@@ -97,7 +97,8 @@ static void removal_does_not_deadlock(struct pci_lu_ctx *ctx)
 
 static int stage1(struct pci_lu_ctx *ctx)
 {
-	struct vfio_lu_dev a, rp;
+	struct vfio_lu_dev a = VFIO_LU_DEV_INIT;
+	struct vfio_lu_dev rp = VFIO_LU_DEV_INIT;
 	struct vfio_device_info info;
 	int s, closed, b, ret;
 
@@ -157,7 +158,7 @@ static int stage1(struct pci_lu_ctx *ctx)
 static int stage2(struct pci_lu_ctx *ctx)
 {
 	struct vfio_device_info info;
-	struct vfio_lu_dev a;
+	struct vfio_lu_dev a = VFIO_LU_DEV_INIT;
 	int s;
 
 	CHECK(ctx, pci_lu_incoming(EDU_SW) == 1 && pci_lu_bus_master(EDU_SW) == 1,

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kexec_load.h"
 #include "pci_lu.h"
 
 #define EDU_LIVENESS	0x04	/* reads back the complement of what was written */
@@ -47,6 +48,8 @@ struct vfio_lu_dev {
 	volatile uint8_t *bar0;	/* BAR0 mmap, NULL if vfio does not allow it */
 	size_t bar0_len;
 };
+
+#define VFIO_LU_DEV_INIT { .fd = -1, .iommufd = -1 }
 
 static inline void vfio_lu_sleep_ms(int ms)
 {
@@ -342,14 +345,12 @@ static inline int vfio_lu_msi(int fd, bool on)
 	return ioctl(fd, VFIO_DEVICE_SET_IRQS, &s) ? -errno : 0;
 }
 
-/* Loads this same kernel and initramfs for a kexec, as /init does; 0 or -errno. */
+/* Loads this same kernel and initramfs for stage 2, as /init does; 0 or -errno. */
 static inline int vfio_lu_load_next_kernel(void)
 {
 	char cmdline[1024], next[1100];
 	int fd = open("/proc/cmdline", O_RDONLY);
 	ssize_t n;
-	long ret;
-	int kfd, ifd;
 
 	if (fd < 0)
 		return -errno;
@@ -360,14 +361,7 @@ static inline int vfio_lu_load_next_kernel(void)
 	cmdline[n] = '\0';
 	cmdline[strcspn(cmdline, "\n")] = '\0';
 	snprintf(next, sizeof(next), "%s pci_lu_stage=2", cmdline);
-	kfd = open("/kernel", O_RDONLY);
-	ifd = open("/sys/firmware/initrd", O_RDONLY);
-	if (kfd < 0 || ifd < 0)
-		return -errno;
-	ret = syscall(SYS_kexec_file_load, kfd, ifd, strlen(next) + 1, next, 0);
-	close(kfd);
-	close(ifd);
-	return ret ? -errno : 0;
+	return pci_lu_kexec_load(next);
 }
 
 #endif /* PCI_LU_VFIO_H */
