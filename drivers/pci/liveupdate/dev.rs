@@ -163,7 +163,38 @@ impl PciDev {
     }
 }
 
+impl PciDev {
+    /// The device's address and identity, without its bus range: safe to
+    /// read without the PCI rescan lock, since only bus numbers of a bridge
+    /// change (or go away) under it.
+    pub(crate) fn identity(&self) -> DevInfo {
+        let d = self.ptr();
+        // SAFETY: `d` is valid (type invariant); these fields are set when
+        // the device is created, and `bus` of a registered device is valid.
+        let (segment, vendor, device, class) = unsafe {
+            (
+                bindings::pci_domain_nr((*d).bus),
+                (*d).vendor,
+                (*d).device,
+                (*d).class,
+            )
+        };
+        DevInfo {
+            // CAST: Segment numbers are non-negative (VMD domains exceed 16 bits).
+            segment: segment as u32,
+            bdf: self.bdf(),
+            vendor,
+            device,
+            class,
+            bridge: None,
+            upstream: self.upstream().map(|b| b.bdf()),
+        }
+    }
+}
+
 impl Node for PciDev {
+    /// Also reads the bus range of a bridge: callers hold the PCI rescan
+    /// lock, which keeps `subordinate` and its numbers in place.
     fn info(&self) -> DevInfo {
         let d = self.ptr();
         // SAFETY: `d` is valid (type invariant); these fields are set when
@@ -180,9 +211,8 @@ impl Node for PciDev {
         let bridge = if sub.is_null() {
             None
         } else {
-            // SAFETY: A non-NULL `subordinate` is the device's secondary bus,
-            // valid while the device is; the caller holds the PCI rescan lock
-            // when the bus range must not change.
+            // SAFETY: A non-NULL `subordinate` is the device's secondary bus;
+            // the caller holds the PCI rescan lock, so it is not removed.
             let (sec, end) = unsafe { ((*sub).number, (*sub).busn_res.end) };
             // CAST: Bus numbers are 8 bits; `busn_res` only holds bus numbers.
             Some((sec, end as u8))

@@ -88,7 +88,6 @@ use flb::{
 use table::{
     DevInfo,
     Error as TableError,
-    Node,
     Table, //
 };
 
@@ -289,7 +288,7 @@ impl State {
         if !unsafe { (*pdev.lu()).incoming } {
             return None;
         }
-        let info = pdev.info();
+        let info = pdev.identity();
         self.incoming()?.find(info.segment, info.bdf).copied()
     }
 
@@ -528,7 +527,7 @@ pub unsafe extern "C" fn pci_liveupdate_unpreserve(dev: *mut bindings::pci_dev) 
     }
     let r = state.outgoing().and_then(|out| {
         out.table()?
-            .unpreserve(&pdev.info())
+            .unpreserve(&pdev.identity())
             .map_err(|e| table_err(&pdev, "unpreserve", e))
     });
     match r {
@@ -583,7 +582,7 @@ pub unsafe extern "C" fn pci_liveupdate_finish(dev: *mut bindings::pci_dev) {
         );
         return;
     }
-    let info = pdev.info();
+    let info = pdev.identity();
     let Some(mut t) = state.incoming() else {
         return;
     };
@@ -634,7 +633,7 @@ pub unsafe extern "C" fn pci_liveupdate_setup_device(dev: *mut bindings::pci_dev
             "cleared Bus Master left set by the previous kernel (handover data refused)\n"
         );
     }
-    let info = pdev.info();
+    let info = pdev.identity();
     let Some(mut t) = state.incoming() else {
         return;
     };
@@ -698,7 +697,7 @@ pub unsafe extern "C" fn pci_liveupdate_remove_device(dev: *mut bindings::pci_de
     let Some(pdev) = (unsafe { entry_dev(dev) }) else {
         return;
     };
-    let info = pdev.info();
+    let info = pdev.identity();
     let mut state = STATE.lock();
     let mut drained = false;
     if state
@@ -768,7 +767,7 @@ pub unsafe extern "C" fn pci_liveupdate_is_outgoing(dev: *mut bindings::pci_dev)
     let Some(pdev) = (unsafe { entry_dev(dev) }) else {
         return false;
     };
-    let found = STATE.lock().outgoing_entry(&pdev.info()).is_some();
+    let found = STATE.lock().outgoing_entry(&pdev.identity()).is_some();
     if found {
         dev_info!(pdev.as_dev(), "Live Update: Bus Master kept across kexec\n");
     }

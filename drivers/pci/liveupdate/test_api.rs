@@ -7,10 +7,7 @@
 use crate::{
     abi,
     flb::FAIL_NEXT_GROW,
-    table::{
-        self,
-        Node, //
-    },
+    table,
     STATE, //
 };
 use kernel::{
@@ -170,7 +167,7 @@ pub unsafe extern "C" fn pci_liveupdate_test_mismatch(dev: *mut bindings::pci_de
     let Some(pdev) = (unsafe { crate::entry_dev(dev) }) else {
         return ENODEV.to_errno();
     };
-    let info = pdev.info();
+    let info = pdev.identity();
     let mut state = STATE.lock();
     state
         .outgoing()
@@ -202,7 +199,7 @@ pub unsafe extern "C" fn pci_liveupdate_test_status(
     let Some(pdev) = (unsafe { crate::entry_dev(dev) }) else {
         return;
     };
-    let info = pdev.info();
+    let info = pdev.identity();
     let mut state = STATE.lock();
     let p = state.incoming_entry(&pdev).is_some();
     let o = state.outgoing_entry(&info).is_some();
