@@ -188,7 +188,10 @@ fn larger_entries_are_accepted_and_their_tails_ignored() {
     }
     let mut hdr = t.hdr;
     hdr.entry_size.set(stride as u16);
-    hdr.checksum.set(table::crc32c(&bytes[..n * stride]));
+    let sum = bytes[..n * stride]
+        .chunks(stride)
+        .fold(0u32, |s, e| s.wrapping_add(table::crc32c(e)));
+    hdr.checksum.set(sum);
     hdr.header_checksum.set(table::header_checksum(&hdr));
     let got = table::validate(&mut hdr, &mut bytes).unwrap().to_vec();
     assert_eq!(got, t.buf[..n]);
@@ -196,6 +199,37 @@ fn larger_entries_are_accepted_and_their_tails_ignored() {
     assert_eq!(usize::from(hdr.entry_size.get()), abi::DEV_SER_SIZE);
     let mut again = bytes.clone();
     table::validate(&mut hdr, &mut again).unwrap();
+}
+
+#[test]
+fn whole_array_crc_without_entry_sum_is_still_read() {
+    let t = sample();
+    let n = t.hdr.count.get() as usize;
+    let mut hdr = t.hdr;
+    assert_ne!(
+        hdr.incompat.get() & abi::INCOMPAT_ENTRY_SUM,
+        0,
+        "writers set it"
+    );
+    // What a writer without the feature would have produced.
+    hdr.incompat.set(0);
+    hdr.checksum.set(table::crc32c(t.buf[..n].as_bytes()));
+    hdr.header_checksum.set(table::header_checksum(&hdr));
+    let mut bytes = t.array_bytes().to_vec();
+    let got = table::validate(&mut hdr, &mut bytes).unwrap().to_vec();
+    assert_eq!(got, t.buf[..n]);
+    // Resealed with the per-entry sum, which later changes keep current.
+    assert_ne!(hdr.incompat.get() & abi::INCOMPAT_ENTRY_SUM, 0);
+    assert_eq!(hdr.checksum.get(), table::checksum(&t.buf[..n]));
+    table::validate(&mut hdr, &mut bytes).unwrap();
+    // The other way round fails: the sum is not a whole-array CRC.
+    let mut hdr = t.hdr;
+    hdr.incompat.set(0);
+    hdr.header_checksum.set(table::header_checksum(&hdr));
+    assert!(matches!(
+        table::validate(&mut hdr, &mut t.array_bytes().to_vec()),
+        Err(Invalid::Checksum(..))
+    ));
 }
 
 #[test]

@@ -49,9 +49,16 @@
 #define PCI_LU_SER_MAGIC	0x554c4350
 #define PCI_LU_SER_VERSION	2
 
-/* No feature bits are defined yet. */
+/*
+ * @checksum is the sum (mod 2^32) of the CRC32C of each of the @count
+ * entries (@entry_size bytes each) instead of one CRC32C over them all: a
+ * change updates it from the entries it touches, so a preserve costs the
+ * same whatever the size of the table. Entry order is checked separately.
+ */
+#define PCI_LU_INCOMPAT_ENTRY_SUM	0x00000001U
+
 #define PCI_LU_COMPAT_KNOWN	0
-#define PCI_LU_INCOMPAT_KNOWN	0
+#define PCI_LU_INCOMPAT_KNOWN	PCI_LU_INCOMPAT_ENTRY_SUM
 
 /* Room for a driver name and its NUL. */
 #define PCI_DEV_SER_DRIVER_LEN	24
@@ -64,7 +71,9 @@
  * @count:      Number of valid entries.
  * @capacity:   Number of entries the array has room for.
  * @entries:    Physical address of the entry array (0 if @capacity is 0).
- * @checksum:   CRC32C of the first @count * @entry_size bytes of the array.
+ * @checksum:   CRC32C of the first @count * @entry_size bytes of the array,
+ *              or with %PCI_LU_INCOMPAT_ENTRY_SUM (always written) the sum
+ *              of the CRC32C of each of those entries.
  * @header_checksum: CRC32C of this header with @header_checksum read as
  *              zero. It is checked before @entries is trusted, so a
  *              damaged address never makes the next kernel claim memory

@@ -31,7 +31,10 @@ pub const SER_VERSION: u16 = 2;
 /// `PCI_LU_COMPAT_*` bits this kernel knows; unknown ones are ignored.
 pub const COMPAT_KNOWN: u32 = 0;
 /// `PCI_LU_INCOMPAT_*` bits this kernel knows; unknown ones refuse the data.
-pub const INCOMPAT_KNOWN: u32 = 0;
+pub const INCOMPAT_KNOWN: u32 = INCOMPAT_ENTRY_SUM;
+/// `checksum` is the wrapping sum of each entry's CRC32C, so that changes
+/// update it from the entries they touch.
+pub const INCOMPAT_ENTRY_SUM: u32 = 1 << 0;
 
 /// `PCI_DEV_SER_DRIVER_LEN`: room for a driver name and its NUL.
 pub const DRIVER_LEN: usize = 24;

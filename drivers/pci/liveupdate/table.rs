@@ -278,8 +278,7 @@ fn crc_byte(c: u32, b: u8) -> u32 {
     CRC32C[0][usize::from((c as u8) ^ b)] ^ (c >> 8)
 }
 
-/// CRC32C of `bytes`, eight bytes per step: the table is re-summed on every
-/// change, so this is the cost of a preserve on large tables.
+/// CRC32C of `bytes`, eight bytes per step.
 pub fn crc32c(bytes: &[u8]) -> u32 {
     let mut c = !0u32;
     let mut chunks = bytes.chunks_exact(8);
@@ -299,9 +298,29 @@ pub fn crc32c(bytes: &[u8]) -> u32 {
     !chunks.remainder().iter().fold(c, |c, &b| crc_byte(c, b))
 }
 
-/// Checksum stored in the header for these entries.
+/// One entry's share of the table checksum (`INCOMPAT_ENTRY_SUM`).
+pub fn entry_sum(e: &PciDevSer) -> u32 {
+    crc32c(e.as_bytes())
+}
+
+/// Checksum stored in the header for these entries: the wrapping sum of
+/// each entry's CRC32C, position-independent so that an insertion or a
+/// removal updates it in constant time (the order is checked on its own).
 pub fn checksum(entries: &[PciDevSer]) -> u32 {
-    crc32c(entries.as_bytes())
+    entries
+        .iter()
+        .fold(0u32, |sum, e| sum.wrapping_add(entry_sum(e)))
+}
+
+/// Checksum of `count` entries of `stride` bytes in `bytes`, as the header
+/// with `incompat` describes it.
+fn array_checksum(bytes: &[u8], stride: usize, incompat: u32) -> u32 {
+    if incompat & abi::INCOMPAT_ENTRY_SUM == 0 {
+        return crc32c(bytes);
+    }
+    bytes
+        .chunks_exact(stride)
+        .fold(0u32, |sum, e| sum.wrapping_add(crc32c(e)))
 }
 
 /// Checksum of a header, its `header_checksum` field read as zero.
@@ -313,6 +332,7 @@ pub fn header_checksum(hdr: &PciLuSer) -> u32 {
 
 /// Writes both checksums of a header describing `entries`.
 pub fn seal(hdr: &mut PciLuSer, entries: &[PciDevSer]) {
+    hdr.incompat = U32::new(hdr.incompat.get() | abi::INCOMPAT_ENTRY_SUM);
     hdr.checksum = U32::new(checksum(entries));
     hdr.header_checksum = U32::new(header_checksum(hdr));
 }
@@ -330,6 +350,10 @@ pub fn init_header(hdr: &mut PciLuSer) {
 }
 
 /// A mutable view of a table: the header and its whole entry array.
+///
+/// Every change keeps `hdr.checksum` equal to [`checksum`] of the entries by
+/// adding and subtracting the shares of the entries it touches; the header
+/// checksum is rewritten at the end of each public operation.
 ///
 /// # Invariants
 ///
@@ -375,6 +399,20 @@ impl<'a> Table<'a> {
         self.hdr.count = U32::new(len as u32);
     }
 
+    /// Adds `add` and removes `sub` from the running entry checksum.
+    fn adjust_sum(&mut self, add: u32, sub: u32) {
+        let sum = self.hdr.checksum.get().wrapping_add(add).wrapping_sub(sub);
+        self.hdr.checksum = U32::new(sum);
+    }
+
+    /// Changes entry `i` in place, keeping the checksum current.
+    fn edit(&mut self, i: usize, f: impl FnOnce(&mut PciDevSer)) {
+        let old = entry_sum(&self.buf[i]);
+        f(&mut self.buf[i]);
+        let new = entry_sum(&self.buf[i]);
+        self.adjust_sum(new, old);
+    }
+
     fn insert(&mut self, at: usize, e: PciDevSer) -> Result<(), Error> {
         let len = self.len();
         if len >= self.buf.len() || at > len {
@@ -383,6 +421,7 @@ impl<'a> Table<'a> {
         self.buf.copy_within(at..len, at + 1);
         self.buf[at] = e;
         self.set_len(len + 1);
+        self.adjust_sum(entry_sum(&e), 0);
         Ok(())
     }
 
@@ -391,6 +430,8 @@ impl<'a> Table<'a> {
         if at >= len {
             return;
         }
+        let gone = entry_sum(&self.buf[at]);
+        self.adjust_sum(0, gone);
         self.buf.copy_within(at + 1..len, at);
         self.buf[len - 1] = PciDevSer::default();
         self.set_len(len - 1);
@@ -399,21 +440,23 @@ impl<'a> Table<'a> {
     /// Drops one reference of entry `i` (and its direct mark if `direct`);
     /// removes the entry when none is left.
     fn release(&mut self, i: usize, direct: bool) {
-        let e = &mut self.buf[i];
-        let refs = e.refcount.get().saturating_sub(1);
-        e.refcount = U16::new(refs);
-        if direct {
-            e.flags = U32::new(e.flags.get() & !abi::F_DIRECT);
-            e.driver = NO_DRIVER;
-        }
+        let refs = self.buf[i].refcount.get().saturating_sub(1);
+        self.edit(i, |e| {
+            e.refcount = U16::new(refs);
+            if direct {
+                e.flags = U32::new(e.flags.get() & !abi::F_DIRECT);
+                e.driver = NO_DRIVER;
+            }
+        });
         if refs == 0 {
             self.remove(i);
         }
     }
 
+    /// Rewrites the header checksum; the entry checksum is kept current by
+    /// every change (see [`Table`]).
     fn update_checksum(&mut self) {
-        let len = self.len();
-        seal(self.hdr, &self.buf[..len]);
+        self.hdr.header_checksum = U32::new(header_checksum(self.hdr));
     }
 
     /// Checks that preserving the device at the start of `path` can
@@ -466,20 +509,19 @@ impl<'a> Table<'a> {
         for (depth, info) in path.nodes().iter().enumerate() {
             let direct = depth == 0;
             let step = match search(self.entries(), info.segment, info.bdf) {
-                Ok(i) => {
-                    let e = &mut self.buf[i];
-                    match e.refcount.get().checked_add(1) {
-                        Some(r) => {
+                Ok(i) => match self.buf[i].refcount.get().checked_add(1) {
+                    Some(r) => {
+                        self.edit(i, |e| {
                             e.refcount = U16::new(r);
                             if direct {
                                 e.flags = U32::new(e.flags.get() | abi::F_DIRECT);
                                 e.driver = *driver;
                             }
-                            Ok(())
-                        }
-                        None => Err(Error::Overflow),
+                        });
+                        Ok(())
                     }
-                }
+                    None => Err(Error::Overflow),
+                },
                 Err(i) => self.insert(i, info.to_entry(direct.then_some(driver))),
             };
             if let Err(e) = step {
@@ -770,7 +812,7 @@ pub fn validate<'b>(
         return Err(over());
     }
     let used = shape.count * shape.stride;
-    let sum = crc32c(&array[..used]);
+    let sum = array_checksum(&array[..used], shape.stride, hdr.incompat.get());
     if sum != hdr.checksum.get() {
         return Err(Invalid::Checksum(hdr.checksum.get(), sum));
     }
@@ -784,7 +826,8 @@ pub fn validate<'b>(
     let (entries, _) = <[PciDevSer]>::mut_from_prefix_with_elems(array, shape.count)
         .map_err(|_| Invalid::CapacityOverAllocation(hdr.capacity.get(), 0))?;
     check_entries(entries)?;
-    if shape.stride > abi::DEV_SER_SIZE {
+    if shape.stride > abi::DEV_SER_SIZE || hdr.incompat.get() & abi::INCOMPAT_ENTRY_SUM == 0 {
+        // Later changes keep a per-entry sum of this kernel's entries.
         // CAST: The entry size is 48, asserted in `abi`.
         hdr.entry_size = U16::new(abi::DEV_SER_SIZE as u16);
         seal(hdr, entries);

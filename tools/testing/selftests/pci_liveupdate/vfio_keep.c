@@ -73,8 +73,13 @@ static int stage1(struct pci_lu_ctx *ctx)
 	int s_edu, s_nvme;
 
 	pci_lu_check_firmware_buses(ctx, "firmware");
+	/* Contrast for stage 2: a stock first open clears Bus Master. */
+	CHECK(ctx, vfio_lu_bind_driver(EDU_SW) == 0 && pci_lu_set_bus_master(EDU_SW) == 0,
+	      "%s on vfio-pci, Bus Master set before its first open", EDU_SW);
 	if (vmm_open(ctx, EDU_SW, &edu) || vmm_open(ctx, NVME_PF, &nvme))
 		return 1;
+	CHECK(ctx, pci_lu_bus_master(EDU_SW) == 0,
+	      "the stock first open of %s cleared Bus Master", EDU_SW);
 	for (unsigned int i = 0; i < sizeof(edu_path) / sizeof(edu_path[0]); i++)
 		CHECK(ctx, pci_lu_set_bus_master(edu_path[i]) == 0, "Bus Master on %s",
 		      edu_path[i]);
