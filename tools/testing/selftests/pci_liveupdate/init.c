@@ -8,7 +8,9 @@
  * with pci_lu_stage=2 appended, plus the content of /stage2-cmdline if
  * stage 1 wrote that file (pci_lu_stage2_cmdline(): extra arguments for
  * the second kernel, read only after stage 1 ran). In the second kernel
- * it runs "/tests/NAME 2" and powers off. The stage comes from the
+ * it runs "/tests/NAME 2" and powers off, unless the test asked for one
+ * more Live Update (it wrote /next-hop): then it kexecs again into stage
+ * 3, and so on. The stage comes from the
  * command line and must agree with KHO: only a kernel started by a KHO
  * kexec has /sys/kernel/debug/kho/in. The test itself checks the stage a
  * third time against LUO's state.
@@ -16,6 +18,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,10 +34,14 @@
 
 static char cmdline[4096];
 
-static void say(const char *fmt, const char *a, int b)
+static void __attribute__((format(printf, 1, 2))) say(const char *fmt, ...)
 {
+	va_list ap;
+
 	printf("INIT: ");
-	printf(fmt, a, b);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
 	printf("\n");
 	fflush(stdout);
 }
@@ -68,11 +75,18 @@ static int run(const char *name, const char *stage)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
-static int load_next_kernel(void)
+/* Loads the kernel for stage @stage: this command line, stage replaced. */
+static int load_next_kernel(int stage)
 {
-	char next[sizeof(cmdline) + 512], extra[448] = "";
+	char next[sizeof(cmdline) + 512], extra[448] = "", base[sizeof(cmdline)];
+	char *p;
 	ssize_t ret;
 	int kfd;
+
+	snprintf(base, sizeof(base), "%s", cmdline);
+	p = strstr(base, " pci_lu_stage=");
+	if (p)
+		*p = '\0';	/* init adds it last, after the harness's arguments */
 
 	kfd = open("/stage2-cmdline", O_RDONLY);
 	if (kfd >= 0) {
@@ -81,17 +95,17 @@ static int load_next_kernel(void)
 		extra[strcspn(extra, "\n")] = '\0';
 		close(kfd);
 	}
-	snprintf(next, sizeof(next), "%s pci_lu_stage=2%s%s", cmdline,
+	snprintf(next, sizeof(next), "%s pci_lu_stage=%d%s%s", base, stage,
 		 extra[0] ? " " : "", extra);
 	return pci_lu_kexec_load(next);
 }
 
 int main(void)
 {
-	char name[128] = "";
-	bool kho_in, stage2;
+	char name[128] = "", arg[16];
+	int fd, rc, stage = 1;
+	bool kho_in;
 	char *p;
-	int fd, rc;
 
 	mkdir("/dev", 0755);
 	mkdir("/proc", 0755);
@@ -118,32 +132,34 @@ int main(void)
 	if (!name[0] || !strcmp(name, "none"))
 		stop();
 
-	stage2 = strstr(cmdline, "pci_lu_stage=2");
+	p = strstr(cmdline, "pci_lu_stage=");
+	if (p)
+		stage = atoi(p + strlen("pci_lu_stage="));
 	kho_in = access("/sys/kernel/debug/kho/in", F_OK) == 0;
-	if (stage2 != kho_in) {
-		say("stage marker (%s) disagrees with KHO handover (%d)",
-		    stage2 ? "stage 2" : "stage 1", kho_in);
-		printf("PCI_LU_RESULT %s stage%d FAIL: stage detection\n", name, stage2 ? 2 : 1);
+	if ((stage > 1) != kho_in || stage < 1) {
+		say("stage marker (stage %d) disagrees with KHO handover (%d)", stage, kho_in);
+		printf("PCI_LU_RESULT %s stage%d FAIL: stage detection\n", name, stage);
 		stop();
 	}
-	say("Starting %s stage %d", name, stage2 ? 2 : 1);
+	say("Starting %s stage %d", name, stage);
 
-	rc = run(name, stage2 ? "2" : "1");
+	snprintf(arg, sizeof(arg), "%d", stage);
+	rc = run(name, arg);
 	say("%s returned %d", name, rc);
-	if (rc || stage2)
+	if (rc || (stage > 1 && access("/next-hop", F_OK)))
 		stop();
 
-	rc = load_next_kernel();
+	rc = load_next_kernel(stage + 1);
 	if (rc) {
 		say("kexec_file_load failed for %s: %d", name, rc);
-		printf("PCI_LU_RESULT %s stage1 FAIL: kexec_file_load\n", name);
+		printf("PCI_LU_RESULT %s stage%d FAIL: kexec_file_load\n", name, stage);
 		stop();
 	}
 
-	say("kexec into stage 2 of %s%.0d", name, 0);
+	say("kexec into stage %d of %s", stage + 1, name);
 	sync();
 	reboot(RB_KEXEC);
 	say("reboot(RB_KEXEC) failed for %s: errno %d", name, errno);
-	printf("PCI_LU_RESULT %s stage1 FAIL: kexec\n", name);
+	printf("PCI_LU_RESULT %s stage%d FAIL: kexec\n", name, stage);
 	stop();
 }

@@ -74,7 +74,12 @@ for t in ${tests[@]+"${tests[@]}"}; do
 	start=$(date +%s)
 	err=$("$TOP/scripts/vm" -i "$initrd" -a "pci_lu_test=$t" -t "$tmo" -l "$log" 2>&1) || true
 	secs=$(($(date +%s) - start))
-	if grep -q "PCI_LU_RESULT $t stage1 PASS" "$log" && grep -q "PCI_LU_RESULT $t stage2 PASS" "$log"; then
+	# A multi-hop test declares its last stage; every stage must pass.
+	last=$(sed -n "s/^PCI_LU_STAGES $t \([0-9]*\).*/\1/p" "$log" | tr -d '\r' | head -1)
+	if grep -q "PCI_LU_RESULT $t stage1 PASS" "$log" &&
+		grep -q "PCI_LU_RESULT $t stage${last:-2} PASS" "$log" &&
+		grep -q "PCI_LU_RESULT $t stage2 PASS" "$log" &&
+		! grep -q "PCI_LU_RESULT $t stage[0-9]* FAIL" "$log"; then
 		echo "ok $i $t # ${secs}s"
 		pass=$((pass + 1))
 	else

@@ -24,33 +24,6 @@
 /* The bridges above each device: DMA needs Bus Master on all of them. */
 static const char *const edu_path[] = { SWITCH_DN1, SWITCH_UP, ROOT_PORT2 };
 
-/* The canary of lib/nvme.h, written through the VFIO file. */
-static int plant_canary(struct vfio_lu_dev *d)
-{
-	int ret = vfio_lu_bar_wr(d, NVME_CC, 0);
-
-	for (int i = 0; !ret && i < 200 && (vfio_lu_bar_rd(d, NVME_CSTS) & 1); i++)
-		vfio_lu_sleep_ms(10);
-	ret = ret ?: vfio_lu_bar_wr(d, NVME_AQA, CANARY_AQA);
-	ret = ret ?: vfio_lu_bar_wr(d, NVME_ASQ, CANARY_ASQ);
-	ret = ret ?: vfio_lu_bar_wr(d, NVME_ASQ + 4, 0);
-	ret = ret ?: vfio_lu_bar_wr(d, NVME_ACQ, CANARY_ACQ);
-	ret = ret ?: vfio_lu_bar_wr(d, NVME_ACQ + 4, 0);
-	ret = ret ?: vfio_lu_bar_wr(d, NVME_CC, CANARY_CC);
-	for (int i = 0; !ret && i < 200 && !(vfio_lu_bar_rd(d, NVME_CSTS) & 1); i++)
-		vfio_lu_sleep_ms(10);
-	return ret;
-}
-
-static bool has_canary(struct vfio_lu_dev *d)
-{
-	return vfio_lu_bar_rd(d, NVME_CC) == CANARY_CC &&
-	       (vfio_lu_bar_rd(d, NVME_CSTS) & 1) &&
-	       vfio_lu_bar_rd(d, NVME_AQA) == CANARY_AQA &&
-	       vfio_lu_bar_rd(d, NVME_ASQ) == CANARY_ASQ &&
-	       vfio_lu_bar_rd(d, NVME_ACQ) == CANARY_ACQ;
-}
-
 /* Binds @bdf to vfio-pci and opens it as a VMM does; 0 or -errno. */
 static int vmm_open(struct pci_lu_ctx *ctx, const char *bdf, struct vfio_lu_dev *d)
 {
@@ -91,7 +64,7 @@ static int stage1(struct pci_lu_ctx *ctx)
 	CHECK(ctx, edu.bar0 != NULL, "BAR0 of %s mapped through VFIO", EDU_SW);
 	CHECK(ctx, edu_dma_round_trip(&edu, EDU_IOVA, 0x5a) == 0,
 	      "edu DMA round trip through the IOMMU before the update");
-	CHECK(ctx, plant_canary(&nvme) == 0 && has_canary(&nvme),
+	CHECK(ctx, nvme_vfio_plant_canary(&nvme) == 0 && nvme_vfio_has_canary(&nvme),
 	      "canary planted in %s through VFIO", NVME_PF);
 
 	s_edu = luo_create_session(ctx, "vfio-edu");
@@ -198,7 +171,7 @@ static int stage2_nvme(struct pci_lu_ctx *ctx)
 	      NVME_PF, drv);
 	CHECK(ctx, vfio_lu_attach(&nvme) == 0 && vfio_lu_get_info(nvme.fd, &info) == 0,
 	      "retrieved file of %s binds and answers VFIO_DEVICE_GET_INFO", NVME_PF);
-	CHECK(ctx, has_canary(&nvme), "%s canary intact through VFIO after the first open",
+	CHECK(ctx, nvme_vfio_has_canary(&nvme), "%s canary intact through VFIO after the first open",
 	      NVME_PF);
 	CHECK(ctx, pci_lu_bus_master(NVME_PF) == 1, "%s still masters", NVME_PF);
 	CHECK(ctx, luo_finish_session(s) == 0, "finish session vfio-nvme");

@@ -495,7 +495,8 @@ bool pci_lu_cmdline_has(const char *needle)
 /* The state session carries the test name; its presence marks stage 2. */
 static int detect_stage(struct pci_lu_ctx *ctx, int *state)
 {
-	char buf[128] = "";
+	char buf[160] = "";
+	char *p;
 	int fd;
 
 	*state = luo_retrieve_session(ctx, STATE_SESSION);
@@ -511,16 +512,20 @@ static int detect_stage(struct pci_lu_ctx *ctx, int *state)
 		return -1;
 	}
 	close(fd);
-	if (strcmp(buf, ctx->name)) {
-		pci_lu_log("state session belongs to test '%s'", buf);
+	/* "NAME STAGE": the test, and the stage this kernel must run. */
+	p = strrchr(buf, ' ');
+	if (!p || strncmp(buf, ctx->name, p - buf) || strlen(ctx->name) != (size_t)(p - buf)) {
+		pci_lu_log("state session belongs to another test: '%s'", buf);
 		return -1;
 	}
-	return 2;
+	return atoi(p + 1);
 }
 
-static int create_state(struct pci_lu_ctx *ctx)
+/* The state session handed to the next kernel, which runs stage @next. */
+static int create_state(struct pci_lu_ctx *ctx, int next)
 {
 	int session = luo_create_session(ctx, STATE_SESSION);
+	char buf[160];
 	int fd, ret;
 
 	if (session < 0)
@@ -528,7 +533,8 @@ static int create_state(struct pci_lu_ctx *ctx)
 	fd = memfd_create("pci-lu-state", 0);
 	if (fd < 0)
 		return -errno;
-	if (write(fd, ctx->name, strlen(ctx->name) + 1) < 0)
+	snprintf(buf, sizeof(buf), "%s %d", ctx->name, next);
+	if (write(fd, buf, strlen(buf) + 1) < 0)
 		return -errno;
 	ret = luo_preserve_fd(session, fd, STATE_TOKEN);
 	close(fd);
@@ -570,7 +576,7 @@ int pci_lu_main(int argc, char **argv, const char *name,
 		return 1;
 	}
 	if (ctx.stage == 1) {
-		ret = create_state(&ctx);
+		ret = create_state(&ctx, 2);
 		if (ret) {
 			printf("PCI_LU_RESULT %s stage1 FAIL: state session: %s\n",
 			       name, strerror(-ret));
@@ -580,6 +586,15 @@ int pci_lu_main(int argc, char **argv, const char *name,
 	} else {
 		ret = stage2(&ctx);
 		CHECK(&ctx, luo_finish_session(state) == 0, "state session finishes");
+		close(state);
+		if (ctx.next_hop) {
+			/* One more Live Update: /init kexecs again. */
+			int fd = open("/next-hop", O_WRONLY | O_CREAT, 0644);
+
+			CHECK(&ctx, create_state(&ctx, ctx.stage + 1) == 0 && fd >= 0,
+			      "state session for stage %d", ctx.stage + 1);
+			close(fd);
+		}
 	}
 	if (ret || ctx.failed || !ctx.checks) {
 		printf("PCI_LU_RESULT %s stage%d FAIL: %d of %d checks failed%s\n",
@@ -588,9 +603,19 @@ int pci_lu_main(int argc, char **argv, const char *name,
 		return 1;
 	}
 	printf("PCI_LU_RESULT %s stage%d PASS (%d checks)\n", name, ctx.stage, ctx.checks);
-	if (ctx.stage == 1) {
+	if (ctx.stage == 1 || ctx.next_hop) {
 		close(ctx.luo_fd);
 		hold_and_exit();
 	}
 	return 0;
+}
+
+void pci_lu_next_hop(struct pci_lu_ctx *ctx)
+{
+	ctx->next_hop = true;
+}
+
+void pci_lu_declare_stages(struct pci_lu_ctx *ctx, int n)
+{
+	printf("PCI_LU_STAGES %s %d\n", ctx->name, n);
 }

@@ -59,6 +59,7 @@ struct pci_lu_ctx {
 	int stage;
 	int luo_fd;
 	int checks, failed;
+	bool next_hop;
 };
 
 typedef int (*pci_lu_stage_fn)(struct pci_lu_ctx *ctx);
@@ -71,6 +72,15 @@ int pci_lu_main(int argc, char **argv, const char *name,
 	{								\
 		return pci_lu_main(argc, argv, TEST_NAME, s1, s2);	\
 	}
+
+/*
+ * Multi-hop tests: stage 2 runs again in every later kernel (ctx->stage is
+ * 2, 3, ...). Calling pci_lu_next_hop() from it keeps the test's files open
+ * and makes /init kexec once more; pci_lu_declare_stages() (from stage 1)
+ * tells the runner how many stages must pass.
+ */
+void pci_lu_next_hop(struct pci_lu_ctx *ctx);
+void pci_lu_declare_stages(struct pci_lu_ctx *ctx, int n);
 
 /* Records one check as a KTAP line; returns @ok. */
 bool pci_lu_check(struct pci_lu_ctx *ctx, bool ok, const char *fmt, ...)

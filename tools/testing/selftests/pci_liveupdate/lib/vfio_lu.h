@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "kexec_load.h"
+#include "nvme.h"
 #include "pci_lu.h"
 
 #define EDU_LIVENESS	0x04	/* reads back the complement of what was written */
@@ -343,6 +344,33 @@ static inline int vfio_lu_msi(int fd, bool on)
 		s.set.count = 0;
 	}
 	return ioctl(fd, VFIO_DEVICE_SET_IRQS, &s) ? -errno : 0;
+}
+
+/* The canary of lib/nvme.h, written through the VFIO file. */
+static inline int nvme_vfio_plant_canary(struct vfio_lu_dev *d)
+{
+	int ret = vfio_lu_bar_wr(d, NVME_CC, 0);
+
+	for (int i = 0; !ret && i < 200 && (vfio_lu_bar_rd(d, NVME_CSTS) & 1); i++)
+		vfio_lu_sleep_ms(10);
+	ret = ret ?: vfio_lu_bar_wr(d, NVME_AQA, CANARY_AQA);
+	ret = ret ?: vfio_lu_bar_wr(d, NVME_ASQ, CANARY_ASQ);
+	ret = ret ?: vfio_lu_bar_wr(d, NVME_ASQ + 4, 0);
+	ret = ret ?: vfio_lu_bar_wr(d, NVME_ACQ, CANARY_ACQ);
+	ret = ret ?: vfio_lu_bar_wr(d, NVME_ACQ + 4, 0);
+	ret = ret ?: vfio_lu_bar_wr(d, NVME_CC, CANARY_CC);
+	for (int i = 0; !ret && i < 200 && !(vfio_lu_bar_rd(d, NVME_CSTS) & 1); i++)
+		vfio_lu_sleep_ms(10);
+	return ret;
+}
+
+static inline bool nvme_vfio_has_canary(struct vfio_lu_dev *d)
+{
+	return vfio_lu_bar_rd(d, NVME_CC) == CANARY_CC &&
+	       (vfio_lu_bar_rd(d, NVME_CSTS) & 1) &&
+	       vfio_lu_bar_rd(d, NVME_AQA) == CANARY_AQA &&
+	       vfio_lu_bar_rd(d, NVME_ASQ) == CANARY_ASQ &&
+	       vfio_lu_bar_rd(d, NVME_ACQ) == CANARY_ACQ;
 }
 
 /* Loads this same kernel and initramfs for stage 2, as /init does; 0 or -errno. */
