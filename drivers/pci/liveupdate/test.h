@@ -18,6 +18,8 @@ struct pci_dev_ser;
  * incoming one, -EINVAL if the incoming data was refused.
  */
 int pci_liveupdate_test_snapshot(bool outgoing, struct pci_dev_ser *buf, u32 max);
+/* Entries the outgoing array has room for, or -errno. */
+int pci_liveupdate_test_capacity(void);
 
 /* Faults for pci_liveupdate_test_inject(). */
 #define PCI_LU_TEST_FAIL_NEXT_ALLOC	1 /* next growth of the array fails */

@@ -84,6 +84,19 @@ pub unsafe extern "C" fn pci_liveupdate_test_snapshot(
     }
 }
 
+/// Capacity of the outgoing table's array in entries, or a negative errno.
+#[export]
+pub extern "C" fn pci_liveupdate_test_capacity() -> c_int {
+    if !crate::ready() {
+        return ENODEV.to_errno();
+    }
+    let mut state = STATE.lock();
+    state
+        .outgoing()
+        .and_then(|out| Ok(i32::try_from(out.table()?.capacity()).unwrap_or(i32::MAX)))
+        .unwrap_or_else(|e| e.to_errno())
+}
+
 /// Makes both checksums match again, so the next kernel reaches the
 /// structural check a fault targets.
 fn fix_checksum(hdr: &mut abi::PciLuSer, entries: &[abi::PciDevSer]) {

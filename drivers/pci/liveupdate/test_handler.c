@@ -258,6 +258,8 @@ static int pci_lu_test_show_table(struct seq_file *m, bool outgoing)
 		return 0;
 	}
 	seq_printf(m, "count %d\n", n);
+	if (outgoing)
+		seq_printf(m, "capacity %d\n", pci_liveupdate_test_capacity());
 	for (i = 0; i < min(n, PCI_LU_TEST_MAX_ENTRIES); i++)
 		seq_printf(m, "%04x:%02x:%02x.%d refcount=%u vendor=%04x device=%04x class=%06x flags=%x upstream=%04x bus=%02x-%02x driver=%.*s\n",
 			   le32_to_cpu(e[i].segment), le16_to_cpu(e[i].bdf) >> 8,
