@@ -628,6 +628,11 @@ impl<'a> Table<'a> {
         self.buf.len()
     }
 
+    /// The header and the whole array, as they would be handed over.
+    pub fn raw(&self) -> (&PciLuSer, &[PciDevSer]) {
+        (self.hdr, self.buf)
+    }
+
     /// Copies the entries into `to`, at least as large, which lives at
     /// physical address `phys`, and makes it the table's array. Returns the
     /// old array, or `None` (and changes nothing) if `to` is too small.

@@ -20,6 +20,12 @@ struct pci_dev_ser;
 int pci_liveupdate_test_snapshot(bool outgoing, struct pci_dev_ser *buf, u32 max);
 /* Entries the outgoing array has room for, or -errno. */
 int pci_liveupdate_test_capacity(void);
+/*
+ * Validates @variants damaged copies of the incoming table (seeded by
+ * @seed); @stats gets tried, refused, valid with the same entries, valid
+ * with other entries. 0 or -errno.
+ */
+int pci_liveupdate_test_fuzz(u64 seed, u32 variants, u32 *stats);
 
 /* Faults for pci_liveupdate_test_inject(). */
 #define PCI_LU_TEST_FAIL_NEXT_ALLOC	1 /* next growth of the array fails */

@@ -97,6 +97,99 @@ pub extern "C" fn pci_liveupdate_test_capacity() -> c_int {
         .unwrap_or_else(|e| e.to_errno())
 }
 
+/// Outcome of [`pci_liveupdate_test_fuzz`], in `stats` order.
+const FUZZ_TRIED: usize = 0;
+const FUZZ_REFUSED: usize = 1;
+const FUZZ_VALID_SAME: usize = 2;
+const FUZZ_VALID_CHANGED: usize = 3;
+
+/// xorshift64: reproducible variants from a seed.
+fn next(x: &mut u64) -> u64 {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    *x
+}
+
+/// Flips 1 to 3 random bits of `bytes`.
+fn flip(bytes: &mut [u8], rng: &mut u64) {
+    if bytes.is_empty() {
+        return;
+    }
+    for _ in 0..1 + next(rng) % 3 {
+        // CAST: The remainder is below `len`, a `usize`.
+        let i = (next(rng) % bytes.len() as u64) as usize;
+        bytes[i] ^= 1 << (next(rng) % 8);
+    }
+}
+
+/// Runs the incoming validator on `variants` randomly damaged copies of the
+/// incoming table (header and whole array as handed over), seeded by
+/// `seed`, and counts the outcomes into `stats` (tried, refused, still
+/// valid with the same entries, valid with other entries). The real table
+/// is not touched.
+///
+/// # Safety
+///
+/// `stats` must point to 4 writable `u32`s.
+#[export]
+pub unsafe extern "C" fn pci_liveupdate_test_fuzz(
+    seed: u64,
+    variants: u32,
+    stats: *mut u32,
+) -> c_int {
+    let copy = || -> Result<(abi::PciLuSer, KVec<u8>, KVec<abi::PciDevSer>)> {
+        let mut state = STATE.lock();
+        let t = state.incoming().ok_or(ENODATA)?;
+        let (hdr, all) = t.raw();
+        let mut bytes = KVec::with_capacity(all.as_bytes().len(), GFP_KERNEL)?;
+        bytes.extend_from_slice(all.as_bytes(), GFP_KERNEL)?;
+        let mut entries = KVec::with_capacity(t.len(), GFP_KERNEL)?;
+        entries.extend_from_slice(t.entries(), GFP_KERNEL)?;
+        Ok((*hdr, bytes, entries))
+    };
+    let (hdr0, bytes0, orig) = match copy() {
+        Ok(c) => c,
+        Err(e) => return e.to_errno(),
+    };
+    let mut work = match KVec::with_capacity(bytes0.len(), GFP_KERNEL) {
+        Ok(w) => w,
+        Err(e) => return Error::from(e).to_errno(),
+    };
+    let mut out = [0u32; 4];
+    let mut rng = seed | 1;
+    for _ in 0..variants {
+        let mut hdr = hdr0;
+        work.clear();
+        if work.extend_from_slice(&bytes0, GFP_KERNEL).is_err() {
+            return ENOMEM.to_errno();
+        }
+        let mut len = work.len();
+        match next(&mut rng) % 4 {
+            0 => flip(hdr.as_mut_bytes(), &mut rng),
+            1 => flip(&mut work, &mut rng),
+            2 => {
+                flip(hdr.as_mut_bytes(), &mut rng);
+                flip(&mut work, &mut rng);
+            }
+            // CAST: The remainder is below `len`, a `usize`.
+            _ if len > 0 => len = (next(&mut rng) % len as u64) as usize,
+            _ => flip(hdr.as_mut_bytes(), &mut rng),
+        }
+        out[FUZZ_TRIED] += 1;
+        match table::validate(&mut hdr, &mut work[..len]) {
+            Err(_) => out[FUZZ_REFUSED] += 1,
+            Ok(e) if *e == orig[..] => out[FUZZ_VALID_SAME] += 1,
+            Ok(_) => out[FUZZ_VALID_CHANGED] += 1,
+        }
+    }
+    for (i, v) in out.iter().enumerate() {
+        // SAFETY: `stats` has room for 4 values (function contract).
+        unsafe { *stats.add(i) = *v };
+    }
+    0
+}
+
 /// Makes both checksums match again, so the next kernel reaches the
 /// structural check a fault targets.
 fn fix_checksum(hdr: &mut abi::PciLuSer, entries: &[abi::PciDevSer]) {

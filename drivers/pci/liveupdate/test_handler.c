@@ -353,6 +353,55 @@ PCI_LU_TEST_DIRECT(freeze, pci_lu_test_do_freeze);
 PCI_LU_TEST_DIRECT(unpreserve, pci_lu_test_do_unpreserve);
 PCI_LU_TEST_DIRECT(finish, pci_lu_test_do_finish);
 
+/* "SEED VARIANTS" runs the validator on damaged copies of the incoming table. */
+static u32 pci_lu_test_fuzz_stats[4];
+static int pci_lu_test_fuzz_err = -ENODATA;
+static DEFINE_MUTEX(pci_lu_test_fuzz_lock);
+
+static ssize_t pci_lu_test_fuzz_write(struct file *file, const char __user *ubuf,
+				      size_t len, loff_t *ppos)
+{
+	unsigned long long seed;
+	unsigned int variants;
+	char buf[48];
+
+	if (len >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = '\0';
+	if (sscanf(buf, "%llu %u", &seed, &variants) != 2 || variants > 1000000)
+		return -EINVAL;
+	guard(mutex)(&pci_lu_test_fuzz_lock);
+	pci_lu_test_fuzz_err = pci_liveupdate_test_fuzz(seed, variants, pci_lu_test_fuzz_stats);
+	return pci_lu_test_fuzz_err ?: len;
+}
+
+static int pci_lu_test_fuzz_show(struct seq_file *m, void *v)
+{
+	guard(mutex)(&pci_lu_test_fuzz_lock);
+	if (pci_lu_test_fuzz_err)
+		seq_printf(m, "error %d\n", pci_lu_test_fuzz_err);
+	else
+		seq_printf(m, "tried %u refused %u valid_same %u valid_changed %u\n",
+			   pci_lu_test_fuzz_stats[0], pci_lu_test_fuzz_stats[1],
+			   pci_lu_test_fuzz_stats[2], pci_lu_test_fuzz_stats[3]);
+	return 0;
+}
+
+static int pci_lu_test_fuzz_open(struct inode *inode, struct file *file)
+{
+	return single_open(file, pci_lu_test_fuzz_show, NULL);
+}
+
+static const struct file_operations pci_lu_test_fuzz_fops = {
+	.open = pci_lu_test_fuzz_open,
+	.read = seq_read,
+	.write = pci_lu_test_fuzz_write,
+	.llseek = seq_lseek,
+	.release = single_release,
+};
+
 static int pci_lu_test_inject_set(void *data, u64 val)
 {
 	if (val > U32_MAX)
@@ -394,6 +443,7 @@ static int __init pci_lu_test_init(void)
 	debugfs_create_file("finish", 0200, dir, NULL, &pci_lu_test_finish_fops);
 	debugfs_create_file("mismatch", 0200, dir, NULL, &pci_lu_test_mismatch_fops);
 	debugfs_create_file("freeze", 0200, dir, NULL, &pci_lu_test_freeze_fops);
+	debugfs_create_file("fuzz", 0600, dir, NULL, &pci_lu_test_fuzz_fops);
 	return 0;
 }
 late_initcall(pci_lu_test_init);
