@@ -34,7 +34,7 @@ while getopts "t:T:Kkh" o; do
 	esac
 done
 
-bz=$BUILD/arch/x86/boot/bzImage
+bz=${PCI_LU_BZIMAGE:-$BUILD/arch/x86/boot/bzImage}
 [ -f "$bz" ] || die "no kernel at $bz (run make kernel)"
 [ -d "$BUILD/usr/include/linux" ] || die "no UAPI headers in $BUILD/usr/include (run make kernel)"
 bin=$OUT/selftests
@@ -74,7 +74,10 @@ for t in ${tests[@]+"${tests[@]}"}; do
 	start=$(date +%s)
 	topo=()
 	case $t in scale*) topo=(-x) ;; esac	# 64 more endpoints
-	err=$("$TOP/scripts/vm" "${topo[@]}" -i "$initrd" -a "pci_lu_test=$t" -t "$tmo" -l "$log" 2>&1) || true
+	# make bench: another kernel, topology or command line.
+	# shellcheck disable=SC2086
+	err=$("$TOP/scripts/vm" "${topo[@]}" ${PCI_LU_VM_EXTRA:-} -k "$bz" -i "$initrd" \
+		-a "pci_lu_test=$t ${PCI_LU_APPEND:-}" -t "$tmo" -l "$log" 2>&1) || true
 	secs=$(($(date +%s) - start))
 	# A multi-hop test declares its last stage; every stage must pass.
 	last=$(sed -n "s/^PCI_LU_STAGES $t \([0-9]*\).*/\1/p" "$log" | tr -d '\r' | head -1)

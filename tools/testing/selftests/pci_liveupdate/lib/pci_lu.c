@@ -541,6 +541,29 @@ static int create_state(struct pci_lu_ctx *ctx, int next)
 	return ret;
 }
 
+/*
+ * The verdict line, also through /dev/kmsg: on the serial console a kernel
+ * message may land in the middle of the stdout copy, never of that one.
+ */
+static void __attribute__((format(printf, 1, 2))) result(const char *fmt, ...)
+{
+	char line[256];
+	va_list ap;
+	int fd;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fputs(line, stdout);
+	fflush(stdout);
+	fd = open("/dev/kmsg", O_WRONLY);
+	if (fd >= 0) {
+		if (write(fd, line, strlen(line)) < 0)
+			perror("/dev/kmsg");
+		close(fd);
+	}
+}
+
 /* Keep every session fd open across the kexec: the parent returns to init. */
 static void hold_and_exit(void)
 {
@@ -565,20 +588,20 @@ int pci_lu_main(int argc, char **argv, const char *name,
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	ctx.luo_fd = open("/dev/liveupdate", O_RDWR);
 	if (ctx.luo_fd < 0) {
-		printf("PCI_LU_RESULT %s stage%d FAIL: /dev/liveupdate: %s\n",
+		result("PCI_LU_RESULT %s stage%d FAIL: /dev/liveupdate: %s\n",
 		       name, want, strerror(errno));
 		return 1;
 	}
 	ctx.stage = detect_stage(&ctx, &state);
 	if (ctx.stage != want) {
-		printf("PCI_LU_RESULT %s stage%d FAIL: LUO state says stage %d\n",
+		result("PCI_LU_RESULT %s stage%d FAIL: LUO state says stage %d\n",
 		       name, want, ctx.stage);
 		return 1;
 	}
 	if (ctx.stage == 1) {
 		ret = create_state(&ctx, 2);
 		if (ret) {
-			printf("PCI_LU_RESULT %s stage1 FAIL: state session: %s\n",
+			result("PCI_LU_RESULT %s stage1 FAIL: state session: %s\n",
 			       name, strerror(-ret));
 			return 1;
 		}
@@ -597,12 +620,12 @@ int pci_lu_main(int argc, char **argv, const char *name,
 		}
 	}
 	if (ret || ctx.failed || !ctx.checks) {
-		printf("PCI_LU_RESULT %s stage%d FAIL: %d of %d checks failed%s\n",
+		result("PCI_LU_RESULT %s stage%d FAIL: %d of %d checks failed%s\n",
 		       name, ctx.stage, ctx.failed, ctx.checks,
 		       ctx.checks ? "" : " (no checks ran)");
 		return 1;
 	}
-	printf("PCI_LU_RESULT %s stage%d PASS (%d checks)\n", name, ctx.stage, ctx.checks);
+	result("PCI_LU_RESULT %s stage%d PASS (%d checks)\n", name, ctx.stage, ctx.checks);
 	if (ctx.stage == 1 || ctx.next_hop) {
 		close(ctx.luo_fd);
 		hold_and_exit();

@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * `make bench`: the blackout of a Live Update. Preserves the first N edu
+ * devices (pci_lu_bench=N on the command line; 64 needs the scale
+ * topology) through the test handler; /init prints the TSC right before
+ * reboot(RB_KEXEC), and the second kernel prints it when this program starts
+ * and once every file has been retrieved. scripts/bench turns the ticks into
+ * milliseconds with the rate measured here. With N = 0 it also runs on a
+ * kernel without PCI_LIVEUPDATE, as the baseline. Measures; asserts only
+ * that the update happened.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pci_lu.h"
+
+static unsigned long long tsc(void)
+{
+	return __builtin_ia32_rdtsc();
+}
+
+static int wanted(void)
+{
+	char buf[4096] = "";
+	char *p;
+
+	pci_lu_read("/proc/cmdline", buf, sizeof(buf));
+	p = strstr(buf, "pci_lu_bench=");
+	return p ? atoi(p + strlen("pci_lu_bench=")) : 0;
+}
+
+/* TSC ticks per microsecond, against CLOCK_MONOTONIC over 200 ms. */
+static double tsc_rate(void)
+{
+	struct timespec a, b, nap = { 0, 200 * 1000 * 1000 };
+	unsigned long long t0, t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	t0 = tsc();
+	nanosleep(&nap, NULL);
+	t1 = tsc();
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return (t1 - t0) / ((b.tv_sec - a.tv_sec) * 1e6 + (b.tv_nsec - a.tv_nsec) / 1e3);
+}
+
+static int stage1(struct pci_lu_ctx *ctx)
+{
+	int n = wanted(), done = 0, s;
+	struct dirent **names;
+	int count;
+
+	printf("BENCH devices %d tsc_per_us %.3f\n", n, tsc_rate());
+	s = luo_create_session(ctx, "bench");
+	if (!CHECK(ctx, s >= 0, "create session"))
+		return 1;
+	count = scandir("/sys/bus/pci/devices", &names, NULL, alphasort);
+	for (int i = 0; i < count; i++) {
+		const char *bdf = names[i]->d_name;
+
+		if (done < n && bdf[0] != '.' && pci_lu_config_word(bdf, 0) == 0x1234 &&
+		    pci_lu_config_word(bdf, 2) == 0x11e8 &&
+		    pci_lu_set_bus_master(bdf) == 0 && pci_lu_preserve(s, bdf, done + 1) == 0)
+			done++;
+		free(names[i]);
+	}
+	free(names);
+	CHECK(ctx, done == n, "%d of %d devices preserved", done, n);
+	return 0;
+}
+
+static int stage2(struct pci_lu_ctx *ctx)
+{
+	unsigned long long start = tsc(), end;
+	int n = wanted(), got = 0, s;
+
+	s = luo_retrieve_session(ctx, "bench");
+	for (int t = 1; s >= 0 && t <= n; t++)
+		got += luo_retrieve_fd(s, t) >= 0;
+	end = tsc();
+	printf("BENCH tsc_stage2_start %llu tsc_retrieved %llu\n", start, end);
+	CHECK(ctx, s >= 0 && got == n, "%d of %d devices retrieved", got, n);
+	CHECK(ctx, luo_finish_session(s) == 0, "finish");
+	return 0;
+}
+
+PCI_LU_TEST(stage1, stage2)
