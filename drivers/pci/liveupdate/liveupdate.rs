@@ -77,6 +77,7 @@ mod kho;
 pub mod table;
 #[cfg(CONFIG_PCI_LIVEUPDATE_KUNIT_TEST)]
 mod tests;
+mod timing;
 
 use abi::PciDevSer;
 use dev::PciDev;
@@ -610,6 +611,7 @@ pub unsafe extern "C" fn pci_liveupdate_finish(dev: *mut bindings::pci_dev) {
 /// `dev` must be a valid `struct pci_dev` being set up.
 #[export]
 pub unsafe extern "C" fn pci_liveupdate_setup_device(dev: *mut bindings::pci_dev) {
+    let _timed = timing::ENUMERATION.start();
     // SAFETY: Valid (function contract).
     let Some(pdev) = (unsafe { entry_dev(dev) }) else {
         return;
@@ -693,6 +695,7 @@ pub unsafe extern "C" fn pci_liveupdate_setup_device(dev: *mut bindings::pci_dev
 /// `dev` must be a valid `struct pci_dev` being removed.
 #[export]
 pub unsafe extern "C" fn pci_liveupdate_remove_device(dev: *mut bindings::pci_dev) {
+    let _timed = timing::ENUMERATION.start();
     // SAFETY: Valid (function contract).
     let Some(pdev) = (unsafe { entry_dev(dev) }) else {
         return;
@@ -749,6 +752,7 @@ pub unsafe extern "C" fn pci_liveupdate_remove_device(dev: *mut bindings::pci_de
 /// `dev` must be NULL or a valid `struct pci_dev`.
 #[export]
 pub unsafe extern "C" fn pci_liveupdate_freeze(dev: *mut bindings::pci_dev) {
+    let _timed = timing::SHUTDOWN.start();
     // SAFETY: Guaranteed by the caller.
     if unsafe { entry_dev(dev) }.is_some() {
         STATE.lock().frozen = true;
@@ -763,6 +767,7 @@ pub unsafe extern "C" fn pci_liveupdate_freeze(dev: *mut bindings::pci_dev) {
 /// `dev` must be a valid `struct pci_dev` the caller holds a reference to.
 #[export]
 pub unsafe extern "C" fn pci_liveupdate_is_outgoing(dev: *mut bindings::pci_dev) -> bool {
+    let _timed = timing::SHUTDOWN.start();
     // SAFETY: Valid and referenced (function contract).
     let Some(pdev) = (unsafe { entry_dev(dev) }) else {
         return false;
@@ -792,6 +797,7 @@ pub unsafe extern "C" fn pci_liveupdate_scan_bridge_begin(
     pass: c_int,
     assign_all: bool,
 ) -> bool {
+    let _timed = timing::ENUMERATION.start();
     // SAFETY: Valid (function contract).
     let Some(pdev) = (unsafe { entry_dev(dev) }) else {
         return false;
@@ -824,6 +830,7 @@ pub unsafe extern "C" fn pci_liveupdate_scan_bridge_begin(
 /// `dev` must be a valid `struct pci_dev`.
 #[export]
 pub unsafe extern "C" fn pci_liveupdate_refuse_bridge(dev: *mut bindings::pci_dev, pass: c_int) {
+    let _timed = timing::ENUMERATION.start();
     // SAFETY: Valid (function contract).
     if let (Some(pdev), 0) = (unsafe { entry_dev(dev) }, pass) {
         dev_err!(
@@ -841,6 +848,7 @@ pub unsafe extern "C" fn pci_liveupdate_refuse_bridge(dev: *mut bindings::pci_de
 /// `dev` must be a valid `struct pci_dev`.
 #[export]
 pub unsafe extern "C" fn pci_liveupdate_scan_bridge_end(dev: *mut bindings::pci_dev, pass: c_int) {
+    let _timed = timing::ENUMERATION.start();
     // SAFETY: Valid (function contract).
     if let (Some(pdev), 1) = (unsafe { entry_dev(dev) }, pass) {
         // SAFETY: `lu` points into a valid device; the scan is serialised.
@@ -856,6 +864,7 @@ pub unsafe extern "C" fn pci_liveupdate_scan_bridge_end(dev: *mut bindings::pci_
 /// `dev` must be a valid `struct pci_dev`.
 #[export]
 pub unsafe extern "C" fn pci_liveupdate_init_acs(dev: *mut bindings::pci_dev) {
+    let _timed = timing::ENUMERATION.start();
     // SAFETY: Valid (function contract).
     let Some(pdev) = (unsafe { entry_dev(dev) }) else {
         return;
@@ -890,6 +899,7 @@ pub unsafe extern "C" fn pci_liveupdate_init_acs(dev: *mut bindings::pci_dev) {
 /// `dev` must be a valid `struct pci_dev`.
 #[export]
 pub unsafe extern "C" fn pci_liveupdate_adopt_acs(dev: *mut bindings::pci_dev) -> bool {
+    let _timed = timing::ENUMERATION.start();
     // SAFETY: Valid (function contract).
     let Some(pdev) = (unsafe { entry_dev(dev) }) else {
         return false;
@@ -916,6 +926,7 @@ pub unsafe extern "C" fn pci_liveupdate_adopt_acs(dev: *mut bindings::pci_dev) -
 /// `bridge` must be a valid `struct pci_dev`.
 #[export]
 pub unsafe extern "C" fn pci_liveupdate_bridge_ari(bridge: *mut bindings::pci_dev) -> c_int {
+    let _timed = timing::ENUMERATION.start();
     // SAFETY: Valid (function contract).
     let Some(pdev) = (unsafe { entry_dev(bridge) }) else {
         return ENOENT.to_errno();
@@ -961,6 +972,7 @@ pub unsafe extern "C" fn pci_liveupdate_may_probe(
     dev: *mut bindings::pci_dev,
     drv: *mut bindings::pci_driver,
 ) -> c_int {
+    let _timed = timing::ENUMERATION.start();
     // SAFETY: Valid (function contract).
     let Some(pdev) = (unsafe { entry_dev(dev) }) else {
         return 0;

@@ -56,4 +56,11 @@ int pci_liveupdate_test_mismatch(struct pci_dev *dev);
  */
 void pci_liveupdate_test_status(struct pci_dev *dev, bool *path, bool *outgoing);
 
+/*
+ * Time in the PCI core hooks: @shutdown selects the reboot-time ones over
+ * the enumeration ones. @out gets calls, ns in hooks, and ns from the
+ * first call's start to the last call's end.
+ */
+void pci_liveupdate_test_timing(bool shutdown, s64 *out);
+
 #endif /* _DRIVERS_PCI_LIVEUPDATE_TEST_H */

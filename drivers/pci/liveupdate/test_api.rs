@@ -315,3 +315,21 @@ pub unsafe extern "C" fn pci_liveupdate_test_status(
         *outgoing = o;
     }
 }
+
+/// Time spent in the PCI core hooks, see `test.h`.
+///
+/// # Safety
+///
+/// `out` must point to room for three `s64`.
+#[export]
+pub unsafe extern "C" fn pci_liveupdate_test_timing(shutdown: bool, out: *mut i64) {
+    let acct = if shutdown {
+        &crate::timing::SHUTDOWN
+    } else {
+        &crate::timing::ENUMERATION
+    };
+    let (calls, ns, window) = acct.read();
+    // SAFETY: The caller provides room for three values at `out`.
+    let out = unsafe { core::slice::from_raw_parts_mut(out, 3) };
+    out.copy_from_slice(&[calls, ns, window]);
+}

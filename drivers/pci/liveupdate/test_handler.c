@@ -17,7 +17,9 @@
  * "finish" calls that API directly, outside any LUO session, to test how it
  * handles misuse. Writing an address to "mismatch" records another identity
  * for the device in the outgoing table; to "freeze", runs the shutdown
- * freeze hook on it. A device
+ * freeze hook on it. "timing" reports the time spent in the PCI core
+ * hooks, "anchor" where pci_liveupdate_preserve() is (fault injection's
+ * stack filter needs addresses that KASLR moved). A device
  * preserved that way has no file behind it, so the next kernel never
  * finishes it and keeps the handed-over table: expected in tests only.
  *
@@ -38,6 +40,7 @@
 #include <linux/pci_liveupdate.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
+#include <linux/syscore_ops.h>
 #include <linux/uaccess.h>
 
 #include "hooks.h"
@@ -411,6 +414,46 @@ static int pci_lu_test_inject_set(void *data, u64 val)
 DEFINE_DEBUGFS_ATTRIBUTE(pci_lu_test_inject_fops, NULL, pci_lu_test_inject_set,
 			 "%llu\n");
 
+static int pci_lu_test_timing_show(struct seq_file *m, void *v)
+{
+	s64 t[3];
+
+	pci_liveupdate_test_timing(false, t);
+	seq_printf(m, "enumeration calls %lld ns %lld window_ns %lld\n", t[0], t[1], t[2]);
+	pci_liveupdate_test_timing(true, t);
+	seq_printf(m, "shutdown calls %lld ns %lld window_ns %lld\n", t[0], t[1], t[2]);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(pci_lu_test_timing);
+
+/*
+ * A known function's address, to find KASLR's offset from System.map:
+ * exposing the layout is the point (root only, test kernels only).
+ */
+static int pci_lu_test_anchor_show(struct seq_file *m, void *v)
+{
+	seq_printf(m, "pci_liveupdate_preserve %lx\n", (unsigned long)pci_liveupdate_preserve);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(pci_lu_test_anchor);
+
+/* After every device's shutdown: what the reboot cost the component. */
+static void pci_lu_test_shutdown(void *data)
+{
+	s64 t[3];
+
+	pci_liveupdate_test_timing(true, t);
+	pr_info("shutdown hooks: %lld calls, %lld ns, over %lld ns\n", t[0], t[1], t[2]);
+}
+
+static const struct syscore_ops pci_lu_test_syscore_ops = {
+	.shutdown = pci_lu_test_shutdown,
+};
+
+static struct syscore pci_lu_test_syscore = {
+	.ops = &pci_lu_test_syscore_ops,
+};
+
 static int __init pci_lu_test_init(void)
 {
 	struct dentry *dir;
@@ -444,6 +487,9 @@ static int __init pci_lu_test_init(void)
 	debugfs_create_file("mismatch", 0200, dir, NULL, &pci_lu_test_mismatch_fops);
 	debugfs_create_file("freeze", 0200, dir, NULL, &pci_lu_test_freeze_fops);
 	debugfs_create_file("fuzz", 0600, dir, NULL, &pci_lu_test_fuzz_fops);
+	debugfs_create_file("timing", 0400, dir, NULL, &pci_lu_test_timing_fops);
+	debugfs_create_file("anchor", 0400, dir, NULL, &pci_lu_test_anchor_fops);
+	register_syscore(&pci_lu_test_syscore);
 	return 0;
 }
 late_initcall(pci_lu_test_init);
