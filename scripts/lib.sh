@@ -32,3 +32,27 @@ ktree() {
 kmake() {
 	make -C "$(ktree)" O="$BUILD" ARCH=x86_64 -j"$(nproc)" "$@"
 }
+
+# check_fragment FRAGMENT CONFIG: dies naming every option of FRAGMENT that
+# did not survive olddefconfig in CONFIG.
+check_fragment() {
+	local frag=$1 config=$2 line opt bad=()
+	while IFS= read -r line; do
+		case "$line" in
+		CONFIG_*=*)
+			opt=${line%%=*}
+			grep -qx -- "$line" "$config" ||
+				bad+=("$line (got: $(grep -E "^$opt=|# $opt is not set" "$config" || echo unset))")
+			;;
+		"# CONFIG_"*" is not set")
+			opt=${line#\# }; opt=${opt%% *}
+			grep -qE "^$opt=[ym]" "$config" && bad+=("$opt should be unset")
+			;;
+		esac
+	done <"$frag"
+	if [ ${#bad[@]} -gt 0 ]; then
+		printf 'error: requested config options did not survive olddefconfig:\n' >&2
+		printf '  %s\n' "${bad[@]}" >&2
+		die "fix $frag (missing dependency?)"
+	fi
+}

@@ -8,7 +8,6 @@
  * before, and the session must finish.
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -29,12 +28,6 @@ struct scale_data {
 	char br[MAX_BRIDGES][16];
 	int triple[MAX_BRIDGES];
 };
-
-static bool is_scale_edu(const char *bdf)
-{
-	return pci_lu_config_word(bdf, 0x00) == 0x1234 && pci_lu_config_word(bdf, 0x02) == 0x11e8 &&
-	       strcmp(bdf, EDU_SW) && strcmp(bdf, EDU_RP);
-}
 
 static void add_bridge(struct scale_data *d, const char *bdf)
 {
@@ -58,30 +51,12 @@ static void add_path(struct scale_data *d, const char *bdf)
 			add_bridge(d, p);
 }
 
-static int capacity(void)
-{
-	static char buf[1 << 20];
-	char *p;
-
-	if (pci_lu_read(PCI_LU_DEBUGFS "/outgoing", buf, sizeof(buf)))
-		return -EIO;
-	p = strstr(buf, "capacity ");
-	return p ? atoi(p + strlen("capacity ")) : -ENOENT;
-}
-
 static int stage1(struct pci_lu_ctx *ctx)
 {
 	static struct scale_data d;
-	struct dirent **names;
 	int n, s, fd, first_cap = -1, ok = 0;
 
-	n = scandir("/sys/bus/pci/devices", &names, NULL, alphasort);
-	for (int i = 0; i < n; i++) {
-		if (names[i]->d_name[0] != '.' && is_scale_edu(names[i]->d_name) && d.n_dev < WANT)
-			snprintf(d.dev[d.n_dev++], 16, "%.15s", names[i]->d_name);
-		free(names[i]);
-	}
-	free(names);
+	d.n_dev = pci_lu_scale_edus(d.dev, WANT);
 	if (!CHECK(ctx, d.n_dev == WANT, "%d extra edu endpoints (want %d)", d.n_dev, WANT))
 		return 1;
 	for (int i = 0; i < d.n_dev; i++)
@@ -101,15 +76,15 @@ static int stage1(struct pci_lu_ctx *ctx)
 		ok += pci_lu_set_bus_master(d.dev[i]) == 0 &&
 		      pci_lu_preserve(s, d.dev[i], i + 1) == 0;
 		if (i == 0)
-			first_cap = capacity();
+			first_cap = pci_lu_capacity();
 	}
 	CHECK(ctx, ok == d.n_dev, "all %d endpoints mastering and preserved", d.n_dev);
 	n = pci_lu_table("outgoing", NULL, 0);
 	CHECK(ctx, n == d.n_dev + d.n_br, "outgoing table holds %d entries (%d)",
 	      d.n_dev + d.n_br, n);
-	CHECK(ctx, first_cap > 0 && capacity() >= n && capacity() > first_cap,
+	CHECK(ctx, first_cap > 0 && pci_lu_capacity() >= n && pci_lu_capacity() > first_cap,
 	      "the table grew past its first allocation (%d -> %d entries)", first_cap,
-	      capacity());
+	      pci_lu_capacity());
 
 	fd = memfd_create("scale-data", 0);
 	CHECK(ctx, fd >= 0 && write(fd, &d, sizeof(d)) == sizeof(d) &&

@@ -3,6 +3,7 @@
  * Two-stage PCI Live Update selftest framework (see pci_lu.h).
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -641,4 +642,33 @@ void pci_lu_next_hop(struct pci_lu_ctx *ctx)
 void pci_lu_declare_stages(struct pci_lu_ctx *ctx, int n)
 {
 	printf("PCI_LU_STAGES %s %d\n", ctx->name, n);
+}
+
+int pci_lu_scale_edus(char (*bdf)[16], int max)
+{
+	struct dirent **names;
+	int n = scandir("/sys/bus/pci/devices", &names, NULL, alphasort), found = 0;
+
+	for (int i = 0; i < n; i++) {
+		const char *d = names[i]->d_name;
+
+		/* edu (1234:11e8), except the two of the base topology */
+		if (d[0] != '.' && found < max && pci_lu_config_word(d, 0x00) == 0x1234 &&
+		    pci_lu_config_word(d, 0x02) == 0x11e8 && strcmp(d, EDU_SW) && strcmp(d, EDU_RP))
+			snprintf(bdf[found++], 16, "%.15s", d);
+		free(names[i]);
+	}
+	free(names);
+	return found;
+}
+
+int pci_lu_capacity(void)
+{
+	static char buf[1 << 20];
+	char *p;
+
+	if (pci_lu_read(PCI_LU_DEBUGFS "/outgoing", buf, sizeof(buf)))
+		return -EIO;
+	p = strstr(buf, "capacity ");
+	return p ? atoi(p + strlen("capacity ")) : -ENOENT;
 }

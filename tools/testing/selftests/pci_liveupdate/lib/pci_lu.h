@@ -106,6 +106,8 @@ int pci_lu_read(const char *path, char *buf, size_t len);
 int pci_lu_inject(int fault);
 /* Parse the debugfs "incoming"/"outgoing" table: count or -errno. */
 int pci_lu_table(const char *which, struct pci_lu_entry *e, int max);
+/* Entries the outgoing array has room for, or -errno. */
+int pci_lu_capacity(void);
 const struct pci_lu_entry *pci_lu_find(const struct pci_lu_entry *e, int n,
 				       const char *bdf);
 /* Device status from debugfs "status": 1 incoming, 0 not, -ENOENT absent. */
@@ -153,6 +155,11 @@ int pci_lu_ari_fwd(const char *bdf);
 void pci_lu_check_firmware_buses(struct pci_lu_ctx *ctx, const char *when);
 /* Extra kernel arguments for the second kernel (init appends them). */
 int pci_lu_stage2_cmdline(const char *args);
+/*
+ * The extra edu endpoints of the scale topology (scripts/vm -x), sorted:
+ * up to @max BDFs into @bdf; their number.
+ */
+int pci_lu_scale_edus(char (*bdf)[16], int max);
 /* Whether /proc/cmdline holds @needle. */
 bool pci_lu_cmdline_has(const char *needle);
 
