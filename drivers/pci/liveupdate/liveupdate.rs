@@ -350,8 +350,15 @@ impl RescanGuard {
     /// hold it until the caller's own LUO session releases a file.
     fn lock() -> Option<Self> {
         // SAFETY: Sleeping context; released in `drop` when taken.
-        unsafe { bindings::pci_liveupdate_lock_rescan_timeout(RESCAN_WAIT_MS) }
-            .then_some(RescanGuard)
+        let taken = unsafe { bindings::pci_liveupdate_lock_rescan_timeout(RESCAN_WAIT_MS) };
+        // Not `then_some(RescanGuard)`: that builds the guard either way and
+        // drops it when the lock was not taken, unlocking another task's
+        // mutex.
+        if taken {
+            Some(RescanGuard)
+        } else {
+            None
+        }
     }
 }
 
