@@ -3,6 +3,8 @@
 # PCI Live Update in Rust. The two commands:
 #   make check   host tests, kernel build, lint, KUnit and every kexec selftest
 #   make demo    boot QEMU, preserve a device through LUO, kexec, show before/after
+#   make stress  the kexec selftests again on a lockdep/KCSAN/KFENCE/kmemleak kernel
+#   make bench   what a Live Update costs (prints numbers, asserts nothing)
 # Outputs live in $(PCI_LU_CACHE) (default ~/.cache/pci-liveupdate).
 
 SHELL := /bin/bash
@@ -16,11 +18,11 @@ FUZZ_SECONDS ?= 60
 timed = @start=$$(date +%s); $(1); rc=$$?; \
 	echo "==> $(2) took $$(( $$(date +%s) - start ))s"; exit $$rc
 
-.PHONY: check demo deps fetch integrate kernel host-test host-lint lint kunit vmtest bench fuzz clean help
+.PHONY: check demo deps fetch integrate kernel host-test host-lint lint kunit vmtest bench stress fuzz clean help
 
 help:
 	@sed -n 's/^#   //p' Makefile
-	@echo "finer targets: deps fetch kernel host-test lint kunit vmtest bench fuzz"
+	@echo "finer targets: deps fetch kernel host-test lint kunit vmtest fuzz"
 
 check: host-test fuzz kernel lint vmtest
 	@echo "==> make check: all passed"
@@ -55,6 +57,9 @@ demo: kernel
 
 bench: kernel
 	@scripts/bench
+
+stress: kernel
+	$(call timed,scripts/stress,stress)
 
 fuzz: deps
 	$(call timed,scripts/fuzz $(FUZZ_SECONDS),fuzz)

@@ -39,6 +39,7 @@ int pci_liveupdate_test_fuzz(u64 seed, u32 variants, u32 *stats);
 #define PCI_LU_TEST_CORRUPT_ZERO_REFCOUNT 9 /* last entry unreferenced, fix checksum */
 #define PCI_LU_TEST_CORRUPT_HEADER	10 /* damage the array address only */
 #define PCI_LU_TEST_FORCE_ACS_QUIRK	11 /* next preserve sees an ACS quirk */
+#define PCI_LU_TEST_LEAK		12 /* leak 64 bytes, for kmemleak's test */
 
 /* Inject @fault (PCI_LU_TEST_*). Returns 0 or a negative errno. */
 int pci_liveupdate_test_inject(u32 fault);

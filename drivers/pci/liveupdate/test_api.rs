@@ -204,6 +204,17 @@ pub extern "C" fn pci_liveupdate_test_inject(fault: u32) -> c_int {
         FAIL_NEXT_GROW.store(true, Relaxed);
         return 0;
     }
+    if fault == bindings::PCI_LU_TEST_LEAK {
+        // The kmemleak test's positive control: an allocation nothing frees
+        // or points to, made by the component.
+        return match KBox::new([0x5au8; 64], GFP_KERNEL) {
+            Ok(b) => {
+                let _ = KBox::into_raw(b);
+                0
+            }
+            Err(_) => ENOMEM.to_errno(),
+        };
+    }
     if !crate::ready() {
         return ENODEV.to_errno();
     }

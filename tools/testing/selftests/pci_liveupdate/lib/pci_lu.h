@@ -47,6 +47,7 @@
 #define PCI_LU_TEST_CORRUPT_ZERO_REFCOUNT	9
 #define PCI_LU_TEST_CORRUPT_HEADER	10
 #define PCI_LU_TEST_FORCE_ACS_QUIRK	11
+#define PCI_LU_TEST_LEAK		12
 
 struct pci_lu_entry {
 	char bdf[16];
