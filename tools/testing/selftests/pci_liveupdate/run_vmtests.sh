@@ -66,7 +66,8 @@ awk '
 	}' "$map" >"$OUT/text_ranges"
 # KASLR moves them all by the offset this symbol shows in debugfs.
 awk '$3 == "pci_liveupdate_preserve" { print "anchor", $1 }' "$map" >>"$OUT/text_ranges"
-[ "$(wc -l <"$OUT/text_ranges")" = 3 ] || die "cannot find the component in $map"
+# A kernel without the component (make bench's baseline) has none; the
+# fault injection test then fails, naming the missing range.
 
 # One initramfs for every test: /init, the kernel to kexec, the tests.
 initrd=$OUT/initramfs.cpio
