@@ -303,19 +303,19 @@ impl Incoming {
 unsafe extern "C" fn flb_retrieve(argp: *mut bindings::liveupdate_flb_op_args) -> c_int {
     // SAFETY: LUO passes a valid `argp` (function contract).
     let args = unsafe { &mut *argp };
-    // Allocate before restoring: the folios can be restored only once, so
-    // failing after that would lose the handover data for good.
-    let Ok(slot) = KBox::<Incoming>::new_uninit(GFP_KERNEL) else {
-        return ENOMEM.to_errno();
-    };
     let inc = Incoming::restore(args.data);
     if let Incoming::Refused(why) = &inc {
         pr_err!(
             "invalid handover data from the previous kernel ({why}): no device is treated as preserved\n"
         );
     }
-    args.obj = KBox::into_raw(KBox::write(slot, inc)).cast();
-    0
+    match KBox::new(inc, GFP_KERNEL) {
+        Ok(inc) => {
+            args.obj = KBox::into_raw(inc).cast();
+            0
+        }
+        Err(_) => ENOMEM.to_errno(),
+    }
 }
 
 /// Frees the incoming table once every user has finished.
