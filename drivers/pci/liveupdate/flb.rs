@@ -309,6 +309,8 @@ unsafe extern "C" fn flb_retrieve(argp: *mut bindings::liveupdate_flb_op_args) -
             "invalid handover data from the previous kernel ({why}): no device is treated as preserved\n"
         );
     }
+    // On failure `inc` drops its folios, freeing them: LUO never retries a
+    // failed retrieve, so the data could not be used later anyway.
     match KBox::new(inc, GFP_KERNEL) {
         Ok(inc) => {
             args.obj = KBox::into_raw(inc).cast();

@@ -57,7 +57,7 @@ static bool expected_refusal(int err)
  * One round: open, preserve in a new session, close it again. A session
  * name is free again once closed, so each thread reuses its own.
  */
-static void churn(unsigned int *seed, const char *prefix, int id)
+static void churn(unsigned int *seed, const char *prefix, int id, int hold_us)
 {
 	const char *bdf = devs[rand_r(seed) % NDEVS];
 	char name[64];
@@ -83,7 +83,7 @@ static void churn(unsigned int *seed, const char *prefix, int id)
 	if (fd >= 0)
 		close(fd);
 	if (rand_r(seed) & 1)
-		usleep(rand_r(seed) % 2000);
+		usleep(rand_r(seed) % hold_us);
 	close(s);	/* unpreserves */
 }
 
@@ -92,10 +92,11 @@ static void *worker(void *arg)
 	unsigned int seed = (unsigned int)(long)arg * 7919 + 1;
 
 	while (!atomic_load(&stop))
-		churn(&seed, "race", (int)(long)arg);
+		churn(&seed, "race", (int)(long)arg, 2000);
 	return NULL;
 }
 
+/* The only thread using the helpers that parse into static buffers. */
 static void *reader(void *arg)
 {
 	static struct pci_lu_entry e[64];
@@ -188,9 +189,9 @@ static int stage1(struct pci_lu_ctx *ctx)
 		if (pid == 0) {
 			unsigned int seed = 100 + c;
 
-			/* The kexec ends this loop; a session may cross. */
+			/* The kexec ends this loop; sessions held longer cross more often. */
 			for (;;)
-				churn(&seed, "reboot", c);
+				churn(&seed, "reboot", c, 20000);
 		}
 		forked += pid > 0;
 	}
@@ -228,14 +229,16 @@ static int stage2(struct pci_lu_ctx *ctx)
 {
 	static struct pci_lu_entry e[64];
 	int n = pci_lu_table("incoming", e, 64);
-	int s, crossed, files, strangers = 0;
+	int s, crossed, files, strangers = 0, churned = 0;
 
 	CHECK(ctx, n > 0, "the handed-over table is valid (%d entries)", n);
 	CHECK(ctx, pci_lu_incoming(KEEP) == 1 && pci_lu_bus_master(KEEP) == 1,
 	      "%s incoming and mastering", KEEP);
 	for (unsigned int i = 0; i < NDEVS; i++)
-		if (pci_lu_incoming(devs[i]) == 1)
+		if (pci_lu_incoming(devs[i]) == 1) {
 			pci_lu_log("%s crossed in a churning session", devs[i]);
+			churned++;
+		}
 	for (int i = 0; i < n; i++) {
 		bool known = !strcmp(e[i].bdf, KEEP);
 
@@ -251,6 +254,9 @@ static int stage2(struct pci_lu_ctx *ctx)
 	crossed = finish_crossed(ctx, &files);
 	CHECK(ctx, crossed >= 0, "%d churning sessions crossed (%d with a file), each finished",
 	      crossed, files);
+	/* A device is preserved once at most: one crossed file per device. */
+	CHECK(ctx, files == churned, "%d churned devices arrived incoming, one per crossed file",
+	      churned);
 	CHECK(ctx, pci_lu_incoming_count() == 0, "nothing incoming afterwards (%d)",
 	      pci_lu_incoming_count());
 	return 0;

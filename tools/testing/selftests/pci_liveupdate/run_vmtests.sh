@@ -49,7 +49,7 @@ make -s -B -C "$HERE" OUTPUT="$bin" KHDR_INCLUDES="-isystem $BUILD/usr/include" 
 # Text ranges of the component and of vfio-pci's handler, for the stack
 # filter of fault injection (the test kernel has no kallsyms), as linked.
 map=${bz%/arch/x86/boot/bzImage}/System.map
-[ -f "$map" ] || die "no System.map next to $bz"
+[ -f "$map" ] || { echo "# no System.map next to $bz: fault injection cannot aim" >&2; map=/dev/null; }
 awk '
 	$3 == "_stext" { st = $1 } $3 == "_etext" { et = $1 }
 	{ a[NR] = $1; t[NR] = $2; s[NR] = $3 }
