@@ -56,3 +56,12 @@ check_fragment() {
 		die "fix $frag (missing dependency?)"
 	fi
 }
+
+# build_failure LOG: the first error of a failed kernel build, with the
+# file a Rust error names on its following "-->" line.
+build_failure() {
+	local log=$1 cause loc
+	cause=$(grep -m1 -E '(error|Error)(\[E[0-9]+\])?:' "$log" || grep -m1 -E '\*\*\* ' "$log" || tail -1 "$log")
+	loc=$(grep -m1 -A4 -F -- "$cause" "$log" | grep -m1 -- '-->' | sed 's/^ *--> *//' || true)
+	echo "$cause${loc:+ at $loc}"
+}

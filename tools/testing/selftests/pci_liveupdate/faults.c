@@ -42,14 +42,10 @@ static bool same_table(const struct pci_lu_entry *a, int na, const struct pci_lu
 /* Preserves @fd under injected faults; the verdict is checked by the caller. */
 static int preserve_faulted(int s, int fd, uint64_t token, long *injected)
 {
-	long before = fault_injected();
-	int ret;
+	long before = fault_begin();
+	int ret = before < 0 ? -EPERM : luo_preserve_fd(s, fd, token);
 
-	if (fault_arm(true))
-		return -EPERM;
-	ret = luo_preserve_fd(s, fd, token);
-	fault_arm(false);
-	*injected = fault_injected() - before;
+	*injected = fault_end(before);
 	return ret;
 }
 
@@ -159,9 +155,7 @@ static int stage1(struct pci_lu_ctx *ctx)
 	      "vfio-pci preserve fails with ENOMEM (%d, %ld injected), table unchanged", ret, inj);
 	CHECK(ctx, luo_preserve_fd(s, edu.fd, VFIO_TOKEN) == 0 &&
 	      pci_lu_status_field(EDU_SW, "outgoing") == 1, "retried without faults: preserved");
-	CHECK(ctx, pci_lu_write("/sys/kernel/debug/failslab/probability", "0") == 0 &&
-	      pci_lu_write("/sys/kernel/debug/fail_page_alloc/probability", "0") == 0,
-	      "injection off");
+	CHECK(ctx, fault_write("probability", "0") == 0, "injection off");
 
 	fd = memfd_create("faults-data", 0);
 	CHECK(ctx, fd >= 0 && write(fd, &d, sizeof(d)) == sizeof(d) &&
@@ -195,13 +189,10 @@ static int stage2(struct pci_lu_ctx *ctx)
 	if (!CHECK(ctx, fault_range("vfio_pci_liveupdate", &vfio) == 0 && fault_setup(&vfio) == 0,
 		   "fault injection on vfio-pci's handler"))
 		return 1;
-	inj = fault_injected();
-	fault_arm(true);
-	ret = luo_retrieve_fd(s, VFIO_TOKEN);
-	fault_arm(false);
-	inj = fault_injected() - inj;
-	pci_lu_write("/sys/kernel/debug/failslab/probability", "0");
-	pci_lu_write("/sys/kernel/debug/fail_page_alloc/probability", "0");
+	inj = fault_begin();
+	ret = inj < 0 ? -EPERM : luo_retrieve_fd(s, VFIO_TOKEN);
+	inj = fault_end(inj);
+	fault_write("probability", "0");
 	CHECK(ctx, ret < 0 && inj > 0, "vfio-pci retrieve fails (%d) after %ld injected failures",
 	      ret, inj);
 	again = luo_retrieve_fd(s, VFIO_TOKEN);

@@ -131,4 +131,21 @@ static inline long fault_injected(void)
 	return left;
 }
 
+/* Arms injection for this thread: the failure count so far, or -errno. */
+static inline long fault_begin(void)
+{
+	long before = fault_injected();
+
+	if (before < 0)
+		return before;
+	return fault_arm(true) ?: before;
+}
+
+/* Disarms: the failures injected since fault_begin() gave @before. */
+static inline long fault_end(long before)
+{
+	fault_arm(false);
+	return before < 0 ? 0 : fault_injected() - before;
+}
+
 #endif /* PCI_LU_FAULT_H */
