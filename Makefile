@@ -50,7 +50,7 @@ kunit: kernel
 
 # KUnit runs as one more VM in the same KTAP run.
 vmtest: kernel
-	$(call timed,$(SELFTESTS)/run_vmtests.sh -K -T $(VM_TIMEOUT) $(foreach t,$(TESTS),-t $(t)),kexec selftests)
+	$(call timed,$(SELFTESTS)/run_vmtests.sh -K $(if $(TESTS),,-S) -T $(VM_TIMEOUT) $(foreach t,$(TESTS),-t $(t)),kexec selftests)
 
 demo: kernel
 	@scripts/demo

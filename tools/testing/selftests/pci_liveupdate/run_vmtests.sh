@@ -9,12 +9,18 @@
 
 usage() {
 	cat <<USAGE
-usage: run_vmtests.sh [-t TEST]... [-T seconds] [-K] [-k]
+usage: run_vmtests.sh [-t TEST]... [-T seconds] [-K] [-k] [-S]
   -t TEST     run only TEST (repeatable); default: every test in the Makefile
   -T seconds  per-test VM timeout (default 300)
   -K          also run the KUnit suite pci_liveupdate at boot (one extra VM)
   -k          run only the KUnit suite
+  -S          also check the runner itself: a VM that prints every PASS line
+              and then hangs must fail (one extra VM, 60 s timeout)
 Serial logs go to \$PCI_LU_CACHE/out/logs/TEST.log; a failed test names its log.
+A test passes only if every stage printed PASS, the VM powered off by itself
+(QEMU exit 0, no timeout) and the serial log holds no kernel splat. The
+kernel's own vfio and liveupdate selftests (upstream_*) are built from the
+kernel tree in use; their results appear as nested KTAP lines.
 USAGE
 }
 
@@ -23,12 +29,14 @@ tests=()
 tmo=300
 kunit=0
 only_kunit=0
-while getopts "t:T:Kkh" o; do
+selfcheck=0
+while getopts "t:T:KkSh" o; do
 	case $o in
 	t) tests+=("$OPTARG") ;;
 	T) tmo=$OPTARG ;;
 	K) kunit=1 ;;
 	k) kunit=1 only_kunit=1 ;;
+	S) selfcheck=1 ;;
 	h) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
@@ -45,6 +53,21 @@ mkdir -p "$bin" "$logs"
 make -s -B -C "$HERE" OUTPUT="$bin" KHDR_INCLUDES="-isystem $BUILD/usr/include" >"$OUT/selftests-build.log" 2>&1 ||
 	die "building the selftests failed: $(grep -m1 error "$OUT/selftests-build.log")"
 [ ${#tests[@]} -gt 0 ] || [ $only_kunit = 1 ] || read -r -a tests < <(make -s -C "$HERE" list)
+
+# The kernel's own vfio and liveupdate selftests, built from the tree in use
+# into the cache (never into the tree): /upstream/{vfio,liveupdate}/.
+up=$OUT/upstream
+ksrc=$(ktree)/tools/testing/selftests
+rm -rf "$up" && mkdir -p "$up/vfio" "$up/liveupdate"
+make -s -C "$ksrc/vfio" OUTPUT="$up/vfio" KHDR_INCLUDES="-isystem $BUILD/usr/include" \
+	CC="gcc -static" >"$OUT/upstream-build.log" 2>&1 ||
+	die "building $ksrc/vfio failed: $(grep -m1 -E 'error|Error' "$OUT/upstream-build.log")"
+for t in liveupdate luo_kexec_simple luo_multi_session luo_stress_sessions luo_stress_files; do
+	gcc -static -O2 -Wall -D_GNU_SOURCE= -isystem "$BUILD/usr/include" -I"$ksrc/liveupdate/lib/include" \
+		-o "$up/liveupdate/$t" "$ksrc/liveupdate/$t.c" "$ksrc/liveupdate/lib/lu_utils.c" \
+		>>"$OUT/upstream-build.log" 2>&1 ||
+		die "building $ksrc/liveupdate/$t failed: $(grep -m1 error "$OUT/upstream-build.log")"
+done
 
 # Text ranges of the component and of vfio-pci's handler, for the stack
 # filter of fault injection (the test kernel has no kallsyms), as linked.
@@ -84,6 +107,13 @@ initrd=$OUT/initramfs.cpio
 		case $(basename "$f") in init) continue ;; esac
 		echo "file /tests/$(basename "$f") $f 0755 0 0"
 	done
+	echo "dir /tmp 01777 0 0"
+	echo "dir /upstream 0755 0 0"
+	for d in vfio liveupdate; do
+		echo "dir /upstream/$d 0755 0 0"
+		find "$up/$d" -maxdepth 1 -type f -perm -u+x | sort |
+			while read -r f; do echo "file /upstream/$d/$(basename "$f") $f 0755 0 0"; done
+	done
 } >"$OUT/initramfs.list"
 "$BUILD/usr/gen_init_cpio" "$OUT/initramfs.list" >"$initrd" || die "gen_init_cpio failed"
 
@@ -94,22 +124,9 @@ initrd=$OUT/initramfs.cpio
 SPLAT='Kernel panic|BUG:|WARNING:|Oops|general protection fault|possible (circular|recursive) locking|inconsistent lock state|suspicious RCU usage|list_(add|del) corruption|KFENCE:|UBSAN:'
 KCSAN_OURS='pci|vfio|liveupdate|luo_|kho_'
 
-n=${#tests[@]}
-[ $kunit = 1 ] && n=$((n + 1))
-echo "TAP version 13"
-echo "1..$n"
-pass=0 fail=0 i=0
-for t in ${tests[@]+"${tests[@]}"}; do
-	i=$((i + 1))
-	log=$logs/$t.log
-	start=$(date +%s)
-	topo=()
-	case $t in scale* | faults | leaks) topo=(-x) ;; esac	# 64 more endpoints
-	# make bench: another kernel, topology or command line.
-	# shellcheck disable=SC2086
-	err=$("$TOP/scripts/vm" "${topo[@]}" ${PCI_LU_VM_EXTRA:-} -k "$bz" -i "$initrd" \
-		-a "pci_lu_test=$t ${PCI_LU_APPEND:-}" -t "$tmo" -l "$log" 2>&1) || true
-	secs=$(($(date +%s) - start))
+# verdict TEST LOG QEMU_STATUS: 0 if the test passed. Prints why not.
+verdict() {
+	local t=$1 log=$2 rc=$3 last splat races
 	# A multi-hop test declares its last stage; every stage must pass.
 	last=$(sed -n "s/^PCI_LU_STAGES $t \([0-9]*\).*/\1/p" "$log" | tr -d '\r' | head -1)
 	# Any splat fails the test; KCSAN only for races in code on our path.
@@ -117,30 +134,95 @@ for t in ${tests[@]+"${tests[@]}"}; do
 		awk -v ours="$KCSAN_OURS" '!/BUG: KCSAN: / || $0 ~ ours' | head -5) || true
 	races=$(tr -d '\r' <"$log" | grep -c "BUG: KCSAN: ") || true
 	[ "${races:-0}" -gt 0 ] && echo "# $t: $races KCSAN reports in the serial log (races on our path fail the test)"
-	if [ -z "$splat" ] && grep -q "PCI_LU_RESULT $t stage1 PASS" "$log" &&
+	# A VM that did not power off by itself (timeout, QEMU error) fails
+	# even after printing PASS: a hang at power-off runs the shutdown hooks.
+	if [ "$rc" = 0 ] && [ -z "$splat" ] && grep -q "PCI_LU_RESULT $t stage1 PASS" "$log" &&
 		grep -q "PCI_LU_RESULT $t stage${last:-2} PASS" "$log" &&
 		grep -q "PCI_LU_RESULT $t stage2 PASS" "$log" &&
 		! grep -q "PCI_LU_RESULT $t stage[0-9]* FAIL" "$log"; then
+		return 0
+	fi
+	grep -E "^not ok |PCI_LU_RESULT .* FAIL" "$log" | head -20 | sed 's/^/# /' || true
+	[ -n "$splat" ] && sed 's/^/# splat: /' <<<"$splat"
+	[ "$rc" != 0 ] && echo "# VM did not power off by itself: QEMU status $rc"
+	return 1
+}
+
+# Nested KTAP for the results a test reported per upstream suite and device.
+subtests() {
+	local t=$1 log=$2 k=0 res desc
+	grep -q "^PCI_LU_SUB $t " "$log" || return 0
+	echo "    # Subtest: $t"
+	echo "    1..$(grep -c "^PCI_LU_SUB $t " "$log")"
+	tr -d '\r' <"$log" | sed -n "s/^PCI_LU_SUB $t //p" | while IFS= read -r res; do
+		k=$((k + 1))
+		case $res in "not ok "*) desc=${res#not ok }; echo "    not ok $k $desc" ;;
+		*) desc=${res#ok }; echo "    ok $k $desc" ;; esac
+	done
+}
+
+n=${#tests[@]}
+[ $kunit = 1 ] && n=$((n + 1))
+[ $selfcheck = 1 ] && n=$((n + 1))
+echo "TAP version 13"
+echo "1..$n"
+pass=0 fail=0 i=0
+for t in ${tests[@]+"${tests[@]}"}; do
+	i=$((i + 1))
+	log=$logs/$t.log
+	start=$(date +%s)
+	topo=() ttmo=$tmo
+	case $t in
+	scale* | faults | leaks) topo=(-x) ;;	# 64 more endpoints
+	# Room for the 1 GiB hugepage the test reserves (above 4 GiB on q35);
+	# about 30 suite runs in two kernels: twice the time.
+	upstream_vfio) topo=(-m 6G) ttmo=$((tmo * 2)) ;;
+	esac
+	# make bench: another kernel, topology or command line.
+	# shellcheck disable=SC2086
+	rc=0
+	err=$("$TOP/scripts/vm" ${PCI_LU_VM_EXTRA:-} "${topo[@]}" -k "$bz" -i "$initrd" \
+		-a "pci_lu_test=$t ${PCI_LU_APPEND:-}" -t "$ttmo" -l "$log" 2>&1) || rc=$?
+	secs=$(($(date +%s) - start))
+	subtests "$t" "$log"
+	if verdict "$t" "$log" "$rc"; then
 		echo "ok $i $t # ${secs}s"
 		pass=$((pass + 1))
 	else
-		grep -E "^not ok |PCI_LU_RESULT .* FAIL" "$log" | head -20 | sed 's/^/# /' || true
-		[ -n "$splat" ] && sed 's/^/# splat: /' <<<"$splat"
 		[ -n "$err" ] && echo "# $err"
 		echo "not ok $i $t # ${secs}s, serial log: $log"
 		fail=$((fail + 1))
 	fi
 done
 
+# The runner must not pass a VM that printed every PASS line and then hung.
+if [ $selfcheck = 1 ]; then
+	i=$((i + 1))
+	t=selfcheck_hang
+	log=$logs/$t.log
+	rc=0
+	"$TOP/scripts/vm" -k "$bz" -i "$initrd" -a "pci_lu_test=$t" -t 60 -l "$log" >/dev/null 2>&1 || rc=$?
+	if [ "$rc" = 124 ] && grep -q "PCI_LU_RESULT $t stage2 PASS" "$log" &&
+		! verdict "$t" "$log" "$rc" >/dev/null; then
+		echo "ok $i runner_fails_a_hung_vm # stage 2 printed PASS, the VM hung, verdict: fail"
+		pass=$((pass + 1))
+	else
+		echo "# QEMU status $rc (want 124, a timeout after stage 2 printed PASS)"
+		echo "not ok $i runner_fails_a_hung_vm # serial log: $log"
+		fail=$((fail + 1))
+	fi
+fi
+
 if [ $kunit = 1 ]; then
 	i=$((i + 1))
 	log=$logs/kunit.log
-	err=$("$TOP/scripts/vm" -i "$initrd" -a "pci_lu_test=none kunit.enable=1" -t "$tmo" -l "$log" 2>&1) || true
+	rc=0
+	err=$("$TOP/scripts/vm" -i "$initrd" -a "pci_lu_test=none kunit.enable=1" -t "$tmo" -l "$log" 2>&1) || rc=$?
 	tr -d '\r' <"$log" >"$log.txt"
 	# Only the project's suite decides; the kernel may build in others.
 	sed -n '/# Subtest: pci_liveupdate$/,/ok [0-9]* pci_liveupdate$/p' "$log.txt" |\
 		grep -E '^\s*(# |ok |not ok )|bench kernel' | sed 's/^/# kunit: /'
-	if grep -qE "^\s*ok [0-9]+ pci_liveupdate$" "$log.txt" &&
+	if [ "$rc" = 0 ] && grep -qE "^\s*ok [0-9]+ pci_liveupdate$" "$log.txt" &&
 		grep -qE "# pci_liveupdate: pass:[1-9][0-9]* fail:0 skip:0" "$log.txt"; then
 		echo "ok $i kunit_pci_liveupdate"
 		pass=$((pass + 1))
