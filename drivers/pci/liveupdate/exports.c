@@ -11,11 +11,17 @@
 #include <linux/delay.h>
 #include <linux/export.h>
 #include <linux/init.h>
+#include <linux/iommu_liveupdate.h>
 #include <linux/jiffies.h>
+#include <linux/kexec.h>
+#include <linux/kexec_handover.h>
+#include <linux/liveupdate.h>
 #include <linux/mutex.h>
 #include <linux/pci_liveupdate.h>
 
 #include "../pci.h"
+
+#define PCI_LU_PR "pci_liveupdate: "
 
 /* The functions are defined in Rust, as in rust/exports.c. */
 #define PCI_LU_EXPORT_RUST_GPL(sym) EXPORT_SYMBOL_GPL(sym)
@@ -59,4 +65,45 @@ bool pci_liveupdate_lock_rescan_timeout(unsigned int ms)
 			return false;
 		msleep(20);
 	}
+}
+
+/*
+ * At the first device shutdown of a kexec with devices preserved: whether
+ * they may keep Bus Master. Only if the image carries KHO (so LUO's data,
+ * the device table with it, reaches the next kernel) and the IOMMU hands
+ * translation over; otherwise they are stopped as a stock kexec stops
+ * every device, and the rest of their preservation still applies.
+ */
+bool pci_liveupdate_dma_handover(void)
+{
+	const char *why;
+	int ret = -ENODATA;
+
+	if (!kexec_in_progress)
+		return false;
+	why = "the kexec image carries no KHO data (kexec_load, or KHO disabled)";
+	if (!kexec_image || !kexec_image->file_mode || !kexec_image->kho.fdt)
+		goto out;
+	ret = -EOPNOTSUPP;
+	why = "Live Update is disabled";
+	if (!liveupdate_enabled())
+		goto out;
+	ret = iommu_liveupdate_prepare(&why);
+out:
+	if (ret)
+		pr_warn(PCI_LU_PR "preserved devices lose Bus Master at this kexec: %s (%d)\n",
+			why, ret);
+	return !ret;
+}
+
+/*
+ * Before enumeration: whether a device that arrives mastering is safe,
+ * i.e. the previous kernel handed its IOMMU over and the hardware shows it
+ * (the IOMMU driver logs why a record it found was refused).
+ */
+bool pci_liveupdate_dma_incoming(void)
+{
+	const char *why;
+
+	return !iommu_liveupdate_incoming(&why);
 }

@@ -61,6 +61,10 @@ int pci_liveupdate_may_probe(struct pci_dev *dev, struct pci_driver *drv);
 bool pci_liveupdate_needs_acs_quirk(struct pci_dev *dev);
 /* Takes the rescan/remove lock unless it stays held for @ms; true if taken. */
 bool pci_liveupdate_lock_rescan_timeout(unsigned int ms);
+/* Kexec: may preserved devices keep Bus Master (the IOMMU hands over)? */
+bool pci_liveupdate_dma_handover(void);
+/* Boot: did the previous kernel hand its IOMMU over, as the hardware shows? */
+bool pci_liveupdate_dma_incoming(void);
 
 #else /* CONFIG_PCI_LIVEUPDATE */
 

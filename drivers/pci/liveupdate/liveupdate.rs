@@ -119,6 +119,14 @@ pub(crate) struct State {
     refused: bool,
     /// Shutdown has begun: the tables may not change any more.
     frozen: bool,
+    /// Kexec: preserved devices keep Bus Master (the IOMMU hands over).
+    dma_handover: bool,
+    /// Booted by a kexec with KHO: nothing should arrive mastering that no
+    /// handover accounts for.
+    kho_boot: bool,
+    /// The previous kernel handed its IOMMU over, as the hardware shows: a
+    /// preserved device arriving mastering is translated or blocked.
+    dma_safe: bool,
     /// The next preserve sees a device-specific ACS quirk (tests only).
     #[cfg(CONFIG_PCI_LIVEUPDATE_TEST)]
     pub(crate) force_acs_quirk: bool,
@@ -135,6 +143,9 @@ kernel::sync::global_lock! {
         incoming: None,
         refused: false,
         frozen: false,
+        dma_handover: false,
+        kho_boot: false,
+        dma_safe: false,
         #[cfg(CONFIG_PCI_LIVEUPDATE_TEST)]
         force_acs_quirk: false,
     };
@@ -199,12 +210,21 @@ pub unsafe extern "C" fn pci_liveupdate_init() -> c_int {
         // SAFETY: Drops the reference taken above, without `STATE` held.
         unsafe { bindings::liveupdate_flb_put_incoming(flb_ptr()) };
     }
+    // SAFETY: Plain C calls without preconditions; `STATE` is not held.
+    let (kho_boot, dma_safe) = unsafe {
+        (
+            bindings::is_kho_boot(),
+            bindings::pci_liveupdate_dma_incoming(),
+        )
+    };
     // SAFETY: Called once (function contract), before `READY` is set.
     unsafe { STATE.init() };
     {
         let mut state = STATE.lock();
         state.incoming = if keep { incoming } else { None };
         state.refused = refused;
+        state.kho_boot = kho_boot;
+        state.dma_safe = dma_safe;
     }
     READY.store(true, Release);
     pr_info!(
@@ -304,13 +324,15 @@ impl State {
     /// Whether bridges must keep their bus numbers: devices are incoming
     /// (or the handover data was refused), or preserved for the next kernel.
     fn keep_buses(&mut self) -> bool {
-        self.incoming.is_some()
-            || self.refused
-            || self
-                .outgoing()
-                .ok()
-                .and_then(|o| o.table().ok())
-                .is_some_and(|t| !t.is_empty())
+        self.incoming.is_some() || self.refused || self.has_outgoing()
+    }
+
+    /// Whether any device is preserved for the next kernel.
+    fn has_outgoing(&mut self) -> bool {
+        self.outgoing()
+            .ok()
+            .and_then(|o| o.table().ok())
+            .is_some_and(|t| !t.is_empty())
     }
 
     /// Drops the boot-time reference if no incoming device is left; the
@@ -610,8 +632,12 @@ pub unsafe extern "C" fn pci_liveupdate_finish(dev: *mut bindings::pci_dev) {
 ///
 /// A device whose address now holds another vendor, device or class is not
 /// incoming; this is logged for each such device and its preservation is
-/// dropped, so the table can still drain. If the handover data was refused,
-/// Bus Master is cleared on a device found with it set.
+/// dropped, so the table can still drain. Bus Master found set is cleared,
+/// with the reason logged, unless the device is preserved and its IOMMU was
+/// handed over: when the handover data was refused, on a device that is not
+/// the one preserved, without a valid IOMMU handover, and on any device no
+/// handover accounts for in a kernel started by a KHO kexec (e.g. with
+/// `liveupdate=off`).
 ///
 /// # Safety
 ///
@@ -632,24 +658,40 @@ pub unsafe extern "C" fn pci_liveupdate_setup_device(dev: *mut bindings::pci_dev
         (*lu).bm_at_enum = bm;
         (*lu).incoming = false;
     }
-    if state.refused && bm {
+    let info = pdev.identity();
+    let entry = state
+        .incoming()
+        .and_then(|t| t.find(info.segment, info.bdf).copied());
+    let same = entry.as_ref().is_some_and(|e| info.same_identity(e));
+    // Bus Master found set is kept only on a preserved device whose IOMMU
+    // was handed over: anything else could DMA where it must not.
+    let stop = if !bm {
+        None
+    } else if state.refused {
+        Some("handover data refused")
+    } else if entry.is_some() && !same {
+        Some("not the device that was preserved")
+    } else if same && !state.dma_safe {
+        Some("no IOMMU handover keeps its DMA translated")
+    } else if !same && state.kho_boot {
+        Some("no Live Update handover accounts for it")
+    } else {
+        None
+    };
+    if let Some(why) = stop {
         pdev.set_config_word(
             bindings::PCI_COMMAND,
             cmd & !(bindings::PCI_COMMAND_MASTER as u16),
         );
         dev_warn!(
             pdev.as_dev(),
-            "cleared Bus Master left set by the previous kernel (handover data refused)\n"
+            "cleared Bus Master left set by the previous kernel ({why})\n"
         );
     }
-    let info = pdev.identity();
-    let Some(mut t) = state.incoming() else {
+    let Some(e) = entry else {
         return;
     };
-    let Some(e) = t.find(info.segment, info.bdf).copied() else {
-        return;
-    };
-    if info.same_identity(&e) {
+    if same {
         // SAFETY: As above.
         unsafe { (*lu).incoming = true };
         if table::is_direct(&e) {
@@ -670,17 +712,9 @@ pub unsafe extern "C" fn pci_liveupdate_setup_device(dev: *mut bindings::pci_dev
         info.device,
         info.class
     );
-    // Not what was preserved: stop it, as the kexec would have.
-    if bm {
-        pdev.set_config_word(
-            bindings::PCI_COMMAND,
-            cmd & !(bindings::PCI_COMMAND_MASTER as u16),
-        );
-        dev_warn!(
-            pdev.as_dev(),
-            "cleared Bus Master left set by the previous kernel\n"
-        );
-    }
+    let Some(mut t) = state.incoming() else {
+        return;
+    };
     // It can never finish: release its share now so the table drains.
     if table::is_direct(&e) && t.finish(info.segment, info.bdf).is_ok() {
         let drained = state.drain_incoming();
@@ -754,6 +788,10 @@ pub unsafe extern "C" fn pci_liveupdate_remove_device(dev: *mut bindings::pci_de
 /// PCI core hook, first in `pci_device_shutdown()`: from now on no
 /// preservation may change.
 ///
+/// The first call of a kexec with devices preserved decides whether they
+/// keep Bus Master: only if the image carries the handover and the IOMMU
+/// hands translation over (see `pci_liveupdate_dma_handover()`).
+///
 /// # Safety
 ///
 /// `dev` must be NULL or a valid `struct pci_dev`.
@@ -761,8 +799,20 @@ pub unsafe extern "C" fn pci_liveupdate_remove_device(dev: *mut bindings::pci_de
 pub unsafe extern "C" fn pci_liveupdate_freeze(dev: *mut bindings::pci_dev) {
     let _timed = timing::SHUTDOWN.start();
     // SAFETY: Guaranteed by the caller.
-    if unsafe { entry_dev(dev) }.is_some() {
-        STATE.lock().frozen = true;
+    if unsafe { entry_dev(dev) }.is_none() {
+        return;
+    }
+    let decide = {
+        let mut state = STATE.lock();
+        let first = !state.frozen;
+        state.frozen = true;
+        first && state.has_outgoing()
+    };
+    if decide {
+        // Outside `STATE`: the IOMMU driver allocates and takes its locks.
+        // SAFETY: A plain C call; shutdown runs in process context.
+        let ok = unsafe { bindings::pci_liveupdate_dma_handover() };
+        STATE.lock().dma_handover = ok;
     }
 }
 
@@ -779,7 +829,9 @@ pub unsafe extern "C" fn pci_liveupdate_is_outgoing(dev: *mut bindings::pci_dev)
     let Some(pdev) = (unsafe { entry_dev(dev) }) else {
         return false;
     };
-    let found = STATE.lock().outgoing_entry(&pdev.identity()).is_some();
+    let mut state = STATE.lock();
+    let found = state.dma_handover && state.outgoing_entry(&pdev.identity()).is_some();
+    drop(state);
     if found {
         dev_info!(pdev.as_dev(), "Live Update: Bus Master kept across kexec\n");
     }

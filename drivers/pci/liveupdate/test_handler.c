@@ -19,8 +19,9 @@
  * for the device in the outgoing table; to "freeze", runs the shutdown
  * freeze hook on it. "timing" reports the time spent in the PCI core
  * hooks, "anchor" where pci_liveupdate_preserve() is (fault injection's
- * stack filter needs addresses that KASLR moved). A device
- * preserved that way has no file behind it, so the next kernel never
+ * stack filter needs addresses that KASLR moved), "dma_after_iommu_shutdown"
+ * and "corrupt_iommu_handover" act at the very end of a kexec (below). A
+ * device preserved that way has no file behind it, so the next kernel never
  * finishes it and keeps the handed-over table: expected in tests only.
  *
  * Never enable this on a production kernel.
@@ -32,6 +33,8 @@
 #include <linux/debugfs.h>
 #include <linux/fs.h>
 #include <linux/init.h>
+#include <linux/iommu_liveupdate.h>
+#include <linux/kexec.h>
 #include <linux/kho/abi/pci.h>
 #include <linux/liveupdate.h>
 #include <linux/miscdevice.h>
@@ -437,6 +440,86 @@ static int pci_lu_test_anchor_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(pci_lu_test_anchor);
 
+/*
+ * What a test arms for the end of the kexec: the last syscore shutdown
+ * step, right before machine_shutdown() switches the IOMMU off (or hands
+ * it over). x86_platform.iommu_shutdown itself is read-only after init.
+ *
+ * "dma_after_iommu_shutdown": writing "BDF ADDR" arms a QEMU edu device to
+ * copy 1 KiB from its internal buffer to bus address ADDR. edu performs a
+ * DMA 100 ms after the command, so it lands after the IOMMU shutdown, in
+ * the window before the next kernel's IOMMU is up, deterministically. Tests
+ * use it to show what a device kept mastering can reach in that window.
+ *
+ * "corrupt_iommu_handover": writing 1 damages the VT-d handover record
+ * then, after the kexec prepared and checksummed it.
+ */
+#define EDU_DMA_SRC		0x80
+#define EDU_DMA_DST		0x88
+#define EDU_DMA_CNT		0x90
+#define EDU_DMA_CMD		0x98
+#define EDU_DMA_START_TO_RAM	0x3
+#define EDU_DMA_BUF		0x40000
+
+static void __iomem *pci_lu_test_edu;
+static bool pci_lu_test_corrupt_iommu;
+
+static void pci_lu_test_end_of_kexec(void)
+{
+	if (!kexec_in_progress)
+		return;
+	if (pci_lu_test_edu)
+		writeq(EDU_DMA_START_TO_RAM, pci_lu_test_edu + EDU_DMA_CMD);
+	if (pci_lu_test_corrupt_iommu) {
+		u8 *rec = intel_iommu_lu_test_record();
+
+		if (rec)
+			rec[16] ^= 0xff;	/* the first unit's register base */
+	}
+}
+
+static ssize_t pci_lu_test_dma_write(struct file *file, const char __user *ubuf,
+				     size_t len, loff_t *ppos)
+{
+	unsigned int dom, bus, slot, fn;
+	struct pci_dev *pdev;
+	char buf[64];
+	u64 addr;
+
+	if (len >= sizeof(buf) || copy_from_user(buf, ubuf, len))
+		return -EINVAL;
+	buf[len] = '\0';
+	if (sscanf(buf, "%x:%x:%x.%x %llx", &dom, &bus, &slot, &fn, &addr) != 5)
+		return -EINVAL;
+	if (pci_lu_test_edu)
+		return -EBUSY;
+	pdev = pci_get_domain_bus_and_slot(dom, bus, PCI_DEVFN(slot, fn));
+	if (!pdev)
+		return -ENODEV;
+	/* Kept mapped: the command is written at the very end of the kexec. */
+	pci_lu_test_edu = pci_iomap(pdev, 0, 0);
+	pci_dev_put(pdev);
+	if (!pci_lu_test_edu)
+		return -ENOMEM;
+	writeq(EDU_DMA_BUF, pci_lu_test_edu + EDU_DMA_SRC);
+	writeq(addr, pci_lu_test_edu + EDU_DMA_DST);
+	writeq(SZ_1K, pci_lu_test_edu + EDU_DMA_CNT);
+	pr_info("%s: DMA to %#llx armed for the end of the kexec\n", pci_name(pdev), addr);
+	return len;
+}
+
+static const struct file_operations pci_lu_test_dma_fops = {
+	.write = pci_lu_test_dma_write,
+};
+
+static int pci_lu_test_corrupt_iommu_set(void *data, u64 val)
+{
+	pci_lu_test_corrupt_iommu = val;
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(pci_lu_test_corrupt_iommu_fops, NULL,
+			 pci_lu_test_corrupt_iommu_set, "%llu\n");
+
 /* After every device's shutdown: what the reboot cost the component. */
 static void pci_lu_test_shutdown(void *data)
 {
@@ -444,6 +527,7 @@ static void pci_lu_test_shutdown(void *data)
 
 	pci_liveupdate_test_timing(true, t);
 	pr_info("shutdown hooks: %lld calls, %lld ns, over %lld ns\n", t[0], t[1], t[2]);
+	pci_lu_test_end_of_kexec();
 }
 
 static const struct syscore_ops pci_lu_test_syscore_ops = {
@@ -489,6 +573,9 @@ static int __init pci_lu_test_init(void)
 	debugfs_create_file("fuzz", 0600, dir, NULL, &pci_lu_test_fuzz_fops);
 	debugfs_create_file("timing", 0400, dir, NULL, &pci_lu_test_timing_fops);
 	debugfs_create_file("anchor", 0400, dir, NULL, &pci_lu_test_anchor_fops);
+	debugfs_create_file("dma_after_iommu_shutdown", 0200, dir, NULL, &pci_lu_test_dma_fops);
+	debugfs_create_file_unsafe("corrupt_iommu_handover", 0200, dir, NULL,
+				   &pci_lu_test_corrupt_iommu_fops);
 	register_syscore(&pci_lu_test_syscore);
 	return 0;
 }
