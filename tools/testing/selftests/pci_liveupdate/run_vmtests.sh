@@ -171,18 +171,20 @@ for t in ${tests[@]+"${tests[@]}"}; do
 	i=$((i + 1))
 	log=$logs/$t.log
 	start=$(date +%s)
-	topo=() ttmo=$tmo
+	topo=() ttmo=$tmo append=""
 	case $t in
 	scale* | faults | leaks) topo=(-x) ;;	# 64 more endpoints
 	# Room for the 1 GiB hugepage the test reserves (above 4 GiB on q35);
 	# about 30 suite runs in two kernels: twice the time.
 	upstream_vfio) topo=(-m 6G) ttmo=$((tmo * 2)) ;;
+	# The first kernel has no IOMMU translating (the second inherits it).
+	dma_no_iommu) append="intel_iommu=off" ;;
 	esac
 	# make bench: another kernel, topology or command line.
 	# shellcheck disable=SC2086
 	rc=0
 	err=$("$TOP/scripts/vm" ${PCI_LU_VM_EXTRA:-} "${topo[@]}" -k "$bz" -i "$initrd" \
-		-a "pci_lu_test=$t ${PCI_LU_APPEND:-}" -t "$ttmo" -l "$log" 2>&1) || rc=$?
+		-a "pci_lu_test=$t $append ${PCI_LU_APPEND:-}" -t "$ttmo" -l "$log" 2>&1) || rc=$?
 	secs=$(($(date +%s) - start))
 	subtests "$t" "$log"
 	if verdict "$t" "$log" "$rc"; then

@@ -117,6 +117,8 @@ int pci_lu_incoming(const char *bdf);
 int pci_lu_incoming_count(void);
 /* Whether the kernel log holds @needle. */
 bool pci_lu_dmesg_has(const char *needle);
+/* Whether the kernel log has @first, and @then after it. */
+bool pci_lu_dmesg_before(const char *first, const char *then);
 /* Config space word at @off of @bdf, or -errno. */
 int pci_lu_config_word(const char *bdf, int off);
 /* Write config space word at @off of @bdf; 0 or -errno. */
