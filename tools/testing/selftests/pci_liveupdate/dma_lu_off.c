@@ -12,19 +12,13 @@
  */
 #include "pci_lu.h"
 
-static const char *const edu_path[] = { EDU_SW, SWITCH_DN1, SWITCH_UP, ROOT_PORT2 };
-#define NPATH	(sizeof(edu_path) / sizeof(edu_path[0]))
-
 static int stage1(struct pci_lu_ctx *ctx)
 {
 	int s = luo_create_session(ctx, "dma-lu-off");
 
 	if (!CHECK(ctx, s >= 0, "create a session (%d)", s))
 		return 1;
-	for (unsigned int i = 0; i < NPATH; i++)
-		CHECK(ctx, pci_lu_set_bus_master(edu_path[i]) == 0, "Bus Master on %s",
-		      edu_path[i]);
-	CHECK(ctx, pci_lu_preserve(s, EDU_SW, 1) == 0, "preserve %s", EDU_SW);
+	pci_lu_preserve_edu_mastering(ctx, s, 1);
 	CHECK(ctx, pci_lu_stage2_cmdline("liveupdate=off") == 0, "stage 2 boots with liveupdate=off");
 	return 0;
 }
@@ -35,13 +29,13 @@ static int stage2(struct pci_lu_ctx *ctx)
 
 	CHECK(ctx, ctx->luo_fd < 0 && pci_lu_cmdline_has("liveupdate=off"),
 	      "this kernel runs without LUO");
-	for (unsigned int i = 0; i < NPATH; i++) {
+	for (int i = 0; i < EDU_SW_PATH_LEN; i++) {
 		snprintf(line, sizeof(line),
 			 "%s: cleared Bus Master left set by the previous kernel (no Live Update handover accounts for it)",
-			 edu_path[i]);
+			 pci_lu_edu_sw_path[i]);
 		CHECK(ctx, pci_lu_dmesg_has(line),
 		      "%s arrived mastering and was stopped at enumeration, reason logged",
-		      edu_path[i]);
+		      pci_lu_edu_sw_path[i]);
 	}
 	/* The bridges' port driver sets Bus Master again, as it always does. */
 	CHECK(ctx, pci_lu_bus_master(EDU_SW) == 0, "%s, without a driver, stays stopped", EDU_SW);

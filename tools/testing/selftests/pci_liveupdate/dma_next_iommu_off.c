@@ -10,14 +10,11 @@
 
 static int stage1(struct pci_lu_ctx *ctx)
 {
-	static const char *const path[] = { EDU_SW, SWITCH_DN1, SWITCH_UP, ROOT_PORT2 };
 	int s = luo_create_session(ctx, "dma-next-iommu-off");
 
 	if (!CHECK(ctx, s >= 0, "create a session (%d)", s))
 		return 1;
-	for (unsigned int i = 0; i < sizeof(path) / sizeof(path[0]); i++)
-		CHECK(ctx, pci_lu_set_bus_master(path[i]) == 0, "Bus Master on %s", path[i]);
-	CHECK(ctx, pci_lu_preserve(s, EDU_SW, 1) == 0, "preserve %s", EDU_SW);
+	pci_lu_preserve_edu_mastering(ctx, s, 1);
 	CHECK(ctx, pci_lu_stage2_cmdline("intel_iommu=off") == 0, "stage 2 boots with intel_iommu=off");
 	return 0;
 }

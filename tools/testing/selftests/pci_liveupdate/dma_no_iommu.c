@@ -15,9 +15,6 @@
 
 #include "pci_lu.h"
 
-static const char *const edu_path[] = { EDU_SW, SWITCH_DN1, SWITCH_UP, ROOT_PORT2 };
-#define NPATH	(sizeof(edu_path) / sizeof(edu_path[0]))
-
 static int stage1(struct pci_lu_ctx *ctx)
 {
 	int s;
@@ -28,10 +25,7 @@ static int stage1(struct pci_lu_ctx *ctx)
 	s = luo_create_session(ctx, "dma-no-iommu");
 	if (!CHECK(ctx, s >= 0, "create a session (%d)", s))
 		return 1;
-	for (unsigned int i = 0; i < NPATH; i++)
-		CHECK(ctx, pci_lu_set_bus_master(edu_path[i]) == 0, "Bus Master on %s",
-		      edu_path[i]);
-	CHECK(ctx, pci_lu_preserve(s, EDU_SW, 1) == 0, "preserve %s", EDU_SW);
+	pci_lu_preserve_edu_mastering(ctx, s, 1);
 	return 0;
 }
 
@@ -42,9 +36,10 @@ static int stage2(struct pci_lu_ctx *ctx)
 	pci_lu_check_firmware_buses(ctx, "after kexec");
 	CHECK(ctx, pci_lu_incoming(EDU_SW) == 1, "%s is incoming: the rest of its preservation holds",
 	      EDU_SW);
-	for (unsigned int i = 0; i < NPATH; i++)
-		CHECK(ctx, pci_lu_status_field(edu_path[i], "bm_at_enum") == 0,
-		      "%s arrived with Bus Master off: the old kernel stopped it", edu_path[i]);
+	for (int i = 0; i < EDU_SW_PATH_LEN; i++)
+		CHECK(ctx, pci_lu_status_field(pci_lu_edu_sw_path[i], "bm_at_enum") == 0,
+		      "%s arrived with Bus Master off: the old kernel stopped it",
+		      pci_lu_edu_sw_path[i]);
 	CHECK(ctx, !pci_lu_dmesg_has("0000:04:00.0: cleared Bus Master"),
 	      "nothing left for this kernel to clear on %s", EDU_SW);
 	s = luo_retrieve_session(ctx, "dma-no-iommu");

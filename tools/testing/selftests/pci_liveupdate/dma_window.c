@@ -28,8 +28,6 @@
 #define CANARY		0xc3
 #define SESSION		"dma-window"
 
-static const char *const edu_path[] = { EDU_SW, SWITCH_DN1, SWITCH_UP, ROOT_PORT2 };
-
 /* What page 0 of the memfd tells stage 2. */
 struct handoff {
 	uint64_t canary_off;
@@ -79,10 +77,7 @@ static int stage1(struct pci_lu_ctx *ctx)
 	s = luo_create_session(ctx, SESSION);
 	if (!CHECK(ctx, s >= 0, "create session %s (%d)", SESSION, s))
 		return 1;
-	for (unsigned int i = 0; i < sizeof(edu_path) / sizeof(edu_path[0]); i++)
-		CHECK(ctx, pci_lu_set_bus_master(edu_path[i]) == 0, "Bus Master on %s",
-		      edu_path[i]);
-	CHECK(ctx, pci_lu_preserve(s, EDU_SW, 1) == 0, "preserve %s", EDU_SW);
+	pci_lu_preserve_edu_mastering(ctx, s, 1);
 
 	fd = memfd_create("dma-window", 0);
 	if (!CHECK(ctx, fd >= 0 && ftruncate(fd, MEMFD_SIZE) == 0, "memfd of %lu MiB",

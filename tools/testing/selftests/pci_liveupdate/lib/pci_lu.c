@@ -230,6 +230,18 @@ int pci_lu_incoming_count(void)
 	return count;
 }
 
+const char *const pci_lu_edu_sw_path[EDU_SW_PATH_LEN] = {
+	EDU_SW, SWITCH_DN1, SWITCH_UP, ROOT_PORT2,
+};
+
+void pci_lu_preserve_edu_mastering(struct pci_lu_ctx *ctx, int session, uint64_t token)
+{
+	for (int i = 0; i < EDU_SW_PATH_LEN; i++)
+		CHECK(ctx, pci_lu_set_bus_master(pci_lu_edu_sw_path[i]) == 0, "Bus Master on %s",
+		      pci_lu_edu_sw_path[i]);
+	CHECK(ctx, pci_lu_preserve(session, EDU_SW, token) == 0, "preserve %s", EDU_SW);
+}
+
 /* The kernel log so far, NUL-terminated (empty if unreadable). */
 static const char *dmesg(void)
 {

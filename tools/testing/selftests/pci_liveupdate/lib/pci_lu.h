@@ -116,6 +116,15 @@ int pci_lu_incoming(const char *bdf);
 /* Number of devices the "status" file reports as incoming. */
 int pci_lu_incoming_count(void);
 /* Whether the kernel log holds @needle. */
+/* edu 04:00.0 and the bridges above it, device first. */
+#define EDU_SW_PATH_LEN	4
+extern const char *const pci_lu_edu_sw_path[EDU_SW_PATH_LEN];
+/*
+ * Sets Bus Master on edu 04:00.0 and its bridges and preserves it through
+ * the test handler in @session with @token; each step is a check.
+ */
+void pci_lu_preserve_edu_mastering(struct pci_lu_ctx *ctx, int session, uint64_t token);
+
 bool pci_lu_dmesg_has(const char *needle);
 /* Whether the kernel log has @first, and @then after it. */
 bool pci_lu_dmesg_before(const char *first, const char *then);
