@@ -59,7 +59,7 @@ bench: kernel
 	@scripts/bench
 
 stress: kernel
-	$(call timed,scripts/stress,stress)
+	$(call timed,scripts/stress $(TESTS),stress)
 
 fuzz: deps
 	$(call timed,scripts/fuzz $(FUZZ_SECONDS),fuzz)
