@@ -5,22 +5,22 @@
  *
  * Old kernel: iommu_liveupdate_prepare() (process context, at the first
  * device shutdown of the kexec) allocates one zeroed root table per unit in
- * KHO-preserved memory and publishes their addresses in a KHO subtree.
- * intel_iommu_shutdown() then calls intel_iommu_lu_shutdown() for each unit
- * instead of switching translation off: the unit now walks the zeroed root,
- * so every DMA is blocked and recorded as a fault. Fault interrupts are
- * masked; the next kernel prints what was recorded when it sets up the
- * invalidation queue.
+ * KHO-preserved memory and publishes it in a KHO subtree. As each device
+ * that keeps Bus Master shuts down, iommu_liveupdate_keep_device() carries
+ * its context entry into that root table if everything its page tables map
+ * is preserved memory, and preserves the page-table pages. At
+ * intel_iommu_shutdown(), with one CPU left, intel_iommu_lu_shutdown()
+ * drops any entry whose mappings changed since, points the unit at the
+ * handed-over root and keeps translating: kept devices keep their
+ * mappings, every other DMA is blocked and recorded as a fault.
  *
- * Next kernel: iommu_liveupdate_incoming() checks the record against the
- * hardware (before PCI enumeration, so the PCI component knows whether a
- * device found mastering is safe); init_dmars() calls intel_iommu_lu_adopt()
- * and keeps translation on while it installs its own root table; once the
- * hardware no longer points at them, the handed-over pages are freed.
+ * Next kernel: iommu_liveupdate_incoming() checks the record, the tables
+ * and the hardware before PCI enumeration; init_dmars() keeps translation
+ * on and copies the carried entries (the kdump path), the page-table pages
+ * become this kernel's, and a carried entry lives until the device is
+ * attached to a new domain or iommu_liveupdate_release_device() ends it.
  *
- * Only legacy (non-scalable) mode without interrupt remapping. The old
- * kernel's mappings are not carried: a kept device's DMA is blocked until
- * its new owner maps memory.
+ * Only legacy (non-scalable) mode without interrupt remapping.
  */
 
 #define pr_fmt(fmt) "DMAR: Live Update: " fmt
@@ -32,20 +32,46 @@
 #include <linux/iommu_liveupdate.h>
 #include <linux/kexec_handover.h>
 #include <linux/kho/abi/intel_iommu.h>
+#include <linux/mm.h>
 #include <linux/mutex.h>
+#include <linux/pci.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
 
 #include "iommu.h"
 
+/* Page-table pages under one carried entry: 512 GiB mapped in 4 KiB pages. */
+#define LU_MAX_TABLES	BIT(18)
+#define LU_PTE_ADDR	GENMASK_ULL(51, 12)
+
 static DEFINE_MUTEX(lu_lock);
 
-/* Old kernel: the published record and each unit's blocking root. */
+/* Old kernel: the published record and each unit's handed-over root. */
 static struct intel_iommu_lu_ser *lu_out;
-static void *lu_out_root[DMAR_UNITS_SUPPORTED];
+static struct root_entry *lu_out_root[DMAR_UNITS_SUPPORTED];
+static u16 lu_out_unit[DMAR_UNITS_SUPPORTED];
 
 /* Next kernel: the validated record (NULL if none or refused). */
 static struct intel_iommu_lu_ser *lu_in;
 static int lu_in_err = 1;	/* 1: not checked yet */
 static const char *lu_in_why;
+
+/* Next kernel: each carried entry, kept after the record page is freed. */
+enum lu_ctx_state { LU_SHADOW, LU_COPIED, LU_GONE };
+
+struct lu_in_ctx {
+	u64 reg_phys;			/* its unit */
+	u64 asr;			/* its page-table root */
+	struct context_entry *shadow;	/* in the handed-over tables */
+	u16 segment;
+	u16 sid;
+	u8 levels;
+	u8 state;
+};
+
+static DEFINE_SPINLOCK(lu_in_lock);	/* the states of lu_in_ctx[] */
+static struct lu_in_ctx *lu_in_ctx;
+static u32 lu_in_nr_ctx;
 
 /* CRC32C of the record page, its crc field counted as zero. */
 static u32 lu_crc(const struct intel_iommu_lu_ser *ser)
@@ -56,6 +82,102 @@ static u32 lu_crc(const struct intel_iommu_lu_ser *ser)
 	crc = crc32c(crc, &zero, sizeof(zero));
 	return crc32c(crc, &ser->nr_units,
 		      PAGE_SIZE - offsetof(struct intel_iommu_lu_ser, nr_units));
+}
+
+static void lu_seal(struct intel_iommu_lu_ser *ser)
+{
+	ser->crc = cpu_to_le32(lu_crc(ser));
+}
+
+/* Levels of a multi-level context entry (AW 1-3), or -EINVAL. */
+static int lu_ctx_levels(u64 lo, u64 hi)
+{
+	u32 aw = hi & 7;
+
+	if (!(lo & 1) || ((lo >> 2) & 3) != CONTEXT_TT_MULTI_LEVEL || aw < 1 || aw > 3)
+		return -EINVAL;
+	return agaw_to_level(aw);
+}
+
+/*
+ * A walk of second-level page tables: counts the table pages and takes the
+ * CRC32C of their contents (depth first), calls @leaf for each mapping and
+ * @table for each table page after its children. Tables handed over from
+ * the previous kernel (@incoming) are read only if they are online RAM.
+ */
+struct lu_walk {
+	u32 nr;
+	u32 crc;
+	u32 done;
+	bool incoming;
+	int (*leaf)(struct lu_walk *w, phys_addr_t pa, u64 size);
+	int (*table)(struct lu_walk *w, phys_addr_t pa);
+};
+
+static int lu_walk(struct lu_walk *w, phys_addr_t pa, int level)
+{
+	const u64 *pt;
+	int ret;
+
+	if (++w->nr > LU_MAX_TABLES)
+		return -E2BIG;
+	if (w->incoming && !pfn_to_online_page(PHYS_PFN(pa)))
+		return -EINVAL;
+	pt = phys_to_virt(pa);
+	w->crc = crc32c(w->crc, pt, VTD_PAGE_SIZE);
+	for (int i = 0; i < VTD_PAGE_SIZE / sizeof(u64); i++) {
+		u64 pte = READ_ONCE(pt[i]);
+		phys_addr_t next = pte & LU_PTE_ADDR;
+
+		if (!(pte & (DMA_PTE_READ | DMA_PTE_WRITE)))
+			continue;
+		if (level == 1 || (pte & DMA_PTE_LARGE_PAGE)) {
+			if (level > 3)
+				return -EINVAL;
+			ret = w->leaf ? w->leaf(w, next, VTD_PAGE_SIZE <<
+						level_to_offset_bits(level)) : 0;
+		} else {
+			ret = lu_walk(w, next, level - 1);
+		}
+		if (ret)
+			return ret;
+	}
+	return w->table ? w->table(w, pa) : 0;
+}
+
+static int lu_leaf_preserved(struct lu_walk *w, phys_addr_t pa, u64 size)
+{
+	return kho_is_preserved(pa, size) ? 0 : -EFAULT;
+}
+
+static int lu_table_preserve(struct lu_walk *w, phys_addr_t pa)
+{
+	int ret = kho_preserve_pages(phys_to_page(pa), 1);
+
+	if (!ret)
+		w->done++;
+	return ret;
+}
+
+/* Undoes the first @w->done preservations of an identical walk. */
+static int lu_table_unpreserve(struct lu_walk *w, phys_addr_t pa)
+{
+	if (!w->done)
+		return -ECANCELED;
+	kho_unpreserve_pages(phys_to_page(pa), 1);
+	w->done--;
+	return 0;
+}
+
+static int lu_table_restore(struct lu_walk *w, phys_addr_t pa)
+{
+	return kho_restore_pages(pa, 1) ? 0 : -ENOENT;
+}
+
+static int lu_table_free(struct lu_walk *w, phys_addr_t pa)
+{
+	free_page((unsigned long)phys_to_virt(pa));
+	return 0;
 }
 
 static void lu_free_out(struct intel_iommu_lu_ser *ser)
@@ -110,14 +232,16 @@ int iommu_liveupdate_prepare(const char **why)
 			break;
 		root = kho_alloc_preserve(VTD_PAGE_SIZE);
 		if (IS_ERR(root)) {
-			*why = "cannot allocate a blocking root table";
+			*why = "cannot allocate a root table to hand over";
 			ret = PTR_ERR(root);
 			break;
 		}
 		__iommu_flush_cache(iommu, root, VTD_PAGE_SIZE);
 		lu_out_root[iommu->seq_id] = root;
+		lu_out_unit[iommu->seq_id] = n;
 		ser->units[n].reg_phys = cpu_to_le64(iommu->reg_phys);
 		ser->units[n].root_phys = cpu_to_le64(virt_to_phys(root));
+		ser->units[n].segment = cpu_to_le16(drhd->segment);
 		n++;
 	}
 	up_read(&dmar_global_lock);
@@ -128,7 +252,7 @@ int iommu_liveupdate_prepare(const char **why)
 	if (!ret) {
 		ser->magic = cpu_to_le32(INTEL_IOMMU_LU_MAGIC);
 		ser->nr_units = cpu_to_le32(n);
-		ser->crc = cpu_to_le32(lu_crc(ser));
+		lu_seal(ser);
 		ret = kho_add_subtree(INTEL_IOMMU_LU_SUBTREE, ser, PAGE_SIZE);
 		if (ret)
 			*why = "cannot add the VT-d handover record to KHO";
@@ -138,19 +262,156 @@ int iommu_liveupdate_prepare(const char **why)
 		return ret;
 	}
 	lu_out = ser;
-	pr_info("%u unit(s) will block DMA through the kexec instead of turning translation off\n",
+	pr_info("%u unit(s) keep translating through the kexec; only kept devices' mappings are carried\n",
 		n);
 	return 0;
 }
 
+/* The context entry the unit walks for bus/devfn (legacy mode). */
+static bool lu_live_context(struct intel_iommu *iommu, u8 bus, u8 devfn,
+			    struct context_entry *ce)
+{
+	u64 re = READ_ONCE(iommu->root_entry[bus].lo);
+	struct context_entry *tbl;
+
+	if (!(re & 1))
+		return false;
+	tbl = phys_to_virt(re & VTD_PAGE_MASK);
+	ce->lo = READ_ONCE(tbl[devfn].lo);
+	ce->hi = READ_ONCE(tbl[devfn].hi);
+	return ce->lo & 1;
+}
+
+/* The handed-over context entry for bus/devfn, allocating its table. */
+static struct context_entry *lu_shadow_context(struct intel_iommu *iommu,
+					       u8 bus, u8 devfn)
+{
+	struct root_entry *root = lu_out_root[iommu->seq_id];
+	struct context_entry *tbl;
+
+	if (!(root[bus].lo & 1)) {
+		tbl = kho_alloc_preserve(VTD_PAGE_SIZE);
+		if (IS_ERR(tbl))
+			return NULL;
+		__iommu_flush_cache(iommu, tbl, VTD_PAGE_SIZE);
+		root[bus].lo = virt_to_phys(tbl) | 1;
+		__iommu_flush_cache(iommu, &root[bus], sizeof(root[bus]));
+	}
+	tbl = phys_to_virt(root[bus].lo & VTD_PAGE_MASK);
+	return &tbl[devfn];
+}
+
+/* Preserves the tables under @asr, or finds them carried for another entry. */
+static int lu_carry_tables(struct pci_dev *pdev, u64 asr, int levels,
+			   u32 *nr, u32 *crc)
+{
+	struct lu_walk w = { .leaf = lu_leaf_preserved };
+	u32 n = le32_to_cpu(lu_out->nr_ctx);
+	int ret;
+
+	for (u32 i = 0; i < n; i++) {
+		if ((le64_to_cpu(lu_out->ctx[i].lo) & VTD_PAGE_MASK) == asr) {
+			*nr = le32_to_cpu(lu_out->ctx[i].nr_tables);
+			*crc = le32_to_cpu(lu_out->ctx[i].tables_crc);
+			return 0;
+		}
+	}
+	ret = lu_walk(&w, asr, levels);
+	if (ret == -EFAULT) {
+		pci_warn(pdev, "Live Update: its IOMMU mappings reach memory that is not preserved; its DMA is blocked through the kexec\n");
+		return ret;
+	}
+	if (ret) {
+		pci_warn(pdev, "Live Update: its IOMMU page tables cannot be carried (%d); its DMA is blocked through the kexec\n",
+			 ret);
+		return ret;
+	}
+	*nr = w.nr;
+	*crc = w.crc;
+	w = (struct lu_walk){ .table = lu_table_preserve };
+	ret = lu_walk(&w, asr, levels);
+	if (!ret && (w.nr != *nr || w.crc != *crc))
+		ret = -EAGAIN;	/* changed under us */
+	if (ret) {
+		u32 done = w.done;
+
+		w = (struct lu_walk){ .table = lu_table_unpreserve, .done = done };
+		lu_walk(&w, asr, levels);
+		pci_warn(pdev, "Live Update: cannot preserve its IOMMU page tables (%d); its DMA is blocked through the kexec\n",
+			 ret);
+	}
+	return ret;
+}
+
+int iommu_liveupdate_keep_device(struct pci_dev *pdev)
+{
+	struct device_domain_info *info = dev_iommu_priv_get(&pdev->dev);
+	struct intel_iommu_lu_ctx *c;
+	struct context_entry ce, *shadow;
+	struct intel_iommu *iommu;
+	u32 n, nr, crc;
+	bool present;
+	int levels;
+
+	guard(mutex)(&lu_lock);
+	if (!lu_out)
+		return -ENODEV;
+	iommu = info ? info->iommu : NULL;
+	if (!iommu || iommu->seq_id >= DMAR_UNITS_SUPPORTED || !lu_out_root[iommu->seq_id]) {
+		pci_warn(pdev, "Live Update: not behind a VT-d unit that hands over\n");
+		return -ENODEV;
+	}
+	/* A PCIe port only forwards DMA; its own requests need no mappings. */
+	if (pci_is_pcie(pdev) && pci_is_bridge(pdev))
+		return 0;
+	spin_lock(&iommu->lock);
+	present = lu_live_context(iommu, info->bus, info->devfn, &ce);
+	spin_unlock(&iommu->lock);
+	if (!present)
+		return 0;
+	levels = lu_ctx_levels(ce.lo, ce.hi);
+	if (levels < 0) {
+		pci_info(pdev, "Live Update: its translation type (pass-through or device TLB) is not carried; its DMA is blocked through the kexec\n");
+		return 0;
+	}
+	n = le32_to_cpu(lu_out->nr_ctx);
+	if (n >= INTEL_IOMMU_LU_MAX_CTX) {
+		pci_warn(pdev, "Live Update: too many carried IOMMU contexts; its DMA is blocked through the kexec\n");
+		return 0;
+	}
+	if (lu_carry_tables(pdev, ce.lo & VTD_PAGE_MASK, levels, &nr, &crc))
+		return 0;
+	shadow = lu_shadow_context(iommu, info->bus, info->devfn);
+	if (!shadow) {
+		pci_warn(pdev, "Live Update: cannot allocate a context table to hand over; its DMA is blocked through the kexec\n");
+		return 0;	/* its preserved tables stay reserved, unused */
+	}
+	*shadow = ce;
+	__iommu_flush_cache(iommu, shadow, sizeof(*shadow));
+	c = &lu_out->ctx[n];
+	c->lo = cpu_to_le64(ce.lo);
+	c->hi = cpu_to_le64(ce.hi);
+	c->unit = cpu_to_le16(lu_out_unit[iommu->seq_id]);
+	c->sid = cpu_to_le16(PCI_DEVID(info->bus, info->devfn));
+	c->nr_tables = cpu_to_le32(nr);
+	c->tables_crc = cpu_to_le32(crc);
+	lu_out->nr_ctx = cpu_to_le32(n + 1);
+	lu_seal(lu_out);
+	pci_info(pdev, "Live Update: its DMA stays translated through the kexec (domain %u, %u page-table pages)\n",
+		 context_domain_id(&ce), nr);
+	return 0;
+}
+
 /*
- * From intel_iommu_shutdown(), with one CPU left and interrupts off: point
- * @iommu at its blocking root and keep translating. True if it did.
+ * From intel_iommu_shutdown(), with one CPU left and interrupts off: drop
+ * the carried entries whose mappings changed since they were checked,
+ * point @iommu at its handed-over root and keep translating. True if it did.
  */
 bool intel_iommu_lu_shutdown(struct intel_iommu *iommu)
 {
+	struct root_entry *root;
 	unsigned long flags;
-	void *root;
+	bool changed = false;
 	u32 sts;
 
 	if (!lu_out || iommu->seq_id >= DMAR_UNITS_SUPPORTED)
@@ -158,6 +419,31 @@ bool intel_iommu_lu_shutdown(struct intel_iommu *iommu)
 	root = lu_out_root[iommu->seq_id];
 	if (!root)
 		return false;
+	for (u32 i = 0; i < le32_to_cpu(lu_out->nr_ctx); i++) {
+		struct intel_iommu_lu_ctx *c = &lu_out->ctx[i];
+		u16 sid = le16_to_cpu(c->sid);
+		struct lu_walk w = {};
+		struct context_entry ce, *shadow;
+
+		if (le16_to_cpu(c->unit) != lu_out_unit[iommu->seq_id] || !c->lo)
+			continue;
+		if (lu_live_context(iommu, PCI_BUS_NUM(sid), sid & 0xff, &ce) &&
+		    ce.lo == le64_to_cpu(c->lo) && ce.hi == le64_to_cpu(c->hi) &&
+		    !lu_walk(&w, ce.lo & VTD_PAGE_MASK, lu_ctx_levels(ce.lo, ce.hi)) &&
+		    w.nr == le32_to_cpu(c->nr_tables) && w.crc == le32_to_cpu(c->tables_crc))
+			continue;
+		shadow = phys_to_virt(root[PCI_BUS_NUM(sid)].lo & VTD_PAGE_MASK);
+		shadow += sid & 0xff;
+		context_clear_entry(shadow);
+		__iommu_flush_cache(iommu, shadow, sizeof(*shadow));
+		c->lo = 0;
+		c->hi = 0;
+		changed = true;
+		pr_warn("%s: %02x:%02x.%d: its mappings changed after they were checked; its DMA is blocked through the kexec\n",
+			iommu->name, PCI_BUS_NUM(sid), PCI_SLOT(sid), PCI_FUNC(sid));
+	}
+	if (changed)
+		lu_seal(lu_out);
 	iommu_flush_write_buffer(iommu);
 	raw_spin_lock_irqsave(&iommu->register_lock, flags);
 	writeq(virt_to_phys(root), iommu->reg + DMAR_RTADDR_REG);
@@ -194,12 +480,126 @@ void *intel_iommu_lu_test_record(void)
 }
 #endif
 
+/* A page the previous kernel handed over, readable here. */
+static void *lu_in_page(u64 phys)
+{
+	if (!PAGE_ALIGNED(phys) || !pfn_to_online_page(PHYS_PFN(phys)))
+		return NULL;
+	return phys_to_virt(phys);
+}
+
+static int lu_find_ctx(const struct intel_iommu_lu_ser *ser, u32 unit, u16 sid)
+{
+	for (u32 i = 0; i < le32_to_cpu(ser->nr_ctx); i++)
+		if (le16_to_cpu(ser->ctx[i].unit) == unit && le16_to_cpu(ser->ctx[i].sid) == sid &&
+		    ser->ctx[i].lo)
+			return i;
+	return -ENOENT;
+}
+
+/*
+ * The handed-over root and context tables of unit @u hold exactly the
+ * listed entries; counts them in *@found and notes where each one is.
+ */
+static int lu_validate_tables(const struct intel_iommu_lu_ser *ser, u32 u,
+			      struct lu_in_ctx *ctx, u32 *found, const char **why)
+{
+	struct root_entry *root = lu_in_page(le64_to_cpu(ser->units[u].root_phys));
+
+	if (!root) {
+		*why = "a handed-over root table is not memory";
+		return -EINVAL;
+	}
+	for (int bus = 0; bus < 256; bus++) {
+		struct context_entry *tbl;
+
+		if (root[bus].hi || (root[bus].lo & ~(VTD_PAGE_MASK | 1))) {
+			*why = "a handed-over root entry is malformed";
+			return -EINVAL;
+		}
+		if (!(root[bus].lo & 1))
+			continue;
+		tbl = lu_in_page(root[bus].lo & VTD_PAGE_MASK);
+		if (!tbl) {
+			*why = "a handed-over context table is not memory";
+			return -EINVAL;
+		}
+		for (int devfn = 0; devfn < 256; devfn++) {
+			int i;
+
+			if (!context_present(&tbl[devfn]))
+				continue;
+			i = lu_find_ctx(ser, u, PCI_DEVID(bus, devfn));
+			if (i < 0 || tbl[devfn].lo != le64_to_cpu(ser->ctx[i].lo) ||
+			    tbl[devfn].hi != le64_to_cpu(ser->ctx[i].hi) || ctx[i].shadow) {
+				*why = "a handed-over context entry is not listed";
+				return -EINVAL;
+			}
+			ctx[i].shadow = &tbl[devfn];
+			(*found)++;
+		}
+	}
+	return 0;
+}
+
+static int lu_validate_ctx(const struct intel_iommu_lu_ser *ser, struct lu_in_ctx *ctx,
+			   const char **why)
+{
+	u32 nu = le32_to_cpu(ser->nr_units), n = le32_to_cpu(ser->nr_ctx), live = 0, found = 0;
+	int ret;
+
+	for (u32 i = 0; i < n; i++) {
+		const struct intel_iommu_lu_ctx *c = &ser->ctx[i];
+		u64 lo = le64_to_cpu(c->lo), hi = le64_to_cpu(c->hi);
+		struct lu_walk w = { .incoming = true };
+		u16 u = le16_to_cpu(c->unit);
+		int levels;
+
+		if (c->reserved || u >= nu) {
+			*why = "a carried context entry is malformed";
+			return -EINVAL;
+		}
+		ctx[i].reg_phys = le64_to_cpu(ser->units[u].reg_phys);
+		ctx[i].segment = le16_to_cpu(ser->units[u].segment);
+		ctx[i].sid = le16_to_cpu(c->sid);
+		ctx[i].state = LU_GONE;
+		if (!lo && !hi)
+			continue;	/* dropped at the kexec */
+		levels = lu_ctx_levels(lo, hi);
+		if (levels < 0) {
+			*why = "a carried context entry does not translate";
+			return -EINVAL;
+		}
+		ret = lu_walk(&w, lo & VTD_PAGE_MASK, levels);
+		if (ret || w.nr != le32_to_cpu(c->nr_tables) ||
+		    w.crc != le32_to_cpu(c->tables_crc)) {
+			*why = "carried IOMMU page tables are damaged";
+			return -EINVAL;
+		}
+		ctx[i].asr = lo & VTD_PAGE_MASK;
+		ctx[i].levels = levels;
+		ctx[i].state = LU_SHADOW;
+		live++;
+	}
+	for (u32 u = 0; u < nu; u++) {
+		ret = lu_validate_tables(ser, u, ctx, &found, why);
+		if (ret)
+			return ret;
+	}
+	if (found != live) {
+		*why = "a carried context entry is missing from the handed-over tables";
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int lu_validate(const char **why)
 {
 	struct intel_iommu_lu_ser *ser;
+	struct lu_in_ctx *ctx;
 	phys_addr_t phys;
 	size_t size;
-	u32 n;
+	u32 n, nc;
 	int ret;
 
 	ret = kho_retrieve_subtree(INTEL_IOMMU_LU_SUBTREE, &phys, &size);
@@ -215,12 +615,13 @@ static int lu_validate(const char **why)
 	}
 	ser = phys_to_virt(phys);
 	n = le32_to_cpu(ser->nr_units);
+	nc = le32_to_cpu(ser->nr_ctx);
 	if (le32_to_cpu(ser->magic) != INTEL_IOMMU_LU_MAGIC ||
 	    le32_to_cpu(ser->crc) != lu_crc(ser)) {
 		*why = "the VT-d handover record is damaged (magic or checksum)";
 		return -EINVAL;
 	}
-	if (!n || n > INTEL_IOMMU_LU_MAX_UNITS || ser->reserved) {
+	if (!n || n > INTEL_IOMMU_LU_MAX_UNITS || nc > INTEL_IOMMU_LU_MAX_CTX) {
 		*why = "the VT-d handover record is malformed";
 		return -EINVAL;
 	}
@@ -234,6 +635,11 @@ static int lu_validate(const char **why)
 		u64 rta, ecap;
 		u32 sts;
 
+		if (ser->units[i].reserved[0] || ser->units[i].reserved[1] ||
+		    ser->units[i].reserved[2]) {
+			*why = "the VT-d handover record is malformed";
+			return -EINVAL;
+		}
 		if (lu_read_unit(le64_to_cpu(ser->units[i].reg_phys), &sts, &rta, &ecap)) {
 			*why = "a VT-d unit of the handover record cannot be mapped";
 			return -EINVAL;
@@ -249,6 +655,18 @@ static int lu_validate(const char **why)
 			return -EOPNOTSUPP;
 		}
 	}
+	ctx = kcalloc(max(nc, 1U), sizeof(*ctx), GFP_KERNEL);
+	if (!ctx) {
+		*why = "no memory to check the VT-d handover";
+		return -ENOMEM;
+	}
+	ret = lu_validate_ctx(ser, ctx, why);
+	if (ret) {
+		kfree(ctx);
+		return ret;
+	}
+	lu_in_ctx = ctx;
+	lu_in_nr_ctx = nc;
 	lu_in = ser;
 	return 0;
 }
@@ -265,27 +683,148 @@ int iommu_liveupdate_incoming(const char **why)
 	return lu_in_err;
 }
 
+/* Whether a carried translation can be live: DMA API users attach lazily. */
+bool iommu_liveupdate_deferred_attach(void)
+{
+	const char *why;
+
+	if (iommu_liveupdate_incoming(&why))
+		return false;
+	for (u32 i = 0; i < lu_in_nr_ctx; i++)
+		if (lu_in_ctx[i].state == LU_SHADOW)
+			return true;
+	return false;
+}
+
 /*
  * From init_dmars(), for a unit found translating outside kdump: whether
- * the previous kernel handed it over, so translation must stay on.
+ * the previous kernel handed it over, so translation must stay on (and the
+ * carried entries are copied).
  */
 bool __init intel_iommu_lu_adopt(struct intel_iommu *iommu)
 {
 	const char *why;
+	u32 carried = 0;
 
 	if (iommu_liveupdate_incoming(&why))
 		return false;
 	for (u32 i = 0; i < le32_to_cpu(lu_in->nr_units); i++) {
 		if (le64_to_cpu(lu_in->units[i].reg_phys) != iommu->reg_phys)
 			continue;
-		pr_info("%s: translation kept on from the previous kernel; DMA is blocked until devices are attached\n",
-			iommu->name);
+		for (u32 c = 0; c < lu_in_nr_ctx; c++)
+			if (lu_in_ctx[c].reg_phys == iommu->reg_phys &&
+			    lu_in_ctx[c].state == LU_SHADOW)
+				carried++;
+		pr_info("%s: translation kept on from the previous kernel; %u carried context(s), all other DMA blocked until attached\n",
+			iommu->name, carried);
 		return true;
 	}
 	return false;
 }
 
-/* Once no unit walks them any more, the handed-over pages are ours. */
+/* Another live carried entry uses the tables of entry @i. Under lu_in_lock. */
+static bool lu_tables_shared(u32 i, enum lu_ctx_state state)
+{
+	for (u32 j = 0; j < lu_in_nr_ctx; j++)
+		if (j != i && lu_in_ctx[j].state == state && lu_in_ctx[j].asr == lu_in_ctx[i].asr)
+			return true;
+	return false;
+}
+
+/*
+ * From init_dmars(), after copy_translation_tables() on an adopted unit
+ * (@copied false if it failed, so nothing of the unit is carried): the
+ * carried page tables become this kernel's pages.
+ */
+void __init intel_iommu_lu_copied(struct intel_iommu *iommu, bool copied)
+{
+	guard(spinlock)(&lu_in_lock);
+	for (u32 i = 0; i < lu_in_nr_ctx; i++) {
+		struct lu_in_ctx *c = &lu_in_ctx[i];
+		struct lu_walk w = { .table = lu_table_restore };
+		u8 bus = PCI_BUS_NUM(c->sid), devfn = c->sid & 0xff;
+
+		if (c->reg_phys != iommu->reg_phys || c->state != LU_SHADOW)
+			continue;
+		if (!copied || !context_copied(iommu, bus, devfn)) {
+			c->state = LU_GONE;
+			pr_warn("%s: %02x:%02x.%d: carried context not copied; its page tables stay reserved\n",
+				iommu->name, bus, PCI_SLOT(devfn), PCI_FUNC(devfn));
+			continue;
+		}
+		/* The first entry with these tables restores them. */
+		if (!lu_tables_shared(i, LU_COPIED) && lu_walk(&w, c->asr, c->levels))
+			pr_warn("%s: %02x:%02x.%d: carried page tables could not all be restored\n",
+				iommu->name, bus, PCI_SLOT(devfn), PCI_FUNC(devfn));
+		c->state = LU_COPIED;
+	}
+}
+
+/*
+ * From copied_context_tear_down(), under iommu->lock, once the unit no
+ * longer uses the copied entry for bus/devfn: free its page tables if no
+ * other carried entry uses them.
+ */
+void intel_iommu_lu_copied_gone(struct intel_iommu *iommu, u8 bus, u8 devfn)
+{
+	guard(spinlock)(&lu_in_lock);
+	for (u32 i = 0; i < lu_in_nr_ctx; i++) {
+		struct lu_in_ctx *c = &lu_in_ctx[i];
+		struct lu_walk w = { .table = lu_table_free };
+
+		if (c->reg_phys != iommu->reg_phys || c->sid != PCI_DEVID(bus, devfn) ||
+		    c->state != LU_COPIED)
+			continue;
+		c->state = LU_GONE;
+		if (!lu_tables_shared(i, LU_COPIED))
+			lu_walk(&w, c->asr, c->levels);
+		pr_info("%s: %02x:%02x.%d: carried translation ended\n", iommu->name, bus,
+			PCI_SLOT(devfn), PCI_FUNC(devfn));
+	}
+}
+
+/*
+ * The PCI component ends a kept device's carried translation: its
+ * preservation finished or was dropped, or the device left. Before VT-d
+ * takes over, the entry is removed from the handed-over tables; after, the
+ * copied entry is torn down (its DMA is blocked from now on).
+ */
+void iommu_liveupdate_release_device(struct pci_dev *pdev)
+{
+	u16 seg = pci_domain_nr(pdev->bus), sid = pci_dev_id(pdev);
+	struct dmar_drhd_unit *drhd;
+	struct intel_iommu *iommu;
+	u64 reg = 0;
+
+	scoped_guard(spinlock, &lu_in_lock) {
+		for (u32 i = 0; i < lu_in_nr_ctx; i++) {
+			struct lu_in_ctx *c = &lu_in_ctx[i];
+
+			if (c->segment != seg || c->sid != sid)
+				continue;
+			if (c->state == LU_SHADOW) {
+				context_clear_entry(c->shadow);
+				clflush_cache_range(c->shadow, sizeof(*c->shadow));
+				c->state = LU_GONE;
+				pci_info(pdev, "Live Update: carried IOMMU translation dropped before VT-d took over\n");
+			} else if (c->state == LU_COPIED) {
+				reg = c->reg_phys;
+			}
+		}
+	}
+	if (!reg)
+		return;
+	rcu_read_lock();
+	for_each_active_iommu(iommu, drhd) {
+		if (iommu->reg_phys == reg) {
+			intel_iommu_lu_end_copied(iommu, PCI_BUS_NUM(sid), sid & 0xff);
+			break;
+		}
+	}
+	rcu_read_unlock();
+}
+
+/* Once no unit walks them any more, the handed-over tables are ours. */
 static int __init lu_release(void)
 {
 	bool all = true;
@@ -294,15 +833,20 @@ static int __init lu_release(void)
 		return 0;
 	for (u32 i = 0; i < le32_to_cpu(lu_in->nr_units); i++) {
 		u64 root = le64_to_cpu(lu_in->units[i].root_phys);
+		struct root_entry *re = phys_to_virt(root);
 		u64 rta, ecap;
 		u32 sts;
 
 		/* Ask the hardware: VT-d init may have failed or never run. */
 		if (lu_read_unit(le64_to_cpu(lu_in->units[i].reg_phys), &sts, &rta, &ecap) ||
-		    (rta & VTD_PAGE_MASK) == root)
+		    (rta & VTD_PAGE_MASK) == root) {
 			all = false;
-		else
-			kho_restore_free(phys_to_virt(root));
+			continue;
+		}
+		for (int bus = 0; bus < 256; bus++)
+			if (re[bus].lo & 1)
+				kho_restore_free(phys_to_virt(re[bus].lo & VTD_PAGE_MASK));
+		kho_restore_free(re);
 	}
 	if (all) {
 		kho_restore_free(lu_in);

@@ -97,6 +97,22 @@ out:
 }
 
 /*
+ * At the shutdown of a device that keeps Bus Master: its IOMMU carries its
+ * translation or blocks it. False if no handed-over IOMMU translates it,
+ * so its DMA would be untranslated in the next kernel: it must stop.
+ */
+bool pci_liveupdate_dma_keep(struct pci_dev *dev)
+{
+	return !iommu_liveupdate_keep_device(dev);
+}
+
+/* Its preservation ended: DMA through carried translations must end too. */
+void pci_liveupdate_dma_release(struct pci_dev *dev)
+{
+	iommu_liveupdate_release_device(dev);
+}
+
+/*
  * Before enumeration: whether a device that arrives mastering is safe,
  * i.e. the previous kernel handed its IOMMU over and the hardware shows it
  * (the IOMMU driver logs why a record it found was refused).

@@ -63,8 +63,12 @@ bool pci_liveupdate_needs_acs_quirk(struct pci_dev *dev);
 bool pci_liveupdate_lock_rescan_timeout(unsigned int ms);
 /* Kexec: may preserved devices keep Bus Master (the IOMMU hands over)? */
 bool pci_liveupdate_dma_handover(void);
+/* Kexec: a kept device's IOMMU translation is carried or blocked (true) or absent. */
+bool pci_liveupdate_dma_keep(struct pci_dev *dev);
 /* Boot: did the previous kernel hand its IOMMU over, as the hardware shows? */
 bool pci_liveupdate_dma_incoming(void);
+/* A device stops being incoming: end the IOMMU translation carried for it. */
+void pci_liveupdate_dma_release(struct pci_dev *dev);
 
 #else /* CONFIG_PCI_LIVEUPDATE */
 

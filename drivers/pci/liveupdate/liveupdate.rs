@@ -625,6 +625,8 @@ pub unsafe extern "C" fn pci_liveupdate_finish(dev: *mut bindings::pci_dev) {
     dev_info!(pdev.as_dev(), "Live Update preservation finished\n");
     let drained = state.drain_incoming();
     drop(state);
+    // SAFETY: Valid and referenced (function contract); no lock held.
+    unsafe { bindings::pci_liveupdate_dma_release(dev) };
     put_incoming(drained);
 }
 
@@ -687,6 +689,10 @@ pub unsafe extern "C" fn pci_liveupdate_setup_device(dev: *mut bindings::pci_dev
             pdev.as_dev(),
             "cleared Bus Master left set by the previous kernel ({why})\n"
         );
+    }
+    if stop.is_some() || (entry.is_some() && !same) {
+        // SAFETY: Valid (function contract); the IOMMU takes its own lock.
+        unsafe { bindings::pci_liveupdate_dma_release(dev) };
     }
     let Some(e) = entry else {
         return;
@@ -756,6 +762,8 @@ pub unsafe extern "C" fn pci_liveupdate_remove_device(dev: *mut bindings::pci_de
             let _ = t.finish(info.segment, info.bdf);
         }
         drained = state.drain_incoming();
+        // SAFETY: Valid (function contract); the IOMMU takes its own lock.
+        unsafe { bindings::pci_liveupdate_dma_release(dev) };
     }
     // SAFETY: `lu` points into a valid device; written under `STATE`.
     unsafe {
@@ -832,10 +840,19 @@ pub unsafe extern "C" fn pci_liveupdate_is_outgoing(dev: *mut bindings::pci_dev)
     let mut state = STATE.lock();
     let found = state.dma_handover && state.outgoing_entry(&pdev.identity()).is_some();
     drop(state);
-    if found {
-        dev_info!(pdev.as_dev(), "Live Update: Bus Master kept across kexec\n");
+    if !found {
+        return false;
     }
-    found
+    // SAFETY: Valid and referenced (function contract); no lock held.
+    if !unsafe { bindings::pci_liveupdate_dma_keep(dev) } {
+        dev_warn!(
+            pdev.as_dev(),
+            "Live Update: no handed-over IOMMU translates it; Bus Master cleared at kexec\n"
+        );
+        return false;
+    }
+    dev_info!(pdev.as_dev(), "Live Update: Bus Master kept across kexec\n");
+    true
 }
 
 /// PCI core hook from `pci_scan_bridge_extend()`: whether the bridge keeps
