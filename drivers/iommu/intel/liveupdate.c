@@ -67,6 +67,7 @@ struct lu_in_ctx {
 	u16 sid;
 	u8 levels;
 	u8 state;
+	bool leak;			/* its tables were not all restored */
 };
 
 static DEFINE_SPINLOCK(lu_in_lock);	/* the states of lu_in_ctx[] */
@@ -102,14 +103,16 @@ static int lu_ctx_levels(u64 lo, u64 hi)
 /*
  * A walk of second-level page tables: counts the table pages and takes the
  * CRC32C of their contents (depth first), calls @leaf for each mapping and
- * @table for each table page after its children. Tables handed over from
- * the previous kernel (@incoming) are read only if they are online RAM.
+ * @table for each table page after its children. A table is read only if
+ * it is online RAM: the old kernel's tables may change under the walk, the
+ * next kernel's come from the previous kernel.
  */
 struct lu_walk {
 	u32 nr;
 	u32 crc;
 	u32 done;
-	bool incoming;
+	u32 cap;
+	unsigned long *pfns;	/* lu_table_preserve: @done of @cap preserved */
 	int (*leaf)(struct lu_walk *w, phys_addr_t pa, u64 size);
 	int (*table)(struct lu_walk *w, phys_addr_t pa);
 };
@@ -121,7 +124,7 @@ static int lu_walk(struct lu_walk *w, phys_addr_t pa, int level)
 
 	if (++w->nr > LU_MAX_TABLES)
 		return -E2BIG;
-	if (w->incoming && !pfn_to_online_page(PHYS_PFN(pa)))
+	if (!pfn_to_online_page(PHYS_PFN(pa)))
 		return -EINVAL;
 	pt = phys_to_virt(pa);
 	w->crc = crc32c(w->crc, pt, VTD_PAGE_SIZE);
@@ -150,23 +153,17 @@ static int lu_leaf_preserved(struct lu_walk *w, phys_addr_t pa, u64 size)
 	return kho_is_preserved(pa, size) ? 0 : -EFAULT;
 }
 
+/* Preserves a table page, recording it in @w->pfns (sized by a first walk). */
 static int lu_table_preserve(struct lu_walk *w, phys_addr_t pa)
 {
-	int ret = kho_preserve_pages(phys_to_page(pa), 1);
+	int ret;
 
+	if (w->done >= w->cap)
+		return -EAGAIN;	/* more tables than the first walk found */
+	ret = kho_preserve_pages(phys_to_page(pa), 1);
 	if (!ret)
-		w->done++;
+		w->pfns[w->done++] = PHYS_PFN(pa);
 	return ret;
-}
-
-/* Undoes the first @w->done preservations of an identical walk. */
-static int lu_table_unpreserve(struct lu_walk *w, phys_addr_t pa)
-{
-	if (!w->done)
-		return -ECANCELED;
-	kho_unpreserve_pages(phys_to_page(pa), 1);
-	w->done--;
-	return 0;
 }
 
 static int lu_table_restore(struct lu_walk *w, phys_addr_t pa)
@@ -307,6 +304,7 @@ static int lu_carry_tables(struct pci_dev *pdev, u64 asr, int levels,
 {
 	struct lu_walk w = { .leaf = lu_leaf_preserved };
 	u32 n = le32_to_cpu(lu_out->nr_ctx);
+	unsigned long *pfns;
 	int ret;
 
 	for (u32 i = 0; i < n; i++) {
@@ -328,18 +326,22 @@ static int lu_carry_tables(struct pci_dev *pdev, u64 asr, int levels,
 	}
 	*nr = w.nr;
 	*crc = w.crc;
-	w = (struct lu_walk){ .table = lu_table_preserve };
+	pfns = kvcalloc(*nr, sizeof(*pfns), GFP_KERNEL);
+	if (!pfns) {
+		pci_warn(pdev, "Live Update: no memory to carry its IOMMU page tables; its DMA is blocked through the kexec\n");
+		return -ENOMEM;
+	}
+	w = (struct lu_walk){ .table = lu_table_preserve, .pfns = pfns, .cap = *nr };
 	ret = lu_walk(&w, asr, levels);
 	if (!ret && (w.nr != *nr || w.crc != *crc))
 		ret = -EAGAIN;	/* changed under us */
 	if (ret) {
-		u32 done = w.done;
-
-		w = (struct lu_walk){ .table = lu_table_unpreserve, .done = done };
-		lu_walk(&w, asr, levels);
+		for (u32 i = 0; i < w.done; i++)
+			kho_unpreserve_pages(pfn_to_page(pfns[i]), 1);
 		pci_warn(pdev, "Live Update: cannot preserve its IOMMU page tables (%d); its DMA is blocked through the kexec\n",
 			 ret);
 	}
+	kvfree(pfns);
 	return ret;
 }
 
@@ -361,8 +363,12 @@ int iommu_liveupdate_keep_device(struct pci_dev *pdev)
 		pci_warn(pdev, "Live Update: not behind a VT-d unit that hands over\n");
 		return -ENODEV;
 	}
-	/* A PCIe port only forwards DMA; its own requests need no mappings. */
-	if (pci_is_pcie(pdev) && pci_is_bridge(pdev))
+	/*
+	 * A bridge forwards DMA; its own requests need no mappings. (A PCI
+	 * bridge that takes over its devices' requester ID is not handled:
+	 * their DMA is blocked through the kexec.)
+	 */
+	if (pci_is_bridge(pdev))
 		return 0;
 	spin_lock(&iommu->lock);
 	present = lu_live_context(iommu, info->bus, info->devfn, &ce);
@@ -459,8 +465,8 @@ bool intel_iommu_lu_shutdown(struct intel_iommu *iommu)
 	return true;
 }
 
-/* A unit's status, root table address and extended capabilities. */
-static int lu_read_unit(u64 reg_phys, u32 *sts, u64 *rta, u64 *ecap)
+/* A unit's status, root table address and (extended) capabilities. */
+static int lu_read_unit(u64 reg_phys, u32 *sts, u64 *rta, u64 *cap, u64 *ecap)
 {
 	void __iomem *reg = ioremap(reg_phys, VTD_PAGE_SIZE);
 
@@ -468,6 +474,7 @@ static int lu_read_unit(u64 reg_phys, u32 *sts, u64 *rta, u64 *ecap)
 		return -ENOMEM;
 	*sts = readl(reg + DMAR_GSTS_REG);
 	*rta = readq(reg + DMAR_RTADDR_REG);
+	*cap = readq(reg + DMAR_CAP_REG);
 	*ecap = readq(reg + DMAR_ECAP_REG);
 	iounmap(reg);
 	return 0;
@@ -542,8 +549,8 @@ static int lu_validate_tables(const struct intel_iommu_lu_ser *ser, u32 u,
 	return 0;
 }
 
-static int lu_validate_ctx(const struct intel_iommu_lu_ser *ser, struct lu_in_ctx *ctx,
-			   const char **why)
+static int lu_validate_ctx(const struct intel_iommu_lu_ser *ser, const u32 *ndoms,
+			   struct lu_in_ctx *ctx, const char **why)
 {
 	u32 nu = le32_to_cpu(ser->nr_units), n = le32_to_cpu(ser->nr_ctx), live = 0, found = 0;
 	int ret;
@@ -551,9 +558,10 @@ static int lu_validate_ctx(const struct intel_iommu_lu_ser *ser, struct lu_in_ct
 	for (u32 i = 0; i < n; i++) {
 		const struct intel_iommu_lu_ctx *c = &ser->ctx[i];
 		u64 lo = le64_to_cpu(c->lo), hi = le64_to_cpu(c->hi);
-		struct lu_walk w = { .incoming = true };
+		struct lu_walk w = {};
 		u16 u = le16_to_cpu(c->unit);
 		int levels;
+		u32 did;
 
 		if (c->reserved || u >= nu) {
 			*why = "a carried context entry is malformed";
@@ -566,7 +574,9 @@ static int lu_validate_ctx(const struct intel_iommu_lu_ser *ser, struct lu_in_ct
 		if (!lo && !hi)
 			continue;	/* dropped at the kexec */
 		levels = lu_ctx_levels(lo, hi);
-		if (levels < 0) {
+		did = (hi >> 8) & 0xffff;
+		/* Its domain ID must be one the unit can flush. */
+		if (levels < 0 || !did || did >= ndoms[u]) {
 			*why = "a carried context entry does not translate";
 			return -EINVAL;
 		}
@@ -596,6 +606,7 @@ static int lu_validate_ctx(const struct intel_iommu_lu_ser *ser, struct lu_in_ct
 static int lu_validate(const char **why)
 {
 	struct intel_iommu_lu_ser *ser;
+	u32 ndoms[INTEL_IOMMU_LU_MAX_UNITS];
 	struct lu_in_ctx *ctx;
 	phys_addr_t phys;
 	size_t size;
@@ -632,7 +643,7 @@ static int lu_validate(const char **why)
 	}
 	for (u32 i = 0; i < n; i++) {
 		u64 root = le64_to_cpu(ser->units[i].root_phys);
-		u64 rta, ecap;
+		u64 rta, cap, ecap;
 		u32 sts;
 
 		if (ser->units[i].reserved[0] || ser->units[i].reserved[1] ||
@@ -640,7 +651,7 @@ static int lu_validate(const char **why)
 			*why = "the VT-d handover record is malformed";
 			return -EINVAL;
 		}
-		if (lu_read_unit(le64_to_cpu(ser->units[i].reg_phys), &sts, &rta, &ecap)) {
+		if (lu_read_unit(le64_to_cpu(ser->units[i].reg_phys), &sts, &rta, &cap, &ecap)) {
 			*why = "a VT-d unit of the handover record cannot be mapped";
 			return -EINVAL;
 		}
@@ -654,13 +665,14 @@ static int lu_validate(const char **why)
 			*why = "this kernel would run VT-d in scalable mode";
 			return -EOPNOTSUPP;
 		}
+		ndoms[i] = cap_ndoms(cap);
 	}
 	ctx = kcalloc(max(nc, 1U), sizeof(*ctx), GFP_KERNEL);
 	if (!ctx) {
 		*why = "no memory to check the VT-d handover";
 		return -ENOMEM;
 	}
-	ret = lu_validate_ctx(ser, ctx, why);
+	ret = lu_validate_ctx(ser, ndoms, ctx, why);
 	if (ret) {
 		kfree(ctx);
 		return ret;
@@ -722,11 +734,34 @@ bool __init intel_iommu_lu_adopt(struct intel_iommu *iommu)
 	return false;
 }
 
-/* Another live carried entry uses the tables of entry @i. Under lu_in_lock. */
-static bool lu_tables_shared(u32 i, enum lu_ctx_state state)
+/*
+ * Another carried entry, copied or still walked in the handed-over tables
+ * (possibly by another unit), uses the page tables of entry @i. Under
+ * lu_in_lock.
+ */
+static bool lu_tables_shared(u32 i)
 {
 	for (u32 j = 0; j < lu_in_nr_ctx; j++)
-		if (j != i && lu_in_ctx[j].state == state && lu_in_ctx[j].asr == lu_in_ctx[i].asr)
+		if (j != i && lu_in_ctx[j].state != LU_GONE && lu_in_ctx[j].asr == lu_in_ctx[i].asr)
+			return true;
+	return false;
+}
+
+/* An entry with the tables of entry @i was copied: they are restored. */
+static bool lu_tables_restored(u32 i)
+{
+	for (u32 j = 0; j < lu_in_nr_ctx; j++)
+		if (j != i && lu_in_ctx[j].state == LU_COPIED &&
+		    lu_in_ctx[j].asr == lu_in_ctx[i].asr)
+			return true;
+	return false;
+}
+
+/* Tables at @asr that were not all restored must never be freed. */
+static bool lu_tables_leak(u64 asr)
+{
+	for (u32 j = 0; j < lu_in_nr_ctx; j++)
+		if (lu_in_ctx[j].leak && lu_in_ctx[j].asr == asr)
 			return true;
 	return false;
 }
@@ -753,9 +788,12 @@ void __init intel_iommu_lu_copied(struct intel_iommu *iommu, bool copied)
 			continue;
 		}
 		/* The first entry with these tables restores them. */
-		if (!lu_tables_shared(i, LU_COPIED) && lu_walk(&w, c->asr, c->levels))
-			pr_warn("%s: %02x:%02x.%d: carried page tables could not all be restored\n",
+		if (!lu_tables_restored(i) && lu_walk(&w, c->asr, c->levels)) {
+			/* Never freed then: some pages are not this kernel's. */
+			c->leak = true;
+			pr_warn("%s: %02x:%02x.%d: carried page tables could not all be restored; they stay reserved\n",
 				iommu->name, bus, PCI_SLOT(devfn), PCI_FUNC(devfn));
+		}
 		c->state = LU_COPIED;
 	}
 }
@@ -776,7 +814,7 @@ void intel_iommu_lu_copied_gone(struct intel_iommu *iommu, u8 bus, u8 devfn)
 		    c->state != LU_COPIED)
 			continue;
 		c->state = LU_GONE;
-		if (!lu_tables_shared(i, LU_COPIED))
+		if (!lu_tables_shared(i) && !lu_tables_leak(c->asr))
 			lu_walk(&w, c->asr, c->levels);
 		pr_info("%s: %02x:%02x.%d: carried translation ended\n", iommu->name, bus,
 			PCI_SLOT(devfn), PCI_FUNC(devfn));
@@ -834,11 +872,11 @@ static int __init lu_release(void)
 	for (u32 i = 0; i < le32_to_cpu(lu_in->nr_units); i++) {
 		u64 root = le64_to_cpu(lu_in->units[i].root_phys);
 		struct root_entry *re = phys_to_virt(root);
-		u64 rta, ecap;
+		u64 rta, cap, ecap;
 		u32 sts;
 
 		/* Ask the hardware: VT-d init may have failed or never run. */
-		if (lu_read_unit(le64_to_cpu(lu_in->units[i].reg_phys), &sts, &rta, &ecap) ||
+		if (lu_read_unit(le64_to_cpu(lu_in->units[i].reg_phys), &sts, &rta, &cap, &ecap) ||
 		    (rta & VTD_PAGE_MASK) == root) {
 			all = false;
 			continue;
