@@ -37,6 +37,7 @@
 #include <linux/pci.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/workqueue.h>
 
 #include "iommu.h"
 
@@ -68,6 +69,7 @@ struct lu_in_ctx {
 	u8 levels;
 	u8 state;
 	bool leak;			/* its tables were not all restored */
+	bool held;			/* what its tables map is held */
 };
 
 static DEFINE_SPINLOCK(lu_in_lock);	/* the states of lu_in_ctx[] */
@@ -113,6 +115,9 @@ struct lu_walk {
 	u32 done;
 	u32 cap;
 	unsigned long *pfns;	/* lu_table_preserve: @done of @cap preserved */
+	phys_addr_t span_start;	/* lu_leaf_span: the current run of leaves */
+	u64 span_size;
+	bool hold;
 	int (*leaf)(struct lu_walk *w, phys_addr_t pa, u64 size);
 	int (*table)(struct lu_walk *w, phys_addr_t pa);
 };
@@ -757,7 +762,7 @@ static bool lu_tables_restored(u32 i)
 	return false;
 }
 
-/* Tables at @asr that were not all restored must never be freed. */
+/* Tables at @asr not all restored: never freed. */
 static bool lu_tables_leak(u64 asr)
 {
 	for (u32 j = 0; j < lu_in_nr_ctx; j++)
@@ -766,58 +771,168 @@ static bool lu_tables_leak(u64 asr)
 	return false;
 }
 
+/* What the tables at @asr map is held. */
+static bool lu_tables_held(u64 asr)
+{
+	for (u32 j = 0; j < lu_in_nr_ctx; j++)
+		if (lu_in_ctx[j].held && lu_in_ctx[j].asr == asr)
+			return true;
+	return false;
+}
+
+/*
+ * Holds (kho_hold()) on what carried page tables map, so the memory stays
+ * allocated while the device can reach it: one per run of physically
+ * contiguous leaves. @w->done counts the runs; an undo stops after @limit.
+ */
+static int lu_span_flush(struct lu_walk *w)
+{
+	int ret = 0;
+
+	if (!w->span_size)
+		return 0;
+	if (w->hold)
+		ret = kho_hold(w->span_start, w->span_size);
+	else if (w->done < w->cap)
+		kho_unhold(w->span_start, w->span_size);
+	else
+		return -ECANCELED;
+	if (!ret)
+		w->done++;
+	w->span_size = 0;
+	return ret;
+}
+
+static int lu_leaf_span(struct lu_walk *w, phys_addr_t pa, u64 size)
+{
+	int ret = 0;
+
+	if (w->span_size && w->span_start + w->span_size == pa) {
+		w->span_size += size;
+		return 0;
+	}
+	ret = lu_span_flush(w);
+	w->span_start = pa;
+	w->span_size = size;
+	return ret;
+}
+
+static int lu_hold_leaves(u64 asr, int levels, bool hold, u32 limit)
+{
+	struct lu_walk w = { .leaf = lu_leaf_span, .hold = hold, .cap = limit };
+	int ret = lu_walk(&w, asr, levels);
+
+	if (!ret)
+		ret = lu_span_flush(&w);
+	if (ret && hold) {
+		/* Undo the holds that were taken. */
+		lu_hold_leaves(asr, levels, false, w.done);
+		return ret;
+	}
+	return 0;
+}
+
 /*
  * From init_dmars(), after copy_translation_tables() on an adopted unit
  * (@copied false if it failed, so nothing of the unit is carried): the
- * carried page tables become this kernel's pages.
+ * carried page tables become this kernel's pages, and what they map is
+ * held until the translation ends. A carried entry whose memory cannot be
+ * held is ended at once (its DMA blocked).
  */
 void __init intel_iommu_lu_copied(struct intel_iommu *iommu, bool copied)
 {
-	guard(spinlock)(&lu_in_lock);
 	for (u32 i = 0; i < lu_in_nr_ctx; i++) {
 		struct lu_in_ctx *c = &lu_in_ctx[i];
 		struct lu_walk w = { .table = lu_table_restore };
 		u8 bus = PCI_BUS_NUM(c->sid), devfn = c->sid & 0xff;
+		int ret;
 
 		if (c->reg_phys != iommu->reg_phys || c->state != LU_SHADOW)
 			continue;
 		if (!copied || !context_copied(iommu, bus, devfn)) {
-			c->state = LU_GONE;
+			scoped_guard(spinlock, &lu_in_lock)
+				c->state = LU_GONE;
 			pr_warn("%s: %02x:%02x.%d: carried context not copied; its page tables stay reserved\n",
 				iommu->name, bus, PCI_SLOT(devfn), PCI_FUNC(devfn));
 			continue;
 		}
-		/* The first entry with these tables restores them. */
-		if (!lu_tables_restored(i) && lu_walk(&w, c->asr, c->levels)) {
-			/* Never freed then: some pages are not this kernel's. */
-			c->leak = true;
-			pr_warn("%s: %02x:%02x.%d: carried page tables could not all be restored; they stay reserved\n",
-				iommu->name, bus, PCI_SLOT(devfn), PCI_FUNC(devfn));
+		/* The first entry with these tables restores them and holds. */
+		if (!lu_tables_restored(i)) {
+			if (lu_walk(&w, c->asr, c->levels)) {
+				/* Never freed then: some pages are not this kernel's. */
+				c->leak = true;
+				pr_warn("%s: %02x:%02x.%d: carried page tables could not all be restored; they stay reserved\n",
+					iommu->name, bus, PCI_SLOT(devfn), PCI_FUNC(devfn));
+			}
+			ret = lu_hold_leaves(c->asr, c->levels, true, 0);
+			if (ret)
+				pr_warn("%s: %02x:%02x.%d: cannot hold the memory its carried mappings reach (%d); ending them\n",
+					iommu->name, bus, PCI_SLOT(devfn), PCI_FUNC(devfn), ret);
+			else
+				c->held = true;
 		}
-		c->state = LU_COPIED;
+		scoped_guard(spinlock, &lu_in_lock)
+			c->state = LU_COPIED;
+		if (lu_tables_held(c->asr))
+			continue;
+		/* The unit still walks the handed-over tables: clear it there too. */
+		context_clear_entry(c->shadow);
+		clflush_cache_range(c->shadow, sizeof(*c->shadow));
+		intel_iommu_lu_end_copied(iommu, bus, devfn);
 	}
+}
+
+/* Freed in process context: unholding may sleep, and tables can be many. */
+struct lu_free_work {
+	struct work_struct work;
+	u64 asr;
+	int levels;
+	bool held;
+};
+
+static void lu_free_tables(struct work_struct *work)
+{
+	struct lu_free_work *f = container_of(work, struct lu_free_work, work);
+	struct lu_walk w = { .table = lu_table_free };
+
+	if (f->held)
+		lu_hold_leaves(f->asr, f->levels, false, U32_MAX);
+	lu_walk(&w, f->asr, f->levels);
+	kfree(f);
 }
 
 /*
  * From copied_context_tear_down(), under iommu->lock, once the unit no
- * longer uses the copied entry for bus/devfn: free its page tables if no
- * other carried entry uses them.
+ * longer uses the copied entry for bus/devfn (its IOTLB entries flushed):
+ * release its page tables, and the memory they map, if no other carried
+ * entry uses them.
  */
 void intel_iommu_lu_copied_gone(struct intel_iommu *iommu, u8 bus, u8 devfn)
 {
 	guard(spinlock)(&lu_in_lock);
 	for (u32 i = 0; i < lu_in_nr_ctx; i++) {
 		struct lu_in_ctx *c = &lu_in_ctx[i];
-		struct lu_walk w = { .table = lu_table_free };
+		struct lu_free_work *f;
 
 		if (c->reg_phys != iommu->reg_phys || c->sid != PCI_DEVID(bus, devfn) ||
 		    c->state != LU_COPIED)
 			continue;
 		c->state = LU_GONE;
-		if (!lu_tables_shared(i) && !lu_tables_leak(c->asr))
-			lu_walk(&w, c->asr, c->levels);
 		pr_info("%s: %02x:%02x.%d: carried translation ended\n", iommu->name, bus,
 			PCI_SLOT(devfn), PCI_FUNC(devfn));
+		if (lu_tables_shared(i) || lu_tables_leak(c->asr))
+			continue;
+		f = kzalloc(sizeof(*f), GFP_ATOMIC);
+		if (!f) {
+			pr_warn("%s: %02x:%02x.%d: no memory to release its carried page tables; they stay allocated\n",
+				iommu->name, bus, PCI_SLOT(devfn), PCI_FUNC(devfn));
+			continue;
+		}
+		INIT_WORK(&f->work, lu_free_tables);
+		f->asr = c->asr;
+		f->levels = c->levels;
+		f->held = lu_tables_held(c->asr);
+		schedule_work(&f->work);
 	}
 }
 
@@ -841,6 +956,12 @@ void iommu_liveupdate_release_device(struct pci_dev *pdev)
 			if (c->segment != seg || c->sid != sid)
 				continue;
 			if (c->state == LU_SHADOW) {
+				/*
+				 * The unit may still hold the entry in its context
+				 * cache until VT-d init flushes it; callers have
+				 * stopped the device first, and the tables stay
+				 * reserved.
+				 */
 				context_clear_entry(c->shadow);
 				clflush_cache_range(c->shadow, sizeof(*c->shadow));
 				c->state = LU_GONE;

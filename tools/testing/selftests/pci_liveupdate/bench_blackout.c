@@ -20,11 +20,6 @@
 
 #include "pci_lu.h"
 
-static unsigned long long tsc(void)
-{
-	return __builtin_ia32_rdtsc();
-}
-
 static int wanted(void)
 {
 	char buf[4096] = "";
@@ -33,20 +28,6 @@ static int wanted(void)
 	pci_lu_read("/proc/cmdline", buf, sizeof(buf));
 	p = strstr(buf, "pci_lu_bench=");
 	return p ? atoi(p + strlen("pci_lu_bench=")) : 0;
-}
-
-/* TSC ticks per microsecond, against CLOCK_MONOTONIC over 200 ms. */
-static double tsc_rate(void)
-{
-	struct timespec a, b, nap = { 0, 200 * 1000 * 1000 };
-	unsigned long long t0, t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &a);
-	t0 = tsc();
-	nanosleep(&nap, NULL);
-	t1 = tsc();
-	clock_gettime(CLOCK_MONOTONIC, &b);
-	return (t1 - t0) / ((b.tv_sec - a.tv_sec) * 1e6 + (b.tv_nsec - a.tv_nsec) / 1e3);
 }
 
 /* Time this boot spent in the component's PCI core hooks (test kernels). */
@@ -67,7 +48,7 @@ static int stage1(struct pci_lu_ctx *ctx)
 	struct dirent **names;
 	int count;
 
-	printf("BENCH devices %d tsc_per_us %.3f\n", n, tsc_rate());
+	printf("BENCH devices %d tsc_per_us %.3f\n", n, pci_lu_tsc_per_us());
 	s = luo_create_session(ctx, "bench");
 	if (!CHECK(ctx, s >= 0, "create session"))
 		return 1;
@@ -88,13 +69,13 @@ static int stage1(struct pci_lu_ctx *ctx)
 
 static int stage2(struct pci_lu_ctx *ctx)
 {
-	unsigned long long start = tsc(), end;
+	unsigned long long start = pci_lu_tsc(), end;
 	int n = wanted(), got = 0, s;
 
 	s = luo_retrieve_session(ctx, "bench");
 	for (int t = 1; s >= 0 && t <= n; t++)
 		got += luo_retrieve_fd(s, t) >= 0;
-	end = tsc();
+	end = pci_lu_tsc();
 	printf("BENCH tsc_stage2_start %llu tsc_retrieved %llu\n", start, end);
 	print_timing();
 	CHECK(ctx, s >= 0 && got == n, "%d of %d devices retrieved", got, n);

@@ -26,6 +26,17 @@
  * an anonymous buffer, which no kernel hands over: nothing of the device's
  * translation may be carried, so every DMA before the new attach is
  * blocked (faults logged) and guest memory is untouched by it.
+ *
+ * Built as dma_continuous_memfd_closed (DMA_MEMFD_CLOSED), guest memory is
+ * preserved in a session of its own, and before the device is attached
+ * again the VMM closes the retrieved memfd and finishes that session, so
+ * LUO lets go of the memory too; a new 64 MiB memfd would reuse the freed
+ * pages. The carried translation holds the old memory, so DMA still lands
+ * there and the new memory stays untouched; after the new IOAS (over the
+ * new memfd) is attached, DMA lands in the new memory.
+ *
+ * For `make bench`, stage 2 prints TSC stamps (BENCH lines): when it
+ * starts, when its first DMA has landed, and around the IOAS attach.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -41,10 +52,18 @@
 #include "vfio_lu.h"
 
 #define SESSION		"dma-continuous"
+#ifdef DMA_MEMFD_CLOSED
+#define SESSION_MEM	"dma-continuous-mem"
+#else
+#define SESSION_MEM	SESSION
+#endif
 #define GUEST_SIZE	(16UL << 20)
 #define IOVA_BASE	0x1000000UL	/* below edu's 28-bit DMA limit */
 #define PAGE		4096UL
 #define FILL		0x11
+#define FILL2		0x22		/* DMA_MEMFD_CLOSED: the new memfd */
+#define OTHER_SIZE	(64UL << 20)
+#define CLOSED		250		/* DMA_MEMFD_CLOSED: after the close */
 #define ANON_IOVA	0x3000000UL	/* DMA_UNPRESERVED: anonymous memory */
 
 #ifdef DMA_UNPRESERVED
@@ -76,11 +95,14 @@ static void fill_pattern(uint8_t *p, uint8_t seed)
 		p[i] = (uint8_t)(seed + i * 13);
 }
 
-/* The first EDU_DMA_LEN bytes of @p hold the pattern of @seed, the rest FILL. */
+/* What untouched guest memory holds. */
+static uint8_t fill = FILL;
+
+/* The first EDU_DMA_LEN bytes of @p hold the pattern of @seed, the rest fill. */
 static bool has_pattern(const uint8_t *p, uint8_t seed)
 {
 	for (unsigned long i = 0; i < PAGE; i++)
-		if (p[i] != (i < EDU_DMA_LEN ? (uint8_t)(seed + i * 13) : FILL))
+		if (p[i] != (i < EDU_DMA_LEN ? (uint8_t)(seed + i * 13) : fill))
 			return false;
 	return true;
 }
@@ -88,7 +110,7 @@ static bool has_pattern(const uint8_t *p, uint8_t seed)
 static bool is_fill(const uint8_t *p)
 {
 	for (unsigned long i = 0; i < PAGE; i++)
-		if (p[i] != FILL)
+		if (p[i] != fill)
 			return false;
 	return true;
 }
@@ -116,7 +138,7 @@ static int stage1(struct pci_lu_ctx *ctx)
 	struct vfio_lu_dev edu = VFIO_LU_DEV_INIT;
 	char arm[64];
 	uint8_t *g;
-	int s, memfd, ok = 1;
+	int s, s_mem, memfd, ok = 1;
 
 	memfd = memfd_create("guest", 0);
 	if (!CHECK(ctx, memfd >= 0 && ftruncate(memfd, GUEST_SIZE) == 0, "guest memfd"))
@@ -158,7 +180,9 @@ static int stage1(struct pci_lu_ctx *ctx)
 	s = luo_create_session(ctx, SESSION);
 	if (!CHECK(ctx, s >= 0, "create session %s", SESSION))
 		return 1;
-	CHECK(ctx, luo_preserve_fd(s, memfd, 2) == 0, "preserve the guest memfd");
+	s_mem = strcmp(SESSION_MEM, SESSION) ? luo_create_session(ctx, SESSION_MEM) : s;
+	CHECK(ctx, s_mem >= 0 && luo_preserve_fd(s_mem, memfd, 2) == 0,
+	      "preserve the guest memfd in session %s", SESSION_MEM);
 	CHECK(ctx, luo_preserve_fd(s, edu.fd, 1) == 0, "preserve the VFIO file of %s", EDU_SW);
 
 	/* Last: the knob writes edu's DMA registers now, the command at the kexec. */
@@ -171,10 +195,11 @@ static int stage1(struct pci_lu_ctx *ctx)
 
 static int stage2(struct pci_lu_ctx *ctx)
 {
+	unsigned long long t_start = pci_lu_tsc(), t_dma, t_attach0, t_attach1;
 	struct vfio_lu_dev edu = VFIO_LU_DEV_INIT;
 	volatile uint8_t *bar;
 	char drv[64], msg[128];
-	int s, memfd, ret;
+	int s, s_mem, memfd, ret;
 	uint8_t *g;
 
 	/* What the kernel left, before anything touches the device. */
@@ -198,6 +223,7 @@ static int stage2(struct pci_lu_ctx *ctx)
 		return 1;
 	CHECK(ctx, edu_dma(bar, EDU_BUF, iova(BEFORE_RETRIEVE), EDU_DMA_LEN, EDU_DMA_TO_RAM) == 0,
 	      "edu DMA to IOVA %#lx completes before retrieve", (unsigned long)iova(BEFORE_RETRIEVE));
+	t_dma = pci_lu_tsc();
 	if (carried)
 		CHECK(ctx, edu_dma(bar, iova(PATTERN), EDU_BUF, EDU_DMA_LEN, 0) == 0 &&
 		      edu_dma(bar, EDU_BUF, iova(READ_BACK), EDU_DMA_LEN, EDU_DMA_TO_RAM) == 0,
@@ -209,7 +235,8 @@ static int stage2(struct pci_lu_ctx *ctx)
 	s = luo_retrieve_session(ctx, SESSION);
 	if (!CHECK(ctx, s >= 0, "retrieve session %s", SESSION))
 		return 1;
-	memfd = luo_retrieve_fd(s, 2);
+	s_mem = strcmp(SESSION_MEM, SESSION) ? luo_retrieve_session(ctx, SESSION_MEM) : s;
+	memfd = s_mem >= 0 ? luo_retrieve_fd(s_mem, 2) : -ENOENT;
 	if (!CHECK(ctx, memfd >= 0, "retrieve the guest memfd (%d)", memfd))
 		return 1;
 	g = mmap(NULL, GUEST_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
@@ -236,6 +263,30 @@ static int stage2(struct pci_lu_ctx *ctx)
 	CHECK(ctx, ret == 0, "all %lu guest pages hold what they should (%d differ)",
 	      GUEST_SIZE / PAGE, ret);
 
+#ifdef DMA_MEMFD_CLOSED
+	/* The VMM lets go of guest memory while the device still reaches it. */
+	munmap(g, GUEST_SIZE);
+	close(memfd);
+	CHECK(ctx, luo_finish_session(s_mem) == 0 && close(s_mem) == 0,
+	      "session %s finished and closed: LUO holds the memory no more", SESSION_MEM);
+	memfd = memfd_create("other", 0);
+	if (!CHECK(ctx, memfd >= 0 && ftruncate(memfd, OTHER_SIZE) == 0, "new 64 MiB memfd"))
+		return 1;
+	g = mmap(NULL, OTHER_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	if (!CHECK(ctx, g != MAP_FAILED, "map the new memfd"))
+		return 1;
+	fill = FILL2;
+	memset(g, FILL2, OTHER_SIZE);
+	CHECK(ctx, edu_dma(bar, EDU_BUF, iova(CLOSED), EDU_DMA_LEN, EDU_DMA_TO_RAM) == 0,
+	      "edu DMA by IOVA after the guest memfd was closed");
+	ret = 0;
+	for (unsigned long p = 0; p < OTHER_SIZE / PAGE; p++)
+		ret += !is_fill(g + p * PAGE);
+	CHECK(ctx, ret == 0,
+	      "the new memory is untouched (%d of %lu pages differ): the carried translation holds the old",
+	      ret, OTHER_SIZE / PAGE);
+#endif
+
 	/* The VMM's sequence: the same memory at the same IOVA, then attach. */
 	edu.fd = luo_retrieve_fd(s, 1);
 	if (!CHECK(ctx, edu.fd >= 0, "retrieve the VFIO file of %s (%d)", EDU_SW, edu.fd))
@@ -254,14 +305,19 @@ static int stage2(struct pci_lu_ctx *ctx)
 		if (carried) {
 			CHECK(ctx, !pci_lu_dmesg_has("04:00.0: carried translation ended"),
 			      "binding iommufd keeps the carried translation");
+#ifndef DMA_MEMFD_CLOSED
 			CHECK(ctx, edu_dma(bar, EDU_BUF, iova(AFTER_ATTACH - 1), EDU_DMA_LEN,
 					   EDU_DMA_TO_RAM) == 0 &&
 			      has_pattern(g + (AFTER_ATTACH - 1) * PAGE, 0x5a),
 			      "DMA between bind and attach still lands in guest memory");
+#endif
 		}
 		CHECK(ctx, map_file(&edu, memfd) == 0, "same memfd mapped at the same IOVA");
 		at.pt_id = edu.ioas;
-		CHECK(ctx, !ioctl(edu.fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at), "attach the new IOAS");
+		t_attach0 = pci_lu_tsc();
+		ret = ioctl(edu.fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at);
+		t_attach1 = pci_lu_tsc();
+		CHECK(ctx, !ret, "attach the new IOAS");
 	}
 	if (carried)
 		CHECK(ctx, pci_lu_dmesg_has("04:00.0: carried translation ended"),
@@ -274,6 +330,8 @@ static int stage2(struct pci_lu_ctx *ctx)
 		      "no DMAR fault for %s at any point", EDU_SW);
 	CHECK(ctx, luo_finish_session(s) == 0, "finish session %s", SESSION);
 	CHECK(ctx, pci_lu_bus_master(EDU_SW) == 1, "%s still masters", EDU_SW);
+	printf("BENCH dma carried %d tsc_per_us %.3f tsc_stage2_start %llu tsc_first_dma %llu tsc_attach %llu %llu\n",
+	       carried, pci_lu_tsc_per_us(), t_start, t_dma, t_attach0, t_attach1);
 	return 0;
 }
 

@@ -13,6 +13,7 @@
 #include <sys/klog.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/liveupdate.h>
@@ -707,4 +708,17 @@ int pci_lu_capacity(void)
 		return -EIO;
 	p = strstr(buf, "capacity ");
 	return p ? atoi(p + strlen("capacity ")) : -ENOENT;
+}
+
+double pci_lu_tsc_per_us(void)
+{
+	struct timespec a, b, nap = { 0, 200 * 1000 * 1000 };
+	unsigned long long t0, t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	t0 = pci_lu_tsc();
+	nanosleep(&nap, NULL);
+	t1 = pci_lu_tsc();
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return (t1 - t0) / ((b.tv_sec - a.tv_sec) * 1e6 + (b.tv_nsec - a.tv_nsec) / 1e3);
 }

@@ -175,4 +175,13 @@ int pci_lu_scale_edus(char (*bdf)[16], int max);
 /* Whether /proc/cmdline holds @needle. */
 bool pci_lu_cmdline_has(const char *needle);
 
+/* The TSC, which QEMU keeps running across the kexec (benchmarks). */
+static inline unsigned long long pci_lu_tsc(void)
+{
+	return __builtin_ia32_rdtsc();
+}
+
+/* TSC ticks per microsecond, against CLOCK_MONOTONIC over 200 ms. */
+double pci_lu_tsc_per_us(void);
+
 #endif /* PCI_LU_H */
