@@ -672,7 +672,7 @@ static int lu_validate(const char **why)
 		}
 		ndoms[i] = cap_ndoms(cap);
 	}
-	ctx = kcalloc(max(nc, 1U), sizeof(*ctx), GFP_KERNEL);
+	ctx = kzalloc_objs(*ctx, max(nc, 1U));
 	if (!ctx) {
 		*why = "no memory to check the VT-d handover";
 		return -ENOMEM;
@@ -922,7 +922,7 @@ void intel_iommu_lu_copied_gone(struct intel_iommu *iommu, u8 bus, u8 devfn)
 			PCI_SLOT(devfn), PCI_FUNC(devfn));
 		if (lu_tables_shared(i) || lu_tables_leak(c->asr))
 			continue;
-		f = kzalloc(sizeof(*f), GFP_ATOMIC);
+		f = kzalloc_obj(*f, GFP_ATOMIC);
 		if (!f) {
 			pr_warn("%s: %02x:%02x.%d: no memory to release its carried page tables; they stay allocated\n",
 				iommu->name, bus, PCI_SLOT(devfn), PCI_FUNC(devfn));
