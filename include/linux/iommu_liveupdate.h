@@ -58,6 +58,7 @@ void iommu_liveupdate_release_device(struct pci_dev *pdev);
 bool intel_iommu_lu_shutdown(struct intel_iommu *iommu);
 bool intel_iommu_lu_adopt(struct intel_iommu *iommu);
 void intel_iommu_lu_copied(struct intel_iommu *iommu, bool copied);
+void intel_iommu_lu_ignored(struct intel_iommu *iommu);
 void intel_iommu_lu_copied_gone(struct intel_iommu *iommu, u8 bus, u8 devfn);
 void intel_iommu_lu_end_copied(struct intel_iommu *iommu, u8 bus, u8 devfn);
 
@@ -102,6 +103,10 @@ static inline bool intel_iommu_lu_adopt(struct intel_iommu *iommu)
 }
 
 static inline void intel_iommu_lu_copied(struct intel_iommu *iommu, bool copied)
+{
+}
+
+static inline void intel_iommu_lu_ignored(struct intel_iommu *iommu)
 {
 }
 

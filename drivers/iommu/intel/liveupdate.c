@@ -68,6 +68,7 @@ struct lu_in_ctx {
 	u16 sid;
 	u8 levels;
 	u8 state;
+	bool restored;			/* it restored its tables */
 	bool leak;			/* its tables were not all restored */
 	bool held;			/* what its tables map is held */
 };
@@ -118,6 +119,7 @@ struct lu_walk {
 	phys_addr_t span_start;	/* lu_leaf_span: the current run of leaves */
 	u64 span_size;
 	bool hold;
+	bool may_sleep;
 	int (*leaf)(struct lu_walk *w, phys_addr_t pa, u64 size);
 	int (*table)(struct lu_walk *w, phys_addr_t pa);
 };
@@ -131,6 +133,8 @@ static int lu_walk(struct lu_walk *w, phys_addr_t pa, int level)
 		return -E2BIG;
 	if (!pfn_to_online_page(PHYS_PFN(pa)))
 		return -EINVAL;
+	if (w->may_sleep)
+		cond_resched();
 	pt = phys_to_virt(pa);
 	w->crc = crc32c(w->crc, pt, VTD_PAGE_SIZE);
 	for (int i = 0; i < VTD_PAGE_SIZE / sizeof(u64); i++) {
@@ -752,12 +756,11 @@ static bool lu_tables_shared(u32 i)
 	return false;
 }
 
-/* An entry with the tables of entry @i was copied: they are restored. */
-static bool lu_tables_restored(u32 i)
+/* An entry with the tables at @asr restored them (even if it ended since). */
+static bool lu_tables_restored(u64 asr)
 {
 	for (u32 j = 0; j < lu_in_nr_ctx; j++)
-		if (j != i && lu_in_ctx[j].state == LU_COPIED &&
-		    lu_in_ctx[j].asr == lu_in_ctx[i].asr)
+		if (lu_in_ctx[j].restored && lu_in_ctx[j].asr == asr)
 			return true;
 	return false;
 }
@@ -819,7 +822,9 @@ static int lu_leaf_span(struct lu_walk *w, phys_addr_t pa, u64 size)
 
 static int lu_hold_leaves(u64 asr, int levels, bool hold, u32 limit)
 {
-	struct lu_walk w = { .leaf = lu_leaf_span, .hold = hold, .cap = limit };
+	struct lu_walk w = {
+		.leaf = lu_leaf_span, .hold = hold, .cap = limit, .may_sleep = true,
+	};
 	int ret = lu_walk(&w, asr, levels);
 
 	if (!ret)
@@ -845,19 +850,27 @@ void __init intel_iommu_lu_copied(struct intel_iommu *iommu, bool copied)
 		struct lu_in_ctx *c = &lu_in_ctx[i];
 		struct lu_walk w = { .table = lu_table_restore };
 		u8 bus = PCI_BUS_NUM(c->sid), devfn = c->sid & 0xff;
+		bool ours;
 		int ret;
 
-		if (c->reg_phys != iommu->reg_phys || c->state != LU_SHADOW)
+		if (c->reg_phys != iommu->reg_phys)
 			continue;
-		if (!copied || !context_copied(iommu, bus, devfn)) {
-			scoped_guard(spinlock, &lu_in_lock)
-				c->state = LU_GONE;
+		scoped_guard(spinlock, &lu_in_lock) {
+			ours = c->state == LU_SHADOW;
+			if (ours)
+				c->state = copied && context_copied(iommu, bus, devfn) ?
+					   LU_COPIED : LU_GONE;
+		}
+		if (!ours)
+			continue;
+		if (c->state == LU_GONE) {
 			pr_warn("%s: %02x:%02x.%d: carried context not copied; its page tables stay reserved\n",
 				iommu->name, bus, PCI_SLOT(devfn), PCI_FUNC(devfn));
 			continue;
 		}
 		/* The first entry with these tables restores them and holds. */
-		if (!lu_tables_restored(i)) {
+		if (!lu_tables_restored(c->asr)) {
+			c->restored = true;
 			if (lu_walk(&w, c->asr, c->levels)) {
 				/* Never freed then: some pages are not this kernel's. */
 				c->leak = true;
@@ -871,14 +884,34 @@ void __init intel_iommu_lu_copied(struct intel_iommu *iommu, bool copied)
 			else
 				c->held = true;
 		}
-		scoped_guard(spinlock, &lu_in_lock)
-			c->state = LU_COPIED;
 		if (lu_tables_held(c->asr))
 			continue;
 		/* The unit still walks the handed-over tables: clear it there too. */
 		context_clear_entry(c->shadow);
 		clflush_cache_range(c->shadow, sizeof(*c->shadow));
 		intel_iommu_lu_end_copied(iommu, bus, devfn);
+	}
+}
+
+/*
+ * From init_dmars(), for a handed-over unit this kernel ignores (it keeps
+ * translating through the handed-over tables, which stay reserved): hold
+ * for good what its carried entries map.
+ */
+void __init intel_iommu_lu_ignored(struct intel_iommu *iommu)
+{
+	for (u32 i = 0; i < lu_in_nr_ctx; i++) {
+		struct lu_in_ctx *c = &lu_in_ctx[i];
+
+		if (c->reg_phys != iommu->reg_phys || c->state != LU_SHADOW ||
+		    lu_tables_held(c->asr))
+			continue;
+		if (lu_hold_leaves(c->asr, c->levels, true, 0))
+			pr_err("%s: %02x:%02x.%d: cannot hold what its carried mappings reach on an ignored unit\n",
+			       iommu->name, PCI_BUS_NUM(c->sid), PCI_SLOT(c->sid & 0xff),
+			       PCI_FUNC(c->sid & 0xff));
+		else
+			c->held = true;
 	}
 }
 
@@ -893,7 +926,7 @@ struct lu_free_work {
 static void lu_free_tables(struct work_struct *work)
 {
 	struct lu_free_work *f = container_of(work, struct lu_free_work, work);
-	struct lu_walk w = { .table = lu_table_free };
+	struct lu_walk w = { .table = lu_table_free, .may_sleep = true };
 
 	if (f->held)
 		lu_hold_leaves(f->asr, f->levels, false, U32_MAX);

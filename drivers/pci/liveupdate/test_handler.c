@@ -35,6 +35,7 @@
 #include <linux/init.h>
 #include <linux/iommu_liveupdate.h>
 #include <linux/kexec.h>
+#include <linux/kho/abi/intel_iommu.h>
 #include <linux/kho/abi/pci.h>
 #include <linux/liveupdate.h>
 #include <linux/miscdevice.h>
@@ -452,7 +453,10 @@ DEFINE_SHOW_ATTRIBUTE(pci_lu_test_anchor);
  * use it to show what a device kept mastering can reach in that window.
  *
  * "corrupt_iommu_handover": writing 1 damages the VT-d handover record
- * then, after the kexec prepared and checksummed it.
+ * then, after the kexec prepared and checksummed it. Writing 2 changes the
+ * page tables of the first carried context instead, after they were
+ * checked and preserved: an ignored bit of a non-present entry, so the
+ * hardware sees no change but the IOMMU shutdown must notice it.
  */
 #define EDU_DMA_SRC		0x80
 #define EDU_DMA_DST		0x88
@@ -462,7 +466,23 @@ DEFINE_SHOW_ATTRIBUTE(pci_lu_test_anchor);
 #define EDU_DMA_BUF		0x40000
 
 static void __iomem *pci_lu_test_edu;
-static bool pci_lu_test_corrupt_iommu;
+static u64 pci_lu_test_corrupt_iommu;
+
+/* Mode 2: sets bit 52 of the first empty entry of the first carried table. */
+static void pci_lu_test_change_carried_tables(struct intel_iommu_lu_ser *ser)
+{
+	u64 *pt;
+
+	if (!le32_to_cpu(ser->nr_ctx))
+		return;
+	pt = phys_to_virt(le64_to_cpu(ser->ctx[0].lo) & PAGE_MASK);
+	for (int i = 0; i < PAGE_SIZE / sizeof(*pt); i++) {
+		if (!pt[i]) {
+			WRITE_ONCE(pt[i], BIT_ULL(52));
+			return;
+		}
+	}
+}
 
 static void pci_lu_test_end_of_kexec(void)
 {
@@ -473,7 +493,9 @@ static void pci_lu_test_end_of_kexec(void)
 	if (pci_lu_test_corrupt_iommu) {
 		u8 *rec = intel_iommu_lu_test_record();
 
-		if (rec)
+		if (rec && pci_lu_test_corrupt_iommu == 2)
+			pci_lu_test_change_carried_tables((struct intel_iommu_lu_ser *)rec);
+		else if (rec)
 			rec[16] ^= 0xff;	/* the first unit's register base */
 	}
 }

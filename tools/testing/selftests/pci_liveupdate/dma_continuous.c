@@ -35,6 +35,11 @@
  * there and the new memory stays untouched; after the new IOAS (over the
  * new memfd) is attached, DMA lands in the new memory.
  *
+ * Built as dma_continuous_tables_changed (DMA_TABLES_CHANGED), a test knob
+ * changes the device's page tables after the kexec checked and preserved
+ * them (an ignored bit of an empty entry): the IOMMU shutdown must notice
+ * and carry nothing, so the DMA is blocked as in the unpreserved case.
+ *
  * For `make bench`, stage 2 prints TSC stamps (BENCH lines): when it
  * starts, when its first DMA has landed, and around the IOAS attach.
  */
@@ -66,7 +71,7 @@
 #define CLOSED		250		/* DMA_MEMFD_CLOSED: after the close */
 #define ANON_IOVA	0x3000000UL	/* DMA_UNPRESERVED: anonymous memory */
 
-#ifdef DMA_UNPRESERVED
+#if defined(DMA_UNPRESERVED) || defined(DMA_TABLES_CHANGED)
 static const bool carried;
 #else
 static const bool carried = true;
@@ -185,6 +190,10 @@ static int stage1(struct pci_lu_ctx *ctx)
 	      "preserve the guest memfd in session %s", SESSION_MEM);
 	CHECK(ctx, luo_preserve_fd(s, edu.fd, 1) == 0, "preserve the VFIO file of %s", EDU_SW);
 
+#ifdef DMA_TABLES_CHANGED
+	CHECK(ctx, pci_lu_write(PCI_LU_DEBUGFS "/corrupt_iommu_handover", "2") == 0,
+	      "the carried page tables will change after they were checked");
+#endif
 	/* Last: the knob writes edu's DMA registers now, the command at the kexec. */
 	snprintf(arm, sizeof(arm), "%s %lx", EDU_SW, (unsigned long)iova(IN_KEXEC));
 	CHECK(ctx, pci_lu_write(PCI_LU_DEBUGFS "/dma_after_iommu_shutdown", arm) == 0,
