@@ -108,6 +108,19 @@ initrd=$OUT/initramfs.cpio
 		echo "file /tests/$(basename "$f") $f 0755 0 0"
 	done
 	echo "dir /tmp 01777 0 0"
+	# kexec-tools and its libraries, for plain kexec_load() (dma_kexec_load).
+	kexec=$TOOLS/kexec-tools/sbin/kexec
+	[ -x "$kexec" ] || die "no $kexec (run scripts/deps)"
+	echo "dir /sbin 0755 0 0"
+	echo "file /sbin/kexec $kexec 0755 0 0"
+	echo "dir /lib 0755 0 0"
+	echo "dir /lib/x86_64-linux-gnu 0755 0 0"
+	echo "dir /lib64 0755 0 0"
+	LD_LIBRARY_PATH=$TOOLS/kexec-tools/usr/lib/x86_64-linux-gnu ldd "$kexec" | awk '
+		$2 == "=>" && $3 !~ /^\// { exit 1 }	# "not found"
+		$2 == "=>" { print "/lib/x86_64-linux-gnu/" $1, $3 }
+		$1 ~ /^\/lib64\// { print $1, $1 }' |
+		while read -r dst src; do echo "file $dst $(readlink -f "$src") 0755 0 0"; done
 	echo "dir /upstream 0755 0 0"
 	for d in vfio liveupdate; do
 		echo "dir /upstream/$d 0755 0 0"

@@ -624,6 +624,12 @@ int pci_lu_main(int argc, char **argv, const char *name,
 		ret = stage2(&ctx);
 		goto verdict;
 	}
+	/* Nor has one started by a plain kexec_load() (init.c). */
+	if (want == 2 && pci_lu_cmdline_has(" pci_lu_kexec_load")) {
+		ctx.stage = 2;
+		ret = stage2(&ctx);
+		goto verdict;
+	}
 	if (ctx.luo_fd < 0) {
 		result("PCI_LU_RESULT %s stage%d FAIL: /dev/liveupdate: %s\n",
 		       name, want, strerror(errno));
