@@ -138,6 +138,23 @@ static int map_file(struct vfio_lu_dev *d, int memfd)
 
 static const char *const edu_path[] = { SWITCH_DN1, SWITCH_UP, ROOT_PORT2 };
 
+/* A new memfd of @size, mapped and filled with @with; NULL on failure. */
+static uint8_t *new_memory(struct pci_lu_ctx *ctx, const char *name, size_t size,
+			   uint8_t with, int *fd)
+{
+	uint8_t *m;
+
+	*fd = memfd_create(name, 0);
+	if (!CHECK(ctx, *fd >= 0 && ftruncate(*fd, size) == 0, "memfd %s of %zu MiB", name,
+		   size >> 20))
+		return NULL;
+	m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+	if (!CHECK(ctx, m != MAP_FAILED, "map memfd %s", name))
+		return NULL;
+	memset(m, with, size);
+	return m;
+}
+
 static int stage1(struct pci_lu_ctx *ctx)
 {
 	struct vfio_lu_dev edu = VFIO_LU_DEV_INIT;
@@ -145,13 +162,9 @@ static int stage1(struct pci_lu_ctx *ctx)
 	uint8_t *g;
 	int s, s_mem, memfd, ok = 1;
 
-	memfd = memfd_create("guest", 0);
-	if (!CHECK(ctx, memfd >= 0 && ftruncate(memfd, GUEST_SIZE) == 0, "guest memfd"))
+	g = new_memory(ctx, "guest", GUEST_SIZE, FILL, &memfd);
+	if (!g)
 		return 1;
-	g = mmap(NULL, GUEST_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
-	if (!CHECK(ctx, g != MAP_FAILED, "map guest memory"))
-		return 1;
-	memset(g, FILL, GUEST_SIZE);
 	fill_pattern(g + PATTERN * PAGE, 0x5a);
 
 	if (!CHECK(ctx, vfio_lu_bind_driver(EDU_SW) == 0, "%s bound to vfio-pci", EDU_SW))
@@ -278,14 +291,10 @@ static int stage2(struct pci_lu_ctx *ctx)
 	close(memfd);
 	CHECK(ctx, luo_finish_session(s_mem) == 0 && close(s_mem) == 0,
 	      "session %s finished and closed: LUO holds the memory no more", SESSION_MEM);
-	memfd = memfd_create("other", 0);
-	if (!CHECK(ctx, memfd >= 0 && ftruncate(memfd, OTHER_SIZE) == 0, "new 64 MiB memfd"))
-		return 1;
-	g = mmap(NULL, OTHER_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
-	if (!CHECK(ctx, g != MAP_FAILED, "map the new memfd"))
+	g = new_memory(ctx, "other", OTHER_SIZE, FILL2, &memfd);
+	if (!g)
 		return 1;
 	fill = FILL2;
-	memset(g, FILL2, OTHER_SIZE);
 	CHECK(ctx, edu_dma(bar, EDU_BUF, iova(CLOSED), EDU_DMA_LEN, EDU_DMA_TO_RAM) == 0,
 	      "edu DMA by IOVA after the guest memfd was closed");
 	ret = 0;
@@ -300,34 +309,22 @@ static int stage2(struct pci_lu_ctx *ctx)
 	edu.fd = luo_retrieve_fd(s, 1);
 	if (!CHECK(ctx, edu.fd >= 0, "retrieve the VFIO file of %s (%d)", EDU_SW, edu.fd))
 		return 1;
-	{
-		struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
-		struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
-		struct vfio_device_attach_iommufd_pt at = { .argsz = sizeof(at) };
-
-		edu.iommufd = open("/dev/iommu", O_RDWR);
-		CHECK(ctx, edu.iommufd >= 0 && !ioctl(edu.iommufd, IOMMU_IOAS_ALLOC, &alloc),
-		      "new iommufd and IOAS");
-		edu.ioas = alloc.out_ioas_id;
-		bind.iommufd = edu.iommufd;
-		CHECK(ctx, !ioctl(edu.fd, VFIO_DEVICE_BIND_IOMMUFD, &bind), "bind iommufd");
-		if (carried) {
-			CHECK(ctx, !pci_lu_dmesg_has("04:00.0: carried translation ended"),
-			      "binding iommufd keeps the carried translation");
+	CHECK(ctx, vfio_lu_bind(&edu) == 0, "bind iommufd, with a new IOAS");
+	if (carried) {
+		CHECK(ctx, !pci_lu_dmesg_has("04:00.0: carried translation ended"),
+		      "binding iommufd keeps the carried translation");
 #ifndef DMA_MEMFD_CLOSED
-			CHECK(ctx, edu_dma(bar, EDU_BUF, iova(AFTER_ATTACH - 1), EDU_DMA_LEN,
-					   EDU_DMA_TO_RAM) == 0 &&
-			      has_pattern(g + (AFTER_ATTACH - 1) * PAGE, 0x5a),
-			      "DMA between bind and attach still lands in guest memory");
+		CHECK(ctx, edu_dma(bar, EDU_BUF, iova(AFTER_ATTACH - 1), EDU_DMA_LEN,
+				   EDU_DMA_TO_RAM) == 0 &&
+		      has_pattern(g + (AFTER_ATTACH - 1) * PAGE, 0x5a),
+		      "DMA between bind and attach still lands in guest memory");
 #endif
-		}
-		CHECK(ctx, map_file(&edu, memfd) == 0, "same memfd mapped at the same IOVA");
-		at.pt_id = edu.ioas;
-		t_attach0 = pci_lu_tsc();
-		ret = ioctl(edu.fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at);
-		t_attach1 = pci_lu_tsc();
-		CHECK(ctx, !ret, "attach the new IOAS");
 	}
+	CHECK(ctx, map_file(&edu, memfd) == 0, "same memfd mapped at the same IOVA");
+	t_attach0 = pci_lu_tsc();
+	ret = vfio_lu_attach_ioas(&edu);
+	t_attach1 = pci_lu_tsc();
+	CHECK(ctx, ret == 0, "attach the new IOAS (%d)", ret);
 	if (carried)
 		CHECK(ctx, pci_lu_dmesg_has("04:00.0: carried translation ended"),
 		      "attaching a new domain ended the carried translation");

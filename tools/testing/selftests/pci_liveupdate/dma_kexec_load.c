@@ -36,10 +36,7 @@ static int stage2(struct pci_lu_ctx *ctx)
 	      "this kernel got no KHO handover (plain kexec_load)");
 	CHECK(ctx, pci_lu_incoming(EDU_SW) == 0, "%s is not incoming: no table reached this kernel",
 	      EDU_SW);
-	for (int i = 0; i < EDU_SW_PATH_LEN; i++)
-		CHECK(ctx, pci_lu_status_field(pci_lu_edu_sw_path[i], "bm_at_enum") == 0,
-		      "%s arrived with Bus Master off: the old kernel stopped it",
-		      pci_lu_edu_sw_path[i]);
+	pci_lu_check_edu_stopped_by_kexec(ctx);
 	CHECK(ctx, !pci_lu_dmesg_has("cleared Bus Master left set by the previous kernel"),
 	      "nothing left for this kernel to clear");
 	return 0;

@@ -36,10 +36,7 @@ static int stage2(struct pci_lu_ctx *ctx)
 	pci_lu_check_firmware_buses(ctx, "after kexec");
 	CHECK(ctx, pci_lu_incoming(EDU_SW) == 1, "%s is incoming: the rest of its preservation holds",
 	      EDU_SW);
-	for (int i = 0; i < EDU_SW_PATH_LEN; i++)
-		CHECK(ctx, pci_lu_status_field(pci_lu_edu_sw_path[i], "bm_at_enum") == 0,
-		      "%s arrived with Bus Master off: the old kernel stopped it",
-		      pci_lu_edu_sw_path[i]);
+	pci_lu_check_edu_stopped_by_kexec(ctx);
 	CHECK(ctx, !pci_lu_dmesg_has("0000:04:00.0: cleared Bus Master"),
 	      "nothing left for this kernel to clear on %s", EDU_SW);
 	s = luo_retrieve_session(ctx, "dma-no-iommu");

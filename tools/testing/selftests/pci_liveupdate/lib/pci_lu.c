@@ -243,6 +243,14 @@ void pci_lu_preserve_edu_mastering(struct pci_lu_ctx *ctx, int session, uint64_t
 	CHECK(ctx, pci_lu_preserve(session, EDU_SW, token) == 0, "preserve %s", EDU_SW);
 }
 
+void pci_lu_check_edu_stopped_by_kexec(struct pci_lu_ctx *ctx)
+{
+	for (int i = 0; i < EDU_SW_PATH_LEN; i++)
+		CHECK(ctx, pci_lu_status_field(pci_lu_edu_sw_path[i], "bm_at_enum") == 0,
+		      "%s arrived with Bus Master off: the old kernel stopped it",
+		      pci_lu_edu_sw_path[i]);
+}
+
 /* The kernel log so far, NUL-terminated (empty if unreadable). */
 static const char *dmesg(void)
 {

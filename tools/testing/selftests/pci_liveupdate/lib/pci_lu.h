@@ -124,6 +124,8 @@ extern const char *const pci_lu_edu_sw_path[EDU_SW_PATH_LEN];
  * the test handler in @session with @token; each step is a check.
  */
 void pci_lu_preserve_edu_mastering(struct pci_lu_ctx *ctx, int session, uint64_t token);
+/* Checks that edu 04:00.0 and its bridges arrived with Bus Master off. */
+void pci_lu_check_edu_stopped_by_kexec(struct pci_lu_ctx *ctx);
 
 bool pci_lu_dmesg_has(const char *needle);
 /* Whether the kernel log has @first, and @then after it. */

@@ -158,17 +158,11 @@ static inline int vfio_lu_region(int fd, unsigned int index, struct vfio_region_
 	return ioctl(fd, VFIO_DEVICE_GET_REGION_INFO, r) ? -errno : 0;
 }
 
-/*
- * Binds dev->fd to a new iommufd and IOAS, then finds the config region and
- * BAR0 and maps BAR0 if vfio allows it; 0 or -errno.
- */
-static inline int vfio_lu_attach(struct vfio_lu_dev *dev)
+/* Binds dev->fd to a new iommufd, with a new IOAS not attached yet; 0 or -errno. */
+static inline int vfio_lu_bind(struct vfio_lu_dev *dev)
 {
 	struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
 	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
-	struct vfio_device_attach_iommufd_pt at = { .argsz = sizeof(at) };
-	struct vfio_region_info r;
-	void *p;
 
 	dev->iommufd = open("/dev/iommu", O_RDWR);
 	if (dev->iommufd < 0)
@@ -177,11 +171,32 @@ static inline int vfio_lu_attach(struct vfio_lu_dev *dev)
 		return -errno;
 	dev->ioas = alloc.out_ioas_id;
 	bind.iommufd = dev->iommufd;
-	if (ioctl(dev->fd, VFIO_DEVICE_BIND_IOMMUFD, &bind))
-		return -errno;
-	at.pt_id = dev->ioas;
-	if (ioctl(dev->fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at))
-		return -errno;
+	return ioctl(dev->fd, VFIO_DEVICE_BIND_IOMMUFD, &bind) ? -errno : 0;
+}
+
+/* Attaches the bound device to its IOAS; 0 or -errno. */
+static inline int vfio_lu_attach_ioas(struct vfio_lu_dev *dev)
+{
+	struct vfio_device_attach_iommufd_pt at = { .argsz = sizeof(at), .pt_id = dev->ioas };
+
+	return ioctl(dev->fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at) ? -errno : 0;
+}
+
+/*
+ * Binds dev->fd to a new iommufd and IOAS, then finds the config region and
+ * BAR0 and maps BAR0 if vfio allows it; 0 or -errno.
+ */
+static inline int vfio_lu_attach(struct vfio_lu_dev *dev)
+{
+	struct vfio_region_info r;
+	void *p;
+	int ret;
+
+	ret = vfio_lu_bind(dev);
+	if (!ret)
+		ret = vfio_lu_attach_ioas(dev);
+	if (ret)
+		return ret;
 	if (vfio_lu_region(dev->fd, VFIO_PCI_CONFIG_REGION_INDEX, &r))
 		return -errno;
 	dev->cfg_off = r.offset;
