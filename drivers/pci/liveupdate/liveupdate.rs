@@ -493,6 +493,8 @@ pub unsafe extern "C" fn pci_liveupdate_preserve(dev: *mut bindings::pci_dev) ->
     });
     match r {
         Ok(()) => {
+            // SAFETY: `lu` points into a valid device; written under `STATE`.
+            unsafe { (*pdev.lu()).outgoing = true };
             dev_info!(
                 pdev.as_dev(),
                 "will be preserved across the next Live Update\n"
@@ -539,7 +541,10 @@ fn table_err(pdev: &PciDev, what: &str, e: TableError) -> Error {
 /// Cancels [`pci_liveupdate_preserve`] for `dev`, following the links the
 /// table recorded (the topology may have changed since).
 ///
-/// A device that is not preserved gets a warning and nothing changes.
+/// Acts only on the preservation made for this `pci_dev`: once it was
+/// dropped (at removal), a new device found at the same address and
+/// preserved again belongs to another caller. A device that is not
+/// preserved gets a warning and nothing changes.
 ///
 /// # Safety
 ///
@@ -555,11 +560,27 @@ pub unsafe extern "C" fn pci_liveupdate_unpreserve(dev: *mut bindings::pci_dev) 
         dev_warn!(pdev.as_dev(), "unpreserve refused: shutdown has begun\n");
         return;
     }
-    let r = state.outgoing().and_then(|out| {
-        out.table()?
-            .unpreserve(&pdev.identity())
-            .map_err(|e| table_err(&pdev, "unpreserve", e))
-    });
+    let lu = pdev.lu();
+    // SAFETY: `lu` points into a valid device; read under `STATE`.
+    let (mine, removed) = unsafe { ((*lu).outgoing, (*lu).removed) };
+    if !mine && removed {
+        dev_warn!(
+            pdev.as_dev(),
+            "unpreserve: this device's preservation was already dropped; nothing changed\n"
+        );
+        return;
+    }
+    let r = if mine {
+        state.outgoing().and_then(|out| {
+            out.table()?
+                .unpreserve(&pdev.identity())
+                .map_err(|e| table_err(&pdev, "unpreserve", e))
+        })
+    } else {
+        Err(table_err(&pdev, "unpreserve", TableError::NotPreserved))
+    };
+    // SAFETY: As above; written under `STATE`.
+    unsafe { (*lu).outgoing = false };
     match r {
         Ok(()) => dev_info!(pdev.as_dev(), "will no longer be preserved\n"),
         Err(e) if e == ENOENT => {
@@ -765,15 +786,14 @@ pub unsafe extern "C" fn pci_liveupdate_remove_device(dev: *mut bindings::pci_de
         // SAFETY: Valid (function contract); the IOMMU takes its own lock.
         unsafe { bindings::pci_liveupdate_dma_release(dev) };
     }
-    // SAFETY: `lu` points into a valid device; written under `STATE`.
-    unsafe {
-        (*pdev.lu()).incoming = false;
-        (*pdev.lu()).removed = true;
-    }
-    if state
-        .outgoing_entry(&info)
-        .is_some_and(|e| table::is_direct(&e))
-    {
+    let lu = pdev.lu();
+    // SAFETY: `lu` points into a valid device; accessed under `STATE`.
+    let mine = unsafe {
+        (*lu).incoming = false;
+        (*lu).removed = true;
+        (*lu).outgoing
+    };
+    if mine {
         if state.frozen {
             dev_warn!(
                 pdev.as_dev(),
@@ -787,6 +807,8 @@ pub unsafe extern "C" fn pci_liveupdate_remove_device(dev: *mut bindings::pci_de
             if let Ok(mut t) = state.outgoing().and_then(|o| o.table()) {
                 let _ = t.unpreserve(&info);
             }
+            // SAFETY: As above.
+            unsafe { (*lu).outgoing = false };
         }
     }
     drop(state);

@@ -224,8 +224,17 @@ static int pci_lu_test_retrieve(struct liveupdate_file_op_args *args)
 
 static void pci_lu_test_finish(struct liveupdate_file_op_args *args)
 {
-	struct pci_dev *pdev = pci_lu_test_decode(args->serialized_data);
+	struct pci_lu_test_file *t;
+	struct pci_dev *pdev;
 
+	/* A retrieved file finishes the device it was retrieved for. */
+	if (args->retrieve_status > 0) {
+		t = args->file->private_data;
+		guard(mutex)(&t->lock);
+		pci_liveupdate_finish(t->pdev);
+		return;
+	}
+	pdev = pci_lu_test_decode(args->serialized_data);
 	if (!pdev) {
 		pr_warn("finish: device %04llx:%02llx:%02llx.%llu is gone\n",
 			args->serialized_data >> 16, (args->serialized_data >> 8) & 0xff,
