@@ -79,6 +79,17 @@ void pci_liveupdate_finish(struct pci_dev *dev);
  */
 bool pci_liveupdate_is_incoming(struct pci_dev *dev);
 
+/**
+ * pci_liveupdate_is_preserved() - Must @dev be kept from resets?
+ * @dev: The device.
+ *
+ * For callers about to reset a bus or slot that holds @dev (e.g. for a
+ * sibling function).
+ *
+ * Return: true if @dev is preserved for the next kernel or is incoming.
+ */
+bool pci_liveupdate_is_preserved(struct pci_dev *dev);
+
 #else /* CONFIG_PCI_LIVEUPDATE */
 
 static inline int pci_liveupdate_register_flb(struct liveupdate_file_handler *fh)
@@ -104,6 +115,11 @@ static inline void pci_liveupdate_finish(struct pci_dev *dev)
 }
 
 static inline bool pci_liveupdate_is_incoming(struct pci_dev *dev)
+{
+	return false;
+}
+
+static inline bool pci_liveupdate_is_preserved(struct pci_dev *dev)
 {
 	return false;
 }

@@ -32,6 +32,7 @@ PCI_LU_EXPORT_RUST_GPL(pci_liveupdate_preserve);
 PCI_LU_EXPORT_RUST_GPL(pci_liveupdate_unpreserve);
 PCI_LU_EXPORT_RUST_GPL(pci_liveupdate_finish);
 PCI_LU_EXPORT_RUST_GPL(pci_liveupdate_is_incoming);
+PCI_LU_EXPORT_RUST_GPL(pci_liveupdate_is_preserved);
 
 /*
  * After LUO has read the incoming FLB headers (early_initcall) and before

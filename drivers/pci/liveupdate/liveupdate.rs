@@ -608,6 +608,28 @@ pub unsafe extern "C" fn pci_liveupdate_is_incoming(dev: *mut bindings::pci_dev)
     e.is_some_and(|e| table::is_direct(&e))
 }
 
+/// Whether `dev` is preserved for the next kernel or is incoming: a bus or
+/// slot reset for a sibling must spare it.
+///
+/// # Safety
+///
+/// `dev` must be a valid `struct pci_dev` the caller holds a reference to.
+#[export]
+pub unsafe extern "C" fn pci_liveupdate_is_preserved(dev: *mut bindings::pci_dev) -> bool {
+    // SAFETY: Valid and referenced (function contract).
+    let Some(pdev) = (unsafe { entry_dev(dev) }) else {
+        return false;
+    };
+    let mut state = STATE.lock();
+    // SAFETY: `lu` points into a valid device; read under `STATE`.
+    if unsafe { (*pdev.lu()).outgoing } {
+        return true;
+    }
+    state
+        .incoming_entry(&pdev)
+        .is_some_and(|e| table::is_direct(&e))
+}
+
 /// Ends the preservation of an incoming device (and its share of the
 /// bridges above it). After the last device, the table is freed.
 ///
