@@ -44,6 +44,25 @@ static int __init pci_liveupdate_initcall(void)
 }
 postcore_initcall(pci_liveupdate_initcall);
 
+/* After the initial enumeration (subsys_initcall and its bridges). */
+static int __init pci_liveupdate_late_initcall(void)
+{
+	pci_liveupdate_late_init();
+	return 0;
+}
+late_initcall_sync(pci_liveupdate_late_initcall);
+
+bool pci_liveupdate_found_incoming(u32 segment, u16 bdf)
+{
+	struct pci_dev *pdev;
+	bool found;
+
+	pdev = pci_get_domain_bus_and_slot(segment, PCI_BUS_NUM(bdf), bdf & 0xff);
+	found = pdev && pci_liveupdate_is_incoming(pdev);
+	pci_dev_put(pdev);
+	return found;
+}
+
 /* pci_dev_specific_enable_acs_needed() is a stub without PCI quirks. */
 bool pci_liveupdate_needs_acs_quirk(struct pci_dev *dev)
 {

@@ -24,6 +24,8 @@ struct pci_driver;
 
 /* Boot-time setup, once, from the component's postcore initcall. */
 int pci_liveupdate_init(void);
+/* After the initial enumeration, once: drop what can never finish. */
+void pci_liveupdate_late_init(void);
 
 /* pci_setup_device(): mark an incoming device, check its identity. */
 void pci_liveupdate_setup_device(struct pci_dev *dev);
@@ -69,6 +71,8 @@ bool pci_liveupdate_dma_keep(struct pci_dev *dev);
 bool pci_liveupdate_dma_incoming(void);
 /* A device stops being incoming: end the IOMMU translation carried for it. */
 void pci_liveupdate_dma_release(struct pci_dev *dev);
+/* Whether the device at @segment/@bdf was found and is incoming. */
+bool pci_liveupdate_found_incoming(u32 segment, u16 bdf);
 
 #else /* CONFIG_PCI_LIVEUPDATE */
 

@@ -234,6 +234,61 @@ pub unsafe extern "C" fn pci_liveupdate_init() -> c_int {
     0
 }
 
+/// Late boot setup, run at `late_initcall_sync` from `exports.c`, after
+/// the initial enumeration: ends what would otherwise pin until reboot.
+///
+/// A preserved device that was not found (e.g. its bridge lost its bus
+/// numbers) can never finish: its preservation is dropped with a warning,
+/// so the table can drain and bus numbers stop being kept. If the handover
+/// data was refused, bus numbers are no longer kept from now on.
+///
+/// # Safety
+///
+/// Must be called once, after [`pci_liveupdate_init`].
+#[export]
+pub unsafe extern "C" fn pci_liveupdate_late_init() {
+    if !ready() {
+        return;
+    }
+    let mut direct = KVec::new();
+    {
+        let mut state = STATE.lock();
+        if core::mem::take(&mut state.refused) {
+            pr_info!("initial enumeration done: bus numbers are no longer kept for the refused handover data\n");
+        }
+        if let Some(t) = state.incoming() {
+            for e in t.entries().iter().filter(|e| table::is_direct(e)) {
+                if direct
+                    .push((e.segment.get(), e.bdf.get()), GFP_KERNEL)
+                    .is_err()
+                {
+                    pr_err!("no memory to look for absent preserved devices\n");
+                    return;
+                }
+            }
+        }
+    }
+    for (segment, bdf) in direct {
+        // SAFETY: A plain C call; `STATE` is not held, as it takes it.
+        if unsafe { bindings::pci_liveupdate_found_incoming(segment, bdf) } {
+            continue;
+        }
+        pr_warn!(
+            "{segment:04x}:{:02x}:{:02x}.{} was preserved by the previous kernel but not found at enumeration; its preservation is dropped\n",
+            bdf >> 8,
+            (bdf >> 3) & 0x1f,
+            bdf & 7
+        );
+        let mut state = STATE.lock();
+        if let Some(mut t) = state.incoming() {
+            let _ = t.finish(segment, bdf);
+        }
+        let drained = state.drain_incoming();
+        drop(state);
+        put_incoming(drained);
+    }
+}
+
 /// Attaches the PCI FLB to a driver's Live Update file handler.
 ///
 /// # Safety
