@@ -70,6 +70,19 @@ void pci_liveupdate_unpreserve(struct pci_dev *dev);
 void pci_liveupdate_finish(struct pci_dev *dev);
 
 /**
+ * pci_liveupdate_abandon() - Give up an incoming device nobody takes over.
+ * @dev: The device.
+ *
+ * Stops @dev as a stock kexec would have (Bus Master cleared, then its
+ * carried IOMMU translation ended) and ends its preservation as
+ * pci_liveupdate_finish() does. Also reachable by an administrator through
+ * the device's sysfs attribute ``liveupdate_abandon``.
+ *
+ * Return: 0, or -EINVAL if @dev is not incoming.
+ */
+int pci_liveupdate_abandon(struct pci_dev *dev);
+
+/**
  * pci_liveupdate_is_incoming() - Was @dev preserved by the previous kernel?
  * @dev: The device.
  *
@@ -112,6 +125,11 @@ static inline void pci_liveupdate_unpreserve(struct pci_dev *dev)
 
 static inline void pci_liveupdate_finish(struct pci_dev *dev)
 {
+}
+
+static inline int pci_liveupdate_abandon(struct pci_dev *dev)
+{
+	return -EINVAL;
 }
 
 static inline bool pci_liveupdate_is_incoming(struct pci_dev *dev)

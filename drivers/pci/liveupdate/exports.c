@@ -9,10 +9,12 @@
  */
 
 #include <linux/delay.h>
+#include <linux/device.h>
 #include <linux/export.h>
 #include <linux/init.h>
 #include <linux/iommu_liveupdate.h>
 #include <linux/jiffies.h>
+#include <linux/kstrtox.h>
 #include <linux/kexec.h>
 #include <linux/kexec_handover.h>
 #include <linux/liveupdate.h>
@@ -31,6 +33,7 @@ PCI_LU_EXPORT_RUST_GPL(pci_liveupdate_unregister_flb);
 PCI_LU_EXPORT_RUST_GPL(pci_liveupdate_preserve);
 PCI_LU_EXPORT_RUST_GPL(pci_liveupdate_unpreserve);
 PCI_LU_EXPORT_RUST_GPL(pci_liveupdate_finish);
+PCI_LU_EXPORT_RUST_GPL(pci_liveupdate_abandon);
 PCI_LU_EXPORT_RUST_GPL(pci_liveupdate_is_incoming);
 PCI_LU_EXPORT_RUST_GPL(pci_liveupdate_is_preserved);
 
@@ -51,6 +54,34 @@ static int __init pci_liveupdate_late_initcall(void)
 	return 0;
 }
 late_initcall_sync(pci_liveupdate_late_initcall);
+
+/*
+ * An administrator's way out for an incoming device that nobody will take
+ * over (e.g. its session is never retrieved): writing 1 stops and releases
+ * it. Documentation/ABI/testing/sysfs-bus-pci-liveupdate.
+ */
+static ssize_t liveupdate_abandon_store(struct device *dev,
+					struct device_attribute *attr,
+					const char *buf, size_t count)
+{
+	bool val;
+	int ret;
+
+	if (kstrtobool(buf, &val) || !val)
+		return -EINVAL;
+	ret = pci_liveupdate_abandon(to_pci_dev(dev));
+	return ret ?: count;
+}
+static DEVICE_ATTR_WO(liveupdate_abandon);
+
+static struct attribute *pci_liveupdate_attrs[] = {
+	&dev_attr_liveupdate_abandon.attr,
+	NULL,
+};
+
+const struct attribute_group pci_liveupdate_attr_group = {
+	.attrs = pci_liveupdate_attrs,
+};
 
 bool pci_liveupdate_found_incoming(u32 segment, u16 bdf)
 {

@@ -59,6 +59,9 @@ int pci_liveupdate_bridge_ari(struct pci_dev *bridge);
 /* pci_device_probe(): 0, or -EBUSY if @drv may not bind @dev yet. */
 int pci_liveupdate_may_probe(struct pci_dev *dev, struct pci_driver *drv);
 
+/* sysfs: liveupdate_abandon, for an administrator (exports.c). */
+extern const struct attribute_group pci_liveupdate_attr_group;
+
 /* C glue for the Rust side (exports.c). */
 bool pci_liveupdate_needs_acs_quirk(struct pci_dev *dev);
 /* Takes the rescan/remove lock unless it stays held for @ms; true if taken. */

@@ -696,8 +696,40 @@ pub unsafe extern "C" fn pci_liveupdate_is_preserved(dev: *mut bindings::pci_dev
 #[export]
 pub unsafe extern "C" fn pci_liveupdate_finish(dev: *mut bindings::pci_dev) {
     // SAFETY: Valid and referenced (function contract).
+    let _ = unsafe { end_incoming(dev, false) };
+}
+
+/// Abandons an incoming device that nobody will take over: stops it as a
+/// stock kexec would have (Bus Master cleared, before its carried IOMMU
+/// translation ends), then ends its preservation as
+/// [`pci_liveupdate_finish`] does. For an administrator (sysfs
+/// `liveupdate_abandon`) and for a driver whose user finished without
+/// taking the device over.
+///
+/// Returns 0, or `-EINVAL` (with a warning) if `dev` is not incoming.
+///
+/// # Safety
+///
+/// `dev` must be a valid `struct pci_dev` the caller holds a reference to.
+#[export]
+pub unsafe extern "C" fn pci_liveupdate_abandon(dev: *mut bindings::pci_dev) -> c_int {
+    // SAFETY: Valid and referenced (function contract).
+    match unsafe { end_incoming(dev, true) } {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// [`pci_liveupdate_finish`], or with `stop` [`pci_liveupdate_abandon`].
+///
+/// # Safety
+///
+/// `dev` must be a valid `struct pci_dev` the caller holds a reference to.
+unsafe fn end_incoming(dev: *mut bindings::pci_dev, stop: bool) -> Result {
+    let what = if stop { "abandon" } else { "finish" };
+    // SAFETY: Valid and referenced (function contract).
     let Some(pdev) = (unsafe { entry_dev(dev) }) else {
-        return;
+        return Err(EINVAL);
     };
     let mut state = STATE.lock();
     if !state
@@ -706,26 +738,40 @@ pub unsafe extern "C" fn pci_liveupdate_finish(dev: *mut bindings::pci_dev) {
     {
         dev_warn!(
             pdev.as_dev(),
-            "finish: device is not an incoming preserved device; nothing changed\n"
+            "{what}: device is not an incoming preserved device; nothing changed\n"
         );
-        return;
+        return Err(EINVAL);
     }
     let info = pdev.identity();
     let Some(mut t) = state.incoming() else {
-        return;
+        return Err(EINVAL);
     };
     // Follow the links the previous kernel recorded: the handed-over
     // refcounts must drain even if this kernel sees the bridges differently.
     if let Err(e) = t.finish(info.segment, info.bdf) {
-        table_err(&pdev, "finish", e);
-        return;
+        return Err(table_err(&pdev, what, e));
     }
-    dev_info!(pdev.as_dev(), "Live Update preservation finished\n");
+    if stop {
+        // Before the translation ends: its DMA would fault from then on.
+        if let Some(cmd) = pdev.config_word(bindings::PCI_COMMAND) {
+            pdev.set_config_word(
+                bindings::PCI_COMMAND,
+                cmd & !(bindings::PCI_COMMAND_MASTER as u16),
+            );
+        }
+        dev_warn!(
+            pdev.as_dev(),
+            "Live Update preservation abandoned; Bus Master cleared\n"
+        );
+    } else {
+        dev_info!(pdev.as_dev(), "Live Update preservation finished\n");
+    }
     let drained = state.drain_incoming();
     drop(state);
     // SAFETY: Valid and referenced (function contract); no lock held.
     unsafe { bindings::pci_liveupdate_dma_release(dev) };
     put_incoming(drained);
+    Ok(())
 }
 
 /// PCI core hook from `pci_setup_device()`: marks an incoming device.

@@ -231,7 +231,9 @@ static void pci_lu_test_finish(struct liveupdate_file_op_args *args)
 	if (args->retrieve_status > 0) {
 		t = args->file->private_data;
 		guard(mutex)(&t->lock);
-		pci_liveupdate_finish(t->pdev);
+		/* Not if an administrator abandoned it meanwhile. */
+		if (pci_liveupdate_is_incoming(t->pdev))
+			pci_liveupdate_finish(t->pdev);
 		return;
 	}
 	pdev = pci_lu_test_decode(args->serialized_data);

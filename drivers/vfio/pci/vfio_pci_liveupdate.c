@@ -14,7 +14,9 @@
  *               then user access stops. No reset; Bus Master stays on.
  *   retrieve    (next kernel) finds the device, binds vfio-pci if no driver
  *               is bound, and returns a file like a fresh cdev open.
- *   finish      once that file is bound to iommufd; ends the preservation.
+ *   finish      ends the preservation; a device the VMM did not take over
+ *               (file not retrieved, or not bound to iommufd) is abandoned:
+ *               Bus Master cleared, as a stock kexec would.
  *
  * Until finish, the device's cdev and group refuse to open it (-EBUSY).
  * See Documentation/PCI/vfio-liveupdate.rst.
@@ -47,19 +49,37 @@ static struct vfio_pci_core_device *vfio_pci_lu_vdev(struct file *file)
 	return container_of(device, struct vfio_pci_core_device, vdev);
 }
 
-/* The record behind a LUO handle, or NULL if the handle cannot be one. */
-static struct vfio_pci_lu_ser *vfio_pci_lu_ser(u64 data)
+/*
+ * The record behind a LUO handle of the previous kernel, restored from KHO
+ * before it is read; NULL (logged) if the handle cannot be one. Free it
+ * with vfio_pci_lu_free().
+ */
+static struct vfio_pci_lu_ser *vfio_pci_lu_restore(u64 data)
 {
 	struct vfio_pci_lu_ser *ser;
+	struct folio *folio = NULL;
 
 	/* kho_alloc_preserve() hands out whole pages. */
-	if (!data || !PAGE_ALIGNED(data) || !pfn_valid(PHYS_PFN(data)))
+	if (data && PAGE_ALIGNED(data) && pfn_valid(PHYS_PFN(data)))
+		folio = kho_restore_folio(data);
+	if (!folio) {
+		pr_err("Live Update: handover record at %#llx cannot be restored\n", data);
 		return NULL;
-	ser = phys_to_virt(data);
-	if (le32_to_cpu(ser->magic) != VFIO_PCI_LU_SER_MAGIC ||
-	    le32_to_cpu(ser->size) < sizeof(*ser))
+	}
+	ser = folio_address(folio);
+	if (folio_size(folio) < sizeof(*ser) ||
+	    le32_to_cpu(ser->magic) != VFIO_PCI_LU_SER_MAGIC ||
+	    le32_to_cpu(ser->size) < sizeof(*ser)) {
+		pr_err("Live Update: invalid handover record at %#llx\n", data);
+		folio_put(folio);
 		return NULL;
+	}
 	return ser;
+}
+
+static void vfio_pci_lu_free(struct vfio_pci_lu_ser *ser)
+{
+	folio_put(virt_to_folio(ser));
 }
 
 /* The device a record names, referenced, or NULL. */
@@ -69,6 +89,18 @@ static struct pci_dev *vfio_pci_lu_find(const struct vfio_pci_lu_ser *ser)
 
 	return pci_get_domain_bus_and_slot(le32_to_cpu(ser->segment),
 					   PCI_BUS_NUM(bdf), bdf & 0xff);
+}
+
+/*
+ * Nobody will take @pdev over (its file was never retrieved, or its
+ * retrieve failed): stop it as a stock kexec would and release it.
+ */
+static void vfio_pci_lu_abandon(struct pci_dev *pdev, const char *why)
+{
+	if (!pdev || !pci_liveupdate_is_incoming(pdev))
+		return;
+	pci_warn(pdev, "Live Update: %s; abandoning the device\n", why);
+	pci_liveupdate_abandon(pdev);
 }
 
 static bool vfio_pci_lu_can_preserve(struct liveupdate_file_handler *fh,
@@ -221,81 +253,92 @@ static struct file *vfio_pci_lu_open(struct pci_dev *pdev)
 
 static int vfio_pci_lu_retrieve(struct liveupdate_file_op_args *args)
 {
-	struct vfio_pci_lu_ser *ser = vfio_pci_lu_ser(args->serialized_data);
+	struct vfio_pci_lu_ser *ser = vfio_pci_lu_restore(args->serialized_data);
+	u16 vendor, device, bdf;
 	struct pci_dev *pdev;
 	struct file *file;
+	u32 segment;
 	int ret;
 
-	if (!ser) {
-		pr_err("Live Update: retrieve refused: invalid handover record at %#llx\n",
-		       args->serialized_data);
+	if (!ser)
 		return -EINVAL;
-	}
+	/* Not needed after this: LUO never calls retrieve twice. */
+	segment = le32_to_cpu(ser->segment);
+	bdf = le16_to_cpu(ser->bdf);
+	vendor = le16_to_cpu(ser->vendor);
+	device = le16_to_cpu(ser->device);
 	pdev = vfio_pci_lu_find(ser);
+	vfio_pci_lu_free(ser);
 	if (!pdev) {
 		pr_err("Live Update: retrieve refused: no device %04x:%02x:%02x.%d\n",
-		       le32_to_cpu(ser->segment), PCI_BUS_NUM(le16_to_cpu(ser->bdf)),
-		       PCI_SLOT(le16_to_cpu(ser->bdf)), PCI_FUNC(le16_to_cpu(ser->bdf)));
+		       segment, PCI_BUS_NUM(bdf), PCI_SLOT(bdf), PCI_FUNC(bdf));
 		return -ENODEV;
 	}
-	if (pdev->vendor != le16_to_cpu(ser->vendor) ||
-	    pdev->device != le16_to_cpu(ser->device) ||
+	if (pdev->vendor != vendor || pdev->device != device ||
 	    !pci_liveupdate_is_incoming(pdev)) {
 		pci_err(pdev, "Live Update: retrieve refused: not the device preserved as %04x:%04x\n",
-			le16_to_cpu(ser->vendor), le16_to_cpu(ser->device));
+			vendor, device);
 		ret = -ENODEV;
 		goto out;
 	}
 
 	ret = vfio_pci_lu_bind(pdev);
 	if (ret)
-		goto out;
+		goto fail;
 	file = vfio_pci_lu_open(pdev);
 	if (IS_ERR(file)) {
 		ret = PTR_ERR(file);
-		goto out;
+		goto fail;
 	}
 	args->file = file;
 	pci_info(pdev, "Live Update: device retrieved\n");
+	goto out;
+fail:
+	/* It cannot be retrieved again. */
+	vfio_pci_lu_abandon(pdev, "retrieve failed");
 out:
 	pci_dev_put(pdev);
 	return ret;
 }
 
-static bool vfio_pci_lu_can_finish(struct liveupdate_file_op_args *args)
-{
-	struct vfio_pci_core_device *vdev;
-
-	/* Nothing will come of a failed retrieve: let the session end. */
-	if (args->retrieve_status < 0)
-		return true;
-	if (!args->retrieve_status)
-		return false;
-	/* The first open (VFIO_DEVICE_BIND_IOMMUFD) must have taken it over. */
-	vdev = vfio_pci_lu_vdev(args->file);
-	guard(mutex)(&vdev->vdev.dev_set->lock);
-	return !vdev->liveupdate_incoming;
-}
-
+/*
+ * Finish ends the preservation whether or not the VMM took the device over,
+ * so that closing a session (e.g. when the VMM dies) never leaves a device
+ * pinned. A device whose file was not retrieved, or retrieved but never
+ * bound to iommufd, is abandoned: Bus Master cleared, carried translation
+ * ended, and its next open is an ordinary one, with a reset.
+ */
 static void vfio_pci_lu_finish(struct liveupdate_file_op_args *args)
 {
-	struct vfio_pci_lu_ser *ser = vfio_pci_lu_ser(args->serialized_data);
+	struct vfio_pci_core_device *vdev;
+	struct vfio_pci_lu_ser *ser;
 	struct pci_dev *pdev;
+	bool bound;
 
 	if (args->retrieve_status > 0) {
-		pci_liveupdate_finish(vfio_pci_lu_vdev(args->file)->pdev);
-	} else if (ser) {
-		/* Retrieve failed: release what the PCI core still holds. */
-		pdev = vfio_pci_lu_find(ser);
-		if (pdev && pci_liveupdate_is_incoming(pdev))
+		vdev = vfio_pci_lu_vdev(args->file);
+		pdev = vdev->pdev;
+		scoped_guard(mutex, &vdev->vdev.dev_set->lock) {
+			bound = !vdev->liveupdate_incoming;
+			vdev->liveupdate_incoming = false;
+		}
+		if (!bound)
+			vfio_pci_lu_abandon(pdev,
+					    "finished before the VMM bound the retrieved file");
+		else if (pci_liveupdate_is_incoming(pdev))
 			pci_liveupdate_finish(pdev);
-		pci_dev_put(pdev);
+		return;
 	}
-	if (ser)
-		kho_restore_free(ser);
-	else
-		pr_warn("Live Update: invalid handover record at %#llx not freed\n",
-			args->serialized_data);
+	/* A failed retrieve released the record and the device already. */
+	if (args->retrieve_status < 0)
+		return;
+	ser = vfio_pci_lu_restore(args->serialized_data);
+	if (!ser)
+		return;
+	pdev = vfio_pci_lu_find(ser);
+	vfio_pci_lu_free(ser);
+	vfio_pci_lu_abandon(pdev, "finished without its file being retrieved");
+	pci_dev_put(pdev);
 }
 
 static const struct liveupdate_file_ops vfio_pci_lu_ops = {
@@ -305,7 +348,6 @@ static const struct liveupdate_file_ops vfio_pci_lu_ops = {
 	.freeze = vfio_pci_lu_freeze,
 	.unfreeze = vfio_pci_lu_unfreeze,
 	.retrieve = vfio_pci_lu_retrieve,
-	.can_finish = vfio_pci_lu_can_finish,
 	.finish = vfio_pci_lu_finish,
 	.owner = THIS_MODULE,
 };
