@@ -516,3 +516,50 @@ fn crc32c_known_answer() {
     }
     let _ = PciDevSer::default().as_bytes();
 }
+
+/// A valid chain of `n` devices: bridges on buses 0..n-1, each above the
+/// next, and a directly preserved endpoint on bus n-1.
+fn chain(n: usize) -> OwnedTable {
+    let mut t = OwnedTable::new();
+    let mut buf = Vec::new();
+    for b in 0..n {
+        let mut e = PciDevSer::default();
+        e.bdf.set((b as u16) << 8);
+        e.refcount.set(1);
+        e.vendor.set(0x1b36);
+        let last = b == n - 1;
+        let mut flags = if last { abi::F_DIRECT } else { abi::F_BRIDGE };
+        if !last {
+            e.secondary = b as u8 + 1;
+            e.subordinate = 0xff;
+        }
+        if b > 0 {
+            flags |= abi::F_UPSTREAM;
+            e.upstream.set(((b - 1) as u16) << 8);
+        }
+        e.flags.set(flags);
+        buf.push(e);
+    }
+    t.hdr.capacity.set(n as u32);
+    t.hdr.count.set(n as u32);
+    t.hdr.entries.set(0x1000);
+    t.buf = buf;
+    fix_checksum(&mut t);
+    t
+}
+
+#[test]
+fn validator_accepts_exactly_the_depth_finish_drains() {
+    let mut ok = chain(table::MAX_DEPTH);
+    ok.validate().unwrap();
+    let bdf = ((table::MAX_DEPTH - 1) as u16) << 8;
+    ok.view().finish(0, bdf).unwrap();
+    assert!(ok.view().is_empty());
+
+    let deep = chain(table::MAX_DEPTH + 1);
+    let got = deep.validate();
+    assert!(
+        matches!(got, Err(Invalid::TooDeep(i)) if i == table::MAX_DEPTH),
+        "got {got:?}"
+    );
+}

@@ -309,15 +309,29 @@ unsafe extern "C" fn flb_retrieve(argp: *mut bindings::liveupdate_flb_op_args) -
             "invalid handover data from the previous kernel ({why}): no device is treated as preserved\n"
         );
     }
+    #[cfg(CONFIG_PCI_LIVEUPDATE_TEST)]
+    // SAFETY: A plain C call.
+    let fail = unsafe { bindings::pci_liveupdate_test_fail_retrieve() };
+    #[cfg(not(CONFIG_PCI_LIVEUPDATE_TEST))]
+    let fail = false;
+    let boxed = if fail {
+        Err(ENOMEM)
+    } else {
+        KBox::new(inc, GFP_KERNEL).map_err(|_| ENOMEM)
+    };
     // On failure `inc` drops its folios, freeing them: LUO never retries a
-    // failed retrieve, so the data could not be used later anyway.
-    match KBox::new(inc, GFP_KERNEL) {
-        Ok(inc) => {
-            args.obj = KBox::into_raw(inc).cast();
-            0
+    // failed retrieve, so the data could not be used later anyway. The
+    // retrieve still succeeds, without an object: LUO would warn when the
+    // last dependent file finishes after a failed one, and
+    // `pci_liveupdate_init()` treats the missing object as refused data.
+    args.obj = match boxed {
+        Ok(inc) => KBox::into_raw(inc).cast(),
+        Err(_) => {
+            pr_err!("no memory for the incoming device table; no device is treated as preserved\n");
+            core::ptr::null_mut()
         }
-        Err(_) => ENOMEM.to_errno(),
-    }
+    };
+    0
 }
 
 /// Frees the incoming table once every user has finished.

@@ -186,13 +186,14 @@ pub unsafe extern "C" fn pci_liveupdate_init() -> c_int {
             None
         }
     };
-    // Handover data that exists but cannot be read is treated as refused.
-    let unreadable = err != 0
-        && incoming.is_none()
-        && !matches!(
-            -err as u32,
-            bindings::ENODATA | bindings::ENOENT | bindings::EOPNOTSUPP
-        );
+    // Handover data that exists but cannot be read (including a retrieve
+    // that had no memory and left no object) is treated as refused.
+    let unreadable = incoming.is_none()
+        && (err == 0
+            || !matches!(
+                -err as u32,
+                bindings::ENODATA | bindings::ENOENT | bindings::EOPNOTSUPP
+            ));
     let (n, refused) = incoming.map_or((0, unreadable), |mut p| {
         // SAFETY: The reference just taken keeps the table alive; nothing
         // else uses it before `READY`.

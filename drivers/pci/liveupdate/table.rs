@@ -698,6 +698,9 @@ pub enum Invalid {
     Upstream(usize),
     /// Entry at this index: refcount differs from what its children imply.
     Refcount(usize, u16, u32),
+    /// Entry at this index is deeper than [`MAX_DEPTH`]: finish could not
+    /// release it.
+    TooDeep(usize),
     /// Stored and computed checksums differ.
     Checksum(u32, u32),
 }
@@ -735,6 +738,9 @@ impl fmt::Display for Invalid {
                     f,
                     "entry {i} has refcount {have}, its children imply {want}"
                 )
+            }
+            Invalid::TooDeep(i) => {
+                write!(f, "entry {i} is more than {MAX_DEPTH} devices deep")
             }
             Invalid::Checksum(have, want) => {
                 write!(
@@ -918,6 +924,18 @@ fn check_links(entries: &[PciDevSer], i: usize, e: &PciDevSer) -> Result<(), Inv
             Some(p) if p.flags.get() & abi::F_BRIDGE != 0 && p.secondary == bus => {}
             _ => return Err(Invalid::Upstream(i)),
         }
+    }
+    // What `finish` walks: accept no path it would refuse. The links were
+    // checked for every entry above once this runs on the last one, but
+    // bound the walk on its own anyway.
+    let mut cur = Some(i);
+    let mut depth = 0;
+    while let Some(c) = cur {
+        depth += 1;
+        if depth > MAX_DEPTH {
+            return Err(Invalid::TooDeep(i));
+        }
+        cur = upstream_of(&entries[c]).and_then(|up| search(entries, seg, up).ok());
     }
     Ok(())
 }

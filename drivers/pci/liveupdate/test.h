@@ -41,6 +41,12 @@ int pci_liveupdate_test_fuzz(u64 seed, u32 variants, u32 *stats);
 #define PCI_LU_TEST_FORCE_ACS_QUIRK	11 /* next preserve sees an ACS quirk */
 #define PCI_LU_TEST_LEAK		12 /* leak 64 bytes, for kmemleak's test */
 
+/*
+ * Boot parameter pci_lu_test_fail_retrieve: the FLB retrieve of the
+ * incoming table fails its allocation, as under memory pressure.
+ */
+bool pci_liveupdate_test_fail_retrieve(void);
+
 /* Inject @fault (PCI_LU_TEST_*). Returns 0 or a negative errno. */
 int pci_liveupdate_test_inject(u32 fault);
 

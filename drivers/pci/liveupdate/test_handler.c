@@ -247,6 +247,20 @@ static void pci_lu_test_finish(struct liveupdate_file_op_args *args)
 	pci_dev_put(pdev);
 }
 
+static bool pci_lu_test_fail_retrieve __ro_after_init;
+
+static int __init pci_lu_test_fail_retrieve_setup(char *s)
+{
+	pci_lu_test_fail_retrieve = true;
+	return 1;
+}
+__setup("pci_lu_test_fail_retrieve", pci_lu_test_fail_retrieve_setup);
+
+bool pci_liveupdate_test_fail_retrieve(void)
+{
+	return pci_lu_test_fail_retrieve;
+}
+
 static const struct liveupdate_file_ops pci_lu_test_file_ops = {
 	.can_preserve = pci_lu_test_can_preserve,
 	.preserve = pci_lu_test_preserve,
