@@ -22,10 +22,12 @@ int pci_liveupdate_test_snapshot(bool outgoing, struct pci_dev_ser *buf, u32 max
 int pci_liveupdate_test_capacity(void);
 /*
  * Validates @variants damaged copies of the incoming table (seeded by
- * @seed); @stats gets tried, refused, valid with the same entries, valid
- * with other entries. 0 or -errno.
+ * @seed); with @reseal only entries are damaged and both checksums then
+ * made to match. @stats gets tried, refused, valid with the same entries,
+ * valid with other entries, and valid but not drained by finishing every
+ * direct entry. 0 or -errno.
  */
-int pci_liveupdate_test_fuzz(u64 seed, u32 variants, u32 *stats);
+int pci_liveupdate_test_fuzz(u64 seed, u32 variants, bool reseal, u32 *stats);
 
 /* Faults for pci_liveupdate_test_inject(). */
 #define PCI_LU_TEST_FAIL_NEXT_ALLOC	1 /* next growth of the array fails */
@@ -42,7 +44,7 @@ int pci_liveupdate_test_fuzz(u64 seed, u32 variants, u32 *stats);
 #define PCI_LU_TEST_LEAK		12 /* leak 64 bytes, for kmemleak's test */
 
 /*
- * Boot parameter pci_lu_test_fail_retrieve: the FLB retrieve of the
+ * Boot parameter pci_liveupdate_test.fail_retrieve=1: the FLB retrieve of the
  * incoming table fails its allocation, as under memory pressure.
  */
 bool pci_liveupdate_test_fail_retrieve(void);

@@ -15,7 +15,10 @@ use kernel::{
     prelude::*,
     sync::atomic::Relaxed, //
 };
-use zerocopy::IntoBytes;
+use zerocopy::{
+    FromBytes,
+    IntoBytes, //
+};
 
 // The bindgen view of the C ABI has the layout of the Rust one.
 const _: () = {
@@ -102,6 +105,7 @@ const FUZZ_TRIED: usize = 0;
 const FUZZ_REFUSED: usize = 1;
 const FUZZ_VALID_SAME: usize = 2;
 const FUZZ_VALID_CHANGED: usize = 3;
+const FUZZ_UNDRAINED: usize = 4;
 
 /// xorshift64: reproducible variants from a seed.
 fn next(x: &mut u64) -> u64 {
@@ -123,19 +127,46 @@ fn flip(bytes: &mut [u8], rng: &mut u64) {
     }
 }
 
+/// Whether finishing every directly preserved entry of a validated copy
+/// succeeds and leaves it empty, as it must for the real table.
+fn drains(hdr: &abi::PciLuSer, entries: &[abi::PciDevSer]) -> Result<bool> {
+    let mut buf = KVec::with_capacity(entries.len(), GFP_KERNEL)?;
+    buf.extend_from_slice(entries, GFP_KERNEL)?;
+    let mut direct = KVec::with_capacity(entries.len(), GFP_KERNEL)?;
+    for e in entries.iter().filter(|e| table::is_direct(e)) {
+        direct.push((e.segment.get(), e.bdf.get()), GFP_KERNEL)?;
+    }
+    let mut h = *hdr;
+    // CAST: `entries` came from a validated `u32` count.
+    h.capacity.set(entries.len() as u32);
+    let Some(mut t) = table::Table::new(&mut h, &mut buf) else {
+        return Ok(false);
+    };
+    for (segment, bdf) in direct {
+        if t.finish(segment, bdf).is_err() {
+            return Ok(false);
+        }
+    }
+    Ok(t.is_empty())
+}
+
 /// Runs the incoming validator on `variants` randomly damaged copies of the
 /// incoming table (header and whole array as handed over), seeded by
 /// `seed`, and counts the outcomes into `stats` (tried, refused, still
-/// valid with the same entries, valid with other entries). The real table
-/// is not touched.
+/// valid with the same entries, valid with other entries, valid but not
+/// drained by finishing every direct entry). With `reseal`, only the used
+/// entries are damaged and both checksums are then made to match, so the
+/// structural checks behind the checksums are what refuses a copy. The
+/// real table is not touched.
 ///
 /// # Safety
 ///
-/// `stats` must point to 4 writable `u32`s.
+/// `stats` must point to 5 writable `u32`s.
 #[export]
 pub unsafe extern "C" fn pci_liveupdate_test_fuzz(
     seed: u64,
     variants: u32,
+    reseal: bool,
     stats: *mut u32,
 ) -> c_int {
     let copy = || -> Result<(abi::PciLuSer, KVec<u8>, KVec<abi::PciDevSer>)> {
@@ -156,8 +187,9 @@ pub unsafe extern "C" fn pci_liveupdate_test_fuzz(
         Ok(w) => w,
         Err(e) => return Error::from(e).to_errno(),
     };
-    let mut out = [0u32; 4];
+    let mut out = [0u32; 5];
     let mut rng = seed | 1;
+    let used = orig.len() * abi::DEV_SER_SIZE;
     for _ in 0..variants {
         let mut hdr = hdr0;
         work.clear();
@@ -165,26 +197,46 @@ pub unsafe extern "C" fn pci_liveupdate_test_fuzz(
             return ENOMEM.to_errno();
         }
         let mut len = work.len();
-        match next(&mut rng) % 4 {
-            0 => flip(hdr.as_mut_bytes(), &mut rng),
-            1 => flip(&mut work, &mut rng),
-            2 => {
-                flip(hdr.as_mut_bytes(), &mut rng);
-                flip(&mut work, &mut rng);
+        if reseal {
+            // The handed-over table has this kernel's entry size.
+            flip(&mut work[..used.min(len)], &mut rng);
+            if let Ok((e, _)) = <[abi::PciDevSer]>::ref_from_prefix_with_elems(&work, orig.len()) {
+                table::seal(&mut hdr, e);
             }
-            // CAST: The remainder is below `len`, a `usize`.
-            _ if len > 0 => len = (next(&mut rng) % len as u64) as usize,
-            _ => flip(hdr.as_mut_bytes(), &mut rng),
+        } else {
+            match next(&mut rng) % 4 {
+                0 => flip(hdr.as_mut_bytes(), &mut rng),
+                1 => flip(&mut work, &mut rng),
+                2 => {
+                    flip(hdr.as_mut_bytes(), &mut rng);
+                    flip(&mut work, &mut rng);
+                }
+                // CAST: The remainder is below `len`, a `usize`.
+                _ if len > 0 => len = (next(&mut rng) % len as u64) as usize,
+                _ => flip(hdr.as_mut_bytes(), &mut rng),
+            }
         }
         out[FUZZ_TRIED] += 1;
-        match table::validate(&mut hdr, &mut work[..len]) {
-            Err(_) => out[FUZZ_REFUSED] += 1,
-            Ok(e) if *e == orig[..] => out[FUZZ_VALID_SAME] += 1,
-            Ok(_) => out[FUZZ_VALID_CHANGED] += 1,
+        let e = match table::validate(&mut hdr, &mut work[..len]) {
+            Err(_) => {
+                out[FUZZ_REFUSED] += 1;
+                continue;
+            }
+            Ok(e) => e,
+        };
+        out[if *e == orig[..] {
+            FUZZ_VALID_SAME
+        } else {
+            FUZZ_VALID_CHANGED
+        }] += 1;
+        match drains(&hdr, e) {
+            Ok(true) => {}
+            Ok(false) => out[FUZZ_UNDRAINED] += 1,
+            Err(e) => return e.to_errno(),
         }
     }
     for (i, v) in out.iter().enumerate() {
-        // SAFETY: `stats` has room for 4 values (function contract).
+        // SAFETY: `stats` has room for 5 values (function contract).
         unsafe { *stats.add(i) = *v };
     }
     0

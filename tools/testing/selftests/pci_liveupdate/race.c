@@ -47,7 +47,6 @@ static bool expected_refusal(int err)
 	case -EBUSY:	/* preserved through another file */
 	case -ENODEV:	/* being removed, or gone */
 	case -EAGAIN:	/* the rescan lock was held too long */
-	case -ENOENT:	/* removed before the test file was opened */
 		return true;
 	}
 	return false;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The next kernel cannot allocate what retrieving the PCI handover data
- * needs (boot parameter pci_lu_test_fail_retrieve). It must treat the data
+ * needs (boot parameter pci_liveupdate_test.fail_retrieve=1). It must treat the data
  * as refused (nothing incoming, logged) and later finish the session whose
  * files depend on the PCI FLB without a kernel warning from LUO.
  */
@@ -18,7 +18,7 @@ static int stage1(struct pci_lu_ctx *ctx)
 		return 1;
 	CHECK(ctx, pci_lu_preserve(s, EDU_SW, 1) == 0, "preserve %s", EDU_SW);
 	CHECK(ctx, pci_lu_preserve(s, EDU_RP, 2) == 0, "preserve %s", EDU_RP);
-	CHECK(ctx, pci_lu_stage2_cmdline("pci_lu_test_fail_retrieve") == 0,
+	CHECK(ctx, pci_lu_stage2_cmdline("pci_liveupdate_test.fail_retrieve=1") == 0,
 	      "next kernel fails the retrieve allocation");
 	return 0;
 }

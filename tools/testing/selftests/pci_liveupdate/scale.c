@@ -3,9 +3,11 @@
  * Scale: the VM gets 64 more edu endpoints (scripts/vm -x: eight root ports,
  * each with a switch of eight downstream ports). All of them, mastering,
  * are preserved; the table grows past its first allocation on the way. The
- * second kernel, booted with pci=assign-busses, must give every one of them
- * back incoming and mastering, with every bridge above them numbered as
- * before, and the session must finish.
+ * second kernel, booted with pci=assign-busses,hpbussize=8, must give every
+ * one of them back incoming and mastering, with every bridge above them
+ * numbered as before, and the session must finish. As a control, the same
+ * command line then numbers a never-preserved root port anew when it is
+ * found again by a rescan.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -89,8 +91,9 @@ static int stage1(struct pci_lu_ctx *ctx)
 	fd = memfd_create("scale-data", 0);
 	CHECK(ctx, fd >= 0 && write(fd, &d, sizeof(d)) == sizeof(d) &&
 	      luo_preserve_fd(s, fd, DATA_TOKEN) == 0, "device list handed to stage 2");
-	CHECK(ctx, pci_lu_stage2_cmdline("pci=assign-busses") == 0,
-	      "second kernel gets pci=assign-busses");
+	/* hpbussize: stock numbering would reserve buses below hotplug ports. */
+	CHECK(ctx, pci_lu_stage2_cmdline("pci=assign-busses,hpbussize=8") == 0,
+	      "second kernel gets pci=assign-busses,hpbussize=8");
 	return 0;
 }
 
@@ -126,6 +129,24 @@ static int stage2(struct pci_lu_ctx *ctx)
 	CHECK(ctx, luo_finish_session(s) == 0, "session finishes");
 	CHECK(ctx, pci_lu_incoming_count() == 0, "nothing incoming after finish (%d)",
 	      pci_lu_incoming_count());
+
+	/*
+	 * Control: the same command line numbers a bridge anew once the update
+	 * is over. The root port of the control nvme, never preserved, is
+	 * removed and found again: it gets the next free bus and hpbussize
+	 * spare buses instead of the firmware's 08-08.
+	 */
+	CHECK(ctx, pci_lu_bus_triple(ROOT_PORT5) == 0x080800, "%s has the firmware's buses",
+	      ROOT_PORT5);
+	CHECK(ctx, pci_lu_write("/sys/bus/pci/devices/" ROOT_PORT5 "/remove", "1") == 0 &&
+	      pci_lu_write("/sys/bus/pci/rescan", "1") == 0, "remove and rescan %s", ROOT_PORT5);
+	{
+		int sec = 0, sub = 0;
+
+		CHECK(ctx, pci_lu_bridge_buses(ROOT_PORT5, &sec, &sub) == 0 && sec != 8 &&
+		      sub - sec + 1 >= 8, "control %s renumbered to %02x-%02x", ROOT_PORT5, sec,
+		      sub);
+	}
 	return 0;
 }
 
