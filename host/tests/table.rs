@@ -563,3 +563,32 @@ fn validator_accepts_exactly_the_depth_finish_drains() {
         "got {got:?}"
     );
 }
+
+#[test]
+fn same_place_needs_the_recorded_upstream_and_buses() {
+    let t = chain(3);
+    let (bridge, ep) = (&t.buf[1], &t.buf[2]);
+    assert!(table::same_place(ep, Some(0x0100), None));
+    assert!(
+        !table::same_place(ep, Some(0x0200), None),
+        "other upstream bridge"
+    );
+    assert!(!table::same_place(ep, None, None), "now on a root bus");
+    assert!(
+        !table::same_place(ep, Some(0x0100), Some((3, 3))),
+        "now a bridge"
+    );
+    assert!(table::same_place(bridge, Some(0x0000), Some((2, 0xff))));
+    assert!(
+        !table::same_place(bridge, Some(0x0000), Some((2, 4))),
+        "other bus range"
+    );
+    assert!(
+        !table::same_place(bridge, Some(0x0000), None),
+        "no longer a bridge"
+    );
+    assert!(
+        table::same_place(&t.buf[0], None, Some((1, 0xff))),
+        "root port"
+    );
+}

@@ -78,9 +78,20 @@ void pci_liveupdate_finish(struct pci_dev *dev);
  * pci_liveupdate_finish() does. Also reachable by an administrator through
  * the device's sysfs attribute ``liveupdate_abandon``.
  *
- * Return: 0, or -EINVAL if @dev is not incoming.
+ * Return: 0, -EINVAL if @dev is not incoming, or -EBUSY if its driver took
+ * it over (pci_liveupdate_claim()).
  */
 int pci_liveupdate_abandon(struct pci_dev *dev);
+
+/**
+ * pci_liveupdate_claim() - An incoming device's driver takes it over.
+ * @dev: The device.
+ *
+ * Call when the user of the handed-over device starts using it (vfio-pci:
+ * the first open of the retrieved file). From then on only
+ * pci_liveupdate_finish() ends the preservation; abandoning is refused.
+ */
+void pci_liveupdate_claim(struct pci_dev *dev);
 
 /**
  * pci_liveupdate_is_incoming() - Was @dev preserved by the previous kernel?
@@ -130,6 +141,10 @@ static inline void pci_liveupdate_finish(struct pci_dev *dev)
 static inline int pci_liveupdate_abandon(struct pci_dev *dev)
 {
 	return -EINVAL;
+}
+
+static inline void pci_liveupdate_claim(struct pci_dev *dev)
+{
 }
 
 static inline bool pci_liveupdate_is_incoming(struct pci_dev *dev)

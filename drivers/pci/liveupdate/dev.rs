@@ -66,7 +66,7 @@ impl PciDev {
     }
 
     /// Bus number << 8 | devfn.
-    fn bdf(&self) -> u16 {
+    pub(crate) fn bdf(&self) -> u16 {
         // SAFETY: `ptr` is valid (type invariant); `bus` and `devfn` of a
         // registered device do not change and `bus` is valid.
         let (bus_nr, devfn) = unsafe { ((*(*self.ptr()).bus).number, (*self.ptr()).devfn) };
@@ -106,6 +106,57 @@ impl PciDev {
     pub(crate) fn has_driver_override(&self) -> bool {
         // SAFETY: `dev` is embedded in a valid `struct pci_dev`.
         unsafe { bindings::device_has_driver_override(&raw mut (*self.ptr()).dev) }
+    }
+
+    /// Records the IDs the hardware reports in config space, for
+    /// [`PciDev::identity`]: early fixups may already have rewritten the
+    /// `struct pci_dev` fields.
+    pub(crate) fn read_ids(&self) {
+        // A VF's ID registers read as all ones; it is never preserved.
+        if self.is_virtfn() {
+            return;
+        }
+        let (Some(id), Some(class)) = (
+            self.config_dword(bindings::PCI_VENDOR_ID),
+            self.config_dword(bindings::PCI_CLASS_REVISION),
+        ) else {
+            return;
+        };
+        if id == u32::MAX {
+            return;
+        }
+        let lu = self.lu();
+        // SAFETY: `lu` points into the valid device being set up, before
+        // any other code can look at it.
+        unsafe {
+            // CAST: Low and high halves of the ID dword.
+            (*lu).vendor = id as u16;
+            (*lu).device = (id >> 16) as u16;
+            (*lu).class = class >> 8;
+            (*lu).ids_read = true;
+        }
+    }
+
+    /// Secondary and subordinate bus numbers in a bridge's config space
+    /// (what the previous kernel left, before this kernel scans below it);
+    /// `None` for a device without a type 1 header.
+    pub(crate) fn config_buses(&self) -> Option<(u8, u8)> {
+        // SAFETY: `ptr` is valid (type invariant); set at creation.
+        let hdr = unsafe { (*self.ptr()).hdr_type };
+        if hdr & 0x7f != bindings::PCI_HEADER_TYPE_BRIDGE as u8 {
+            return None;
+        }
+        let v = self.config_dword(bindings::PCI_PRIMARY_BUS)?;
+        // CAST: Bytes 1 and 2 of the bus number dword.
+        Some(((v >> 8) as u8, (v >> 16) as u8))
+    }
+
+    /// Reads a config space dword; `None` if the read failed.
+    pub(crate) fn config_dword(&self, off: u32) -> Option<u32> {
+        let mut v = 0;
+        // SAFETY: `ptr` is valid (type invariant); `v` is a valid out pointer.
+        let err = unsafe { bindings::pci_read_config_dword(self.ptr(), off as c_int, &mut v) };
+        (err == 0).then_some(v)
     }
 
     /// Reads a config space word; `None` if the read failed.
@@ -167,17 +218,22 @@ impl PciDev {
     /// The device's address and identity, without its bus range: safe to
     /// read without the PCI rescan lock, since only bus numbers of a bridge
     /// change (or go away) under it.
+    ///
+    /// The IDs are those the hardware reported at enumeration, before any
+    /// fixup (see [`PciDev::read_ids`]).
     pub(crate) fn identity(&self) -> DevInfo {
         let d = self.ptr();
         // SAFETY: `d` is valid (type invariant); these fields are set when
-        // the device is created, and `bus` of a registered device is valid.
+        // the device is created (`liveupdate` before it is registered), and
+        // `bus` of a registered device is valid.
         let (segment, vendor, device, class) = unsafe {
-            (
-                bindings::pci_domain_nr((*d).bus),
-                (*d).vendor,
-                (*d).device,
-                (*d).class,
-            )
+            let lu = &raw const (*d).liveupdate;
+            let segment = bindings::pci_domain_nr((*d).bus);
+            if (*lu).ids_read {
+                (segment, (*lu).vendor, (*lu).device, (*lu).class)
+            } else {
+                (segment, (*d).vendor, (*d).device, (*d).class)
+            }
         };
         DevInfo {
             // CAST: Segment numbers are non-negative (VMD domains exceed 16 bits).
@@ -196,18 +252,8 @@ impl Node for PciDev {
     /// Also reads the bus range of a bridge: callers hold the PCI rescan
     /// lock, which keeps `subordinate` and its numbers in place.
     fn info(&self) -> DevInfo {
-        let d = self.ptr();
-        // SAFETY: `d` is valid (type invariant); these fields are set when
-        // the device is created, and `bus` of a registered device is valid.
-        let (segment, vendor, device, class, sub) = unsafe {
-            (
-                bindings::pci_domain_nr((*d).bus),
-                (*d).vendor,
-                (*d).device,
-                (*d).class,
-                (*d).subordinate,
-            )
-        };
+        // SAFETY: `ptr` is valid (type invariant); set at creation.
+        let sub = unsafe { (*self.ptr()).subordinate };
         let bridge = if sub.is_null() {
             None
         } else {
@@ -217,15 +263,10 @@ impl Node for PciDev {
             // CAST: Bus numbers are 8 bits; `busn_res` only holds bus numbers.
             Some((sec, end as u8))
         };
+        // The same IDs the next kernel compares (see `identity`).
         DevInfo {
-            // CAST: Segment numbers are non-negative (VMD domains exceed 16 bits).
-            segment: segment as u32,
-            bdf: self.bdf(),
-            vendor,
-            device,
-            class,
             bridge,
-            upstream: self.upstream().map(|b| b.bdf()),
+            ..self.identity()
         }
     }
 

@@ -34,6 +34,7 @@ PCI_LU_EXPORT_RUST_GPL(pci_liveupdate_preserve);
 PCI_LU_EXPORT_RUST_GPL(pci_liveupdate_unpreserve);
 PCI_LU_EXPORT_RUST_GPL(pci_liveupdate_finish);
 PCI_LU_EXPORT_RUST_GPL(pci_liveupdate_abandon);
+PCI_LU_EXPORT_RUST_GPL(pci_liveupdate_claim);
 PCI_LU_EXPORT_RUST_GPL(pci_liveupdate_is_incoming);
 PCI_LU_EXPORT_RUST_GPL(pci_liveupdate_is_preserved);
 
@@ -47,10 +48,16 @@ static int __init pci_liveupdate_initcall(void)
 }
 postcore_initcall(pci_liveupdate_initcall);
 
-/* After the initial enumeration (subsys_initcall and its bridges). */
+/*
+ * After the initial enumeration: once asynchronous and deferred probes (a
+ * host bridge driver may enumerate from one) are done, with no scan running.
+ */
 static int __init pci_liveupdate_late_initcall(void)
 {
+	wait_for_device_probe();
+	pci_lock_rescan_remove();
 	pci_liveupdate_late_init();
+	pci_unlock_rescan_remove();
 	return 0;
 }
 late_initcall_sync(pci_liveupdate_late_initcall);
@@ -67,7 +74,10 @@ static ssize_t liveupdate_abandon_store(struct device *dev,
 	bool val;
 	int ret;
 
-	if (kstrtobool(buf, &val) || !val)
+	ret = kstrtobool(buf, &val);
+	if (ret)
+		return ret;
+	if (!val)
 		return -EINVAL;
 	ret = pci_liveupdate_abandon(to_pci_dev(dev));
 	return ret ?: count;

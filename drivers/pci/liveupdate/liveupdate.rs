@@ -108,15 +108,29 @@ impl kernel::fmt::Display for table::Invalid {
     }
 }
 
+/// A bus/device/function for log lines; `None` is the root bus.
+struct Bdf(Option<u16>);
+
+impl kernel::fmt::Display for Bdf {
+    fn fmt(&self, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
+        match self.0 {
+            Some(b) => write!(f, "{:02x}:{:02x}.{}", b >> 8, (b >> 3) & 0x1f, b & 7),
+            None => f.write_str("the root bus"),
+        }
+    }
+}
+
 /// State shared by all entry points.
 pub(crate) struct State {
     /// The outgoing table while an FLB holds one (see [`flb`]).
     pub(crate) outgoing: Option<NonNull<Outgoing>>,
     /// The incoming table while this kernel holds its boot-time reference.
     incoming: Option<NonNull<Incoming>>,
-    /// The previous kernel's data was refused: keep bus numbers, stop
-    /// devices found mastering.
+    /// The previous kernel's data was refused: keep bus numbers through
+    /// the initial enumeration, stop devices found mastering.
     refused: bool,
+    /// The initial enumeration is over (see [`pci_liveupdate_late_init`]).
+    enumerated: bool,
     /// Shutdown has begun: the tables may not change any more.
     frozen: bool,
     /// Kexec: preserved devices keep Bus Master (the IOMMU hands over).
@@ -142,6 +156,7 @@ kernel::sync::global_lock! {
         outgoing: None,
         incoming: None,
         refused: false,
+        enumerated: false,
         frozen: false,
         dma_handover: false,
         kho_boot: false,
@@ -254,7 +269,8 @@ pub unsafe extern "C" fn pci_liveupdate_late_init() {
     let mut direct = KVec::new();
     {
         let mut state = STATE.lock();
-        if core::mem::take(&mut state.refused) {
+        state.enumerated = true;
+        if state.refused {
             pr_info!("initial enumeration done: bus numbers are no longer kept for the refused handover data\n");
         }
         if let Some(t) = state.incoming() {
@@ -275,10 +291,8 @@ pub unsafe extern "C" fn pci_liveupdate_late_init() {
             continue;
         }
         pr_warn!(
-            "{segment:04x}:{:02x}:{:02x}.{} was preserved by the previous kernel but not found at enumeration; its preservation is dropped\n",
-            bdf >> 8,
-            (bdf >> 3) & 0x1f,
-            bdf & 7
+            "{segment:04x}:{} was preserved by the previous kernel but not found at enumeration; its preservation is dropped\n",
+            Bdf(Some(bdf))
         );
         let mut state = STATE.lock();
         if let Some(mut t) = state.incoming() {
@@ -378,9 +392,10 @@ impl State {
     }
 
     /// Whether bridges must keep their bus numbers: devices are incoming
-    /// (or the handover data was refused), or preserved for the next kernel.
+    /// (or the handover data was refused and the initial enumeration is
+    /// not over), or preserved for the next kernel.
     fn keep_buses(&mut self) -> bool {
-        self.incoming.is_some() || self.refused || self.has_outgoing()
+        self.incoming.is_some() || (self.refused && !self.enumerated) || self.has_outgoing()
     }
 
     /// Whether any device is preserved for the next kernel.
@@ -628,15 +643,17 @@ pub unsafe extern "C" fn pci_liveupdate_unpreserve(dev: *mut bindings::pci_dev) 
     }
     let r = if mine {
         state.outgoing().and_then(|out| {
-            out.table()?
-                .unpreserve(&pdev.identity())
-                .map_err(|e| table_err(&pdev, "unpreserve", e))
+            let r = out.table()?.unpreserve(&pdev.identity());
+            // Kept only while the entry could still be released.
+            if matches!(r, Ok(()) | Err(TableError::NotPreserved)) {
+                // SAFETY: As above; written under `STATE`.
+                unsafe { (*lu).outgoing = false };
+            }
+            r.map_err(|e| table_err(&pdev, "unpreserve", e))
         })
     } else {
         Err(table_err(&pdev, "unpreserve", TableError::NotPreserved))
     };
-    // SAFETY: As above; written under `STATE`.
-    unsafe { (*lu).outgoing = false };
     match r {
         Ok(()) => dev_info!(pdev.as_dev(), "will no longer be preserved\n"),
         Err(e) if e == ENOENT => {
@@ -662,6 +679,26 @@ pub unsafe extern "C" fn pci_liveupdate_is_incoming(dev: *mut bindings::pci_dev)
     };
     let e = STATE.lock().incoming_entry(&pdev);
     e.is_some_and(|e| table::is_direct(&e))
+}
+
+/// Marks an incoming device as taken over by its driver (vfio-pci's first
+/// open of the handed-over file): from then on only finish ends its
+/// preservation, and [`pci_liveupdate_abandon`] is refused.
+///
+/// # Safety
+///
+/// `dev` must be a valid `struct pci_dev` the caller holds a reference to.
+#[export]
+pub unsafe extern "C" fn pci_liveupdate_claim(dev: *mut bindings::pci_dev) {
+    // SAFETY: Valid and referenced (function contract).
+    let Some(pdev) = (unsafe { entry_dev(dev) }) else {
+        return;
+    };
+    let mut state = STATE.lock();
+    if state.incoming_entry(&pdev).is_some() {
+        // SAFETY: `lu` points into a valid device; written under `STATE`.
+        unsafe { (*pdev.lu()).claimed = true };
+    }
 }
 
 /// Whether `dev` is preserved for the next kernel or is incoming: a bus or
@@ -707,7 +744,8 @@ pub unsafe extern "C" fn pci_liveupdate_finish(dev: *mut bindings::pci_dev) {
 /// `liveupdate_abandon`) and for a driver whose user finished without
 /// taking the device over.
 ///
-/// Returns 0, or `-EINVAL` (with a warning) if `dev` is not incoming.
+/// Returns 0, `-EINVAL` (with a warning) if `dev` is not incoming, or
+/// `-EBUSY` if its driver took it over ([`pci_liveupdate_claim`]).
 ///
 /// # Safety
 ///
@@ -743,6 +781,14 @@ unsafe fn end_incoming(dev: *mut bindings::pci_dev, stop: bool) -> Result {
         );
         return Err(EINVAL);
     }
+    // SAFETY: `lu` points into a valid device; read under `STATE`.
+    if stop && unsafe { (*pdev.lu()).claimed } {
+        dev_warn!(
+            pdev.as_dev(),
+            "abandon refused: its driver took the device over; finish its Live Update session instead\n"
+        );
+        return Err(EBUSY);
+    }
     let info = pdev.identity();
     let Some(mut t) = state.incoming() else {
         return Err(EINVAL);
@@ -753,8 +799,12 @@ unsafe fn end_incoming(dev: *mut bindings::pci_dev, stop: bool) -> Result {
         return Err(table_err(&pdev, what, e));
     }
     if stop {
-        // Before the translation ends: its DMA would fault from then on.
-        if let Some(cmd) = pdev.config_word(bindings::PCI_COMMAND) {
+        // Before the translation ends: its DMA would fault from then on. A
+        // device that does not answer has nothing to clear.
+        if let Some(cmd) = pdev
+            .config_word(bindings::PCI_COMMAND)
+            .filter(|&c| c != u16::MAX)
+        {
             pdev.set_config_word(
                 bindings::PCI_COMMAND,
                 cmd & !(bindings::PCI_COMMAND_MASTER as u16),
@@ -796,8 +846,12 @@ pub unsafe extern "C" fn pci_liveupdate_setup_device(dev: *mut bindings::pci_dev
     let Some(pdev) = (unsafe { entry_dev(dev) }) else {
         return;
     };
+    // What the hardware reports, whatever fixups made of the fields.
+    pdev.read_ids();
     let cmd = pdev.config_word(bindings::PCI_COMMAND).unwrap_or(0);
     let bm = cmd & bindings::PCI_COMMAND_MASTER as u16 != 0;
+    let upstream = pdev.upstream().map(|b| b.bdf());
+    let buses = pdev.config_buses();
     let lu = pdev.lu();
     let mut state = STATE.lock();
     // SAFETY: `lu` points into the device being set up; written under `STATE`.
@@ -809,7 +863,11 @@ pub unsafe extern "C" fn pci_liveupdate_setup_device(dev: *mut bindings::pci_dev
     let entry = state
         .incoming()
         .and_then(|t| t.find(info.segment, info.bdf).copied());
-    let same = entry.as_ref().is_some_and(|e| info.same_identity(e));
+    let same_id = entry.as_ref().is_some_and(|e| info.same_identity(e));
+    let same = same_id
+        && entry
+            .as_ref()
+            .is_some_and(|e| table::same_place(e, upstream, buses));
     // Bus Master found set is kept only on a preserved device whose IOMMU
     // was handed over: anything else could DMA where it must not.
     let stop = if !bm {
@@ -853,16 +911,30 @@ pub unsafe extern "C" fn pci_liveupdate_setup_device(dev: *mut bindings::pci_dev
         }
         return;
     }
-    dev_warn!(
-        pdev.as_dev(),
-        "was preserved as {:04x}:{:04x} class {:06x} but is now {:04x}:{:04x} class {:06x}; not treated as preserved\n",
-        e.vendor.get(),
-        e.device.get(),
-        e.class.get(),
-        info.vendor,
-        info.device,
-        info.class
-    );
+    if !same_id {
+        dev_warn!(
+            pdev.as_dev(),
+            "was preserved as {:04x}:{:04x} class {:06x} but is now {:04x}:{:04x} class {:06x}; not treated as preserved\n",
+            e.vendor.get(),
+            e.device.get(),
+            e.class.get(),
+            info.vendor,
+            info.device,
+            info.class
+        );
+    } else {
+        let (sec, sub) = buses.unwrap_or((0, 0));
+        dev_warn!(
+            pdev.as_dev(),
+            "was preserved below {} with buses {:02x}-{:02x} but is now below {} with buses {:02x}-{:02x}; not treated as preserved\n",
+            Bdf(table::upstream_of(&e)),
+            e.secondary,
+            e.subordinate,
+            Bdf(upstream),
+            sec,
+            sub
+        );
+    }
     let Some(mut t) = state.incoming() else {
         return;
     };

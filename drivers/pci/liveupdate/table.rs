@@ -144,6 +144,19 @@ pub fn upstream_of(e: &PciDevSer) -> Option<u16> {
     (e.flags.get() & abi::F_UPSTREAM != 0).then(|| e.upstream.get())
 }
 
+/// Whether a device found with `upstream` above it (`None` on a root bus)
+/// and, if it is a bridge, `buses` (secondary, subordinate) in its config
+/// space sits where `e` recorded it: the same device at the same address
+/// elsewhere in the hierarchy is not the one that was preserved.
+pub fn same_place(e: &PciDevSer, upstream: Option<u16>, buses: Option<(u8, u8)>) -> bool {
+    let bridge = e.flags.get() & abi::F_BRIDGE != 0;
+    let buses_match = match buses {
+        Some(b) => bridge && b == (e.secondary, e.subordinate),
+        None => !bridge,
+    };
+    upstream_of(e) == upstream && buses_match
+}
+
 /// Whether `e` was preserved by a driver call (not only as a bridge).
 pub fn is_direct(e: &PciDevSer) -> bool {
     e.flags.get() & abi::F_DIRECT != 0

@@ -39,6 +39,7 @@
 #include <linux/kho/abi/pci.h>
 #include <linux/liveupdate.h>
 #include <linux/miscdevice.h>
+#include <linux/moduleparam.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
 #include <linux/pci_liveupdate.h>
@@ -247,19 +248,32 @@ static void pci_lu_test_finish(struct liveupdate_file_op_args *args)
 	pci_dev_put(pdev);
 }
 
-static bool pci_lu_test_fail_retrieve __ro_after_init;
-
-static int __init pci_lu_test_fail_retrieve_setup(char *s)
-{
-	pci_lu_test_fail_retrieve = true;
-	return 1;
-}
-__setup("pci_lu_test_fail_retrieve", pci_lu_test_fail_retrieve_setup);
+/* pci_liveupdate_test.fail_retrieve=1 on the command line of the next kernel */
+static bool pci_lu_test_fail_retrieve;
+module_param_named(fail_retrieve, pci_lu_test_fail_retrieve, bool, 0444);
+MODULE_PARM_DESC(fail_retrieve, "The FLB retrieve of the incoming table fails its allocation");
 
 bool pci_liveupdate_test_fail_retrieve(void)
 {
 	return pci_lu_test_fail_retrieve;
 }
+
+/*
+ * pci_liveupdate_test.quirk_class=1: an early fixup rewrites the class of
+ * every edu, as a quirk only one of two kernels has would.
+ */
+static bool pci_lu_test_quirk_class;
+module_param_named(quirk_class, pci_lu_test_quirk_class, bool, 0444);
+MODULE_PARM_DESC(quirk_class, "An early fixup rewrites the class of QEMU's edu");
+
+static void pci_lu_test_class_quirk(struct pci_dev *pdev)
+{
+	if (!pci_lu_test_quirk_class)
+		return;
+	pdev->class = PCI_CLASS_SYSTEM_OTHER << 8;
+	pci_info(pdev, "test quirk: class rewritten to %06x\n", pdev->class);
+}
+DECLARE_PCI_FIXUP_EARLY(0x1234, 0x11e8, pci_lu_test_class_quirk);
 
 static const struct liveupdate_file_ops pci_lu_test_file_ops = {
 	.can_preserve = pci_lu_test_can_preserve,
@@ -386,26 +400,30 @@ PCI_LU_TEST_DIRECT(unpreserve, pci_lu_test_do_unpreserve);
 PCI_LU_TEST_DIRECT(finish, pci_lu_test_do_finish);
 
 /* "SEED VARIANTS" runs the validator on damaged copies of the incoming table. */
-static u32 pci_lu_test_fuzz_stats[4];
+static u32 pci_lu_test_fuzz_stats[5];
 static int pci_lu_test_fuzz_err = -ENODATA;
 static DEFINE_MUTEX(pci_lu_test_fuzz_lock);
 
 static ssize_t pci_lu_test_fuzz_write(struct file *file, const char __user *ubuf,
 				      size_t len, loff_t *ppos)
 {
+	unsigned int variants, reseal = 0;
 	unsigned long long seed;
-	unsigned int variants;
 	char buf[48];
+	int n;
 
 	if (len >= sizeof(buf))
 		return -EINVAL;
 	if (copy_from_user(buf, ubuf, len))
 		return -EFAULT;
 	buf[len] = '\0';
-	if (sscanf(buf, "%llu %u", &seed, &variants) != 2 || variants > 1000000)
+	/* "<seed> <variants> [reseal]" */
+	n = sscanf(buf, "%llu %u %u", &seed, &variants, &reseal);
+	if (n < 2 || variants > 1000000 || reseal > 1)
 		return -EINVAL;
 	guard(mutex)(&pci_lu_test_fuzz_lock);
-	pci_lu_test_fuzz_err = pci_liveupdate_test_fuzz(seed, variants, pci_lu_test_fuzz_stats);
+	pci_lu_test_fuzz_err = pci_liveupdate_test_fuzz(seed, variants, reseal,
+							pci_lu_test_fuzz_stats);
 	return pci_lu_test_fuzz_err ?: len;
 }
 
@@ -415,9 +433,10 @@ static int pci_lu_test_fuzz_show(struct seq_file *m, void *v)
 	if (pci_lu_test_fuzz_err)
 		seq_printf(m, "error %d\n", pci_lu_test_fuzz_err);
 	else
-		seq_printf(m, "tried %u refused %u valid_same %u valid_changed %u\n",
+		seq_printf(m, "tried %u refused %u valid_same %u valid_changed %u undrained %u\n",
 			   pci_lu_test_fuzz_stats[0], pci_lu_test_fuzz_stats[1],
-			   pci_lu_test_fuzz_stats[2], pci_lu_test_fuzz_stats[3]);
+			   pci_lu_test_fuzz_stats[2], pci_lu_test_fuzz_stats[3],
+			   pci_lu_test_fuzz_stats[4]);
 	return 0;
 }
 

@@ -10,8 +10,9 @@
  *
  * Life of a preserved file:
  *   preserve    the PCI core preserves the device; a KHO record names it.
- *   freeze      (kexec) refused while interrupts are enabled or outside D0;
- *               then user access stops. No reset; Bus Master stays on.
+ *   freeze      (kexec) waits for user accesses in flight, then is refused
+ *               while interrupts are enabled or outside D0, or stops user
+ *               access. No reset; Bus Master stays on.
  *   retrieve    (next kernel) finds the device, binds vfio-pci if no driver
  *               is bound, and returns a file like a fresh cdev open.
  *   finish      ends the preservation; a device the VMM did not take over
@@ -153,30 +154,54 @@ static void vfio_pci_lu_unpreserve(struct liveupdate_file_op_args *args)
 	kho_unpreserve_free(phys_to_virt(args->serialized_data));
 }
 
+/*
+ * An ioeventfd on an I/O port BAR writes to the device without the memory
+ * checks that stop the others once frozen.
+ */
+static bool vfio_pci_lu_has_io_ioeventfd(struct vfio_pci_core_device *vdev)
+{
+	struct vfio_pci_ioeventfd *ioeventfd;
+
+	guard(mutex)(&vdev->ioeventfds_lock);
+	list_for_each_entry(ioeventfd, &vdev->ioeventfds_list, next)
+		if (!ioeventfd->test_mem)
+			return true;
+	return false;
+}
+
 static int vfio_pci_lu_freeze(struct liveupdate_file_op_args *args)
 {
 	struct vfio_pci_core_device *vdev = vfio_pci_lu_vdev(args->file);
 	struct pci_dev *pdev = vdev->pdev;
 	int ret = 0;
 
+	/*
+	 * Wait for every ioctl, read and write in flight and keep new ones out:
+	 * nothing userspace started may reach the device after this returns.
+	 */
+	down_write(&vdev->liveupdate_gate);
 	/* The interrupt setup only changes under igate. */
 	mutex_lock(&vdev->igate);
+	/* Unmap the BARs from userspace; faults fail from now on. */
+	vfio_pci_zap_and_down_write_memory_lock(vdev);
 	if (vdev->irq_type != VFIO_PCI_NUM_IRQS) {
 		pci_err(pdev, "Live Update: freeze refused: interrupts are still enabled\n");
+		ret = -EBUSY;
+	} else if (vfio_pci_lu_has_io_ioeventfd(vdev)) {
+		pci_err(pdev, "Live Update: freeze refused: an I/O port ioeventfd is registered\n");
 		ret = -EBUSY;
 	} else if (pdev->current_state != PCI_D0) {
 		pci_err(pdev, "Live Update: freeze refused: device is in %s, not D0\n",
 			pci_power_name(pdev->current_state));
 		ret = -EBUSY;
 	} else {
-		/* Unmap the BARs from userspace; faults fail from now on. */
-		vfio_pci_zap_and_down_write_memory_lock(vdev);
 		vfio_pci_dma_buf_move(vdev, true);
 		/* Paired with smp_load_acquire() in vfio_pci_liveupdate_frozen() */
 		smp_store_release(&vdev->liveupdate_frozen, true);
-		up_write(&vdev->memory_lock);
 	}
+	up_write(&vdev->memory_lock);
 	mutex_unlock(&vdev->igate);
+	up_write(&vdev->liveupdate_gate);
 	return ret;
 }
 
@@ -184,12 +209,14 @@ static void vfio_pci_lu_unfreeze(struct liveupdate_file_op_args *args)
 {
 	struct vfio_pci_core_device *vdev = vfio_pci_lu_vdev(args->file);
 
+	down_write(&vdev->liveupdate_gate);
 	down_write(&vdev->memory_lock);
 	/* Paired with smp_load_acquire() in vfio_pci_liveupdate_frozen() */
 	smp_store_release(&vdev->liveupdate_frozen, false);
 	if (__vfio_pci_memory_enabled(vdev))
 		vfio_pci_dma_buf_move(vdev, false);
 	up_write(&vdev->memory_lock);
+	up_write(&vdev->liveupdate_gate);
 }
 
 /* Binds vfio-pci to @pdev if no driver is; 0 if vfio-pci is bound. */
@@ -274,8 +301,8 @@ static int vfio_pci_lu_retrieve(struct liveupdate_file_op_args *args)
 		       segment, PCI_BUS_NUM(bdf), PCI_SLOT(bdf), PCI_FUNC(bdf));
 		return -ENODEV;
 	}
-	if (pdev->vendor != vendor || pdev->device != device ||
-	    !pci_liveupdate_is_incoming(pdev)) {
+	/* The PCI core checked identity and place at enumeration. */
+	if (!pci_liveupdate_is_incoming(pdev)) {
 		pci_err(pdev, "Live Update: retrieve refused: not the device preserved as %04x:%04x\n",
 			vendor, device);
 		ret = -ENODEV;
@@ -329,7 +356,11 @@ static void vfio_pci_lu_finish(struct liveupdate_file_op_args *args)
 			pci_liveupdate_finish(pdev);
 		return;
 	}
-	/* A failed retrieve released the record and the device already. */
+	/*
+	 * A failed retrieve freed the record and abandoned the device if it
+	 * found one incoming; one whose record was unreadable stays incoming
+	 * until an administrator abandons it (sysfs liveupdate_abandon).
+	 */
 	if (args->retrieve_status < 0)
 		return;
 	ser = vfio_pci_lu_restore(args->serialized_data);

@@ -89,6 +89,8 @@ static int stage2(struct pci_lu_ctx *ctx)
 	ret = edu.fd >= 0 ? vfio_lu_attach(&edu) : edu.fd;
 	CHECK(ctx, ret == 0, "the retrieved file of %s still binds, as an ordinary open (%d)",
 	      EDU_RP, ret);
+	CHECK(ctx, pci_lu_write("/sys/bus/pci/devices/" EDU_RP "/liveupdate_abandon", "1") ==
+	      -EINVAL, "abandoning it again fails with EINVAL");
 
 	/* Finished without retrieving the file. */
 	s = luo_retrieve_session(ctx, "nvme");

@@ -134,6 +134,10 @@ static int stage2_edu(struct pci_lu_ctx *ctx)
 	      ret);
 	CHECK(ctx, pci_lu_bus_master(EDU_SW) == 1 && (vfio_lu_cfg_word(&edu, 0x04) & 0x4),
 	      "the first open kept Bus Master on %s", EDU_SW);
+	/* Taken over: only finish ends it, not an administrator's abandon. */
+	CHECK(ctx, pci_lu_write("/sys/bus/pci/devices/" EDU_SW "/liveupdate_abandon", "1") ==
+	      -EBUSY && pci_lu_incoming(EDU_SW) == 1 && pci_lu_bus_master(EDU_SW) == 1,
+	      "abandoning %s after the VMM bound it fails with EBUSY and changes nothing", EDU_SW);
 	CHECK(ctx, pci_lu_dmesg_has("0000:04:00.0: Live Update: device retrieved"),
 	      "kernel logged the retrieve of %s", EDU_SW);
 	CHECK(ctx, edu.bar0 && edu_dma_round_trip(&edu, EDU_IOVA, 0xc3) == 0,
