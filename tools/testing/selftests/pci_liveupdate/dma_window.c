@@ -67,10 +67,33 @@ static bool rest_intact(const uint8_t *m, uint64_t canary_off)
 	return true;
 }
 
+/*
+ * Touches anonymous memory until the page allocator hands out a page below
+ * edu's DMA limit, so that the memfd allocated next gets such pages too
+ * (which pages come first differs between kernel configs). Returns the
+ * mapping to unmap once the memfd is filled, or MAP_FAILED.
+ */
+#define BALLAST_MAX	(1280UL << 20)
+static uint8_t *ballast(void)
+{
+	uint8_t *b = mmap(NULL, BALLAST_MAX, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	for (unsigned long off = 0; b != MAP_FAILED && off < BALLAST_MAX; off += PAGE) {
+		uint64_t phys;
+
+		b[off] = 1;
+		phys = phys_of(b + off);
+		if (phys && phys + PAGE <= EDU_DMA_LIMIT)
+			break;
+	}
+	return b;
+}
+
 static int stage1(struct pci_lu_ctx *ctx)
 {
 	struct handoff *h;
-	uint8_t *m;
+	uint8_t *m, *b;
 	char arm[64];
 	int s, fd;
 
@@ -79,6 +102,7 @@ static int stage1(struct pci_lu_ctx *ctx)
 		return 1;
 	pci_lu_preserve_edu_mastering(ctx, s, 1);
 
+	b = ballast();
 	fd = memfd_create("dma-window", 0);
 	if (!CHECK(ctx, fd >= 0 && ftruncate(fd, MEMFD_SIZE) == 0, "memfd of %lu MiB",
 		   MEMFD_SIZE >> 20))
@@ -97,6 +121,8 @@ static int stage1(struct pci_lu_ctx *ctx)
 			h->canary_phys = phys;
 		}
 	}
+	if (b != MAP_FAILED)
+		munmap(b, BALLAST_MAX);
 	if (!CHECK(ctx, h->canary_off, "a memfd page below edu's 28-bit DMA limit"))
 		return 1;
 	memset(m + h->canary_off, CANARY, PAGE);
