@@ -383,6 +383,13 @@ impl State {
         self.incoming()?.find(info.segment, info.bdf).copied()
     }
 
+    /// Whether the previous kernel preserved `pdev` itself (not just a
+    /// device below it) and it has not finished.
+    fn is_incoming_direct(&mut self, pdev: &PciDev) -> bool {
+        self.incoming_entry(pdev)
+            .is_some_and(|e| table::is_direct(&e))
+    }
+
     /// Whether a device that matches `info` has an outgoing entry.
     fn outgoing_entry(&mut self, info: &DevInfo) -> Option<PciDevSer> {
         let t = self.outgoing().ok()?.table().ok()?;
@@ -677,8 +684,7 @@ pub unsafe extern "C" fn pci_liveupdate_is_incoming(dev: *mut bindings::pci_dev)
     let Some(pdev) = (unsafe { entry_dev(dev) }) else {
         return false;
     };
-    let e = STATE.lock().incoming_entry(&pdev);
-    e.is_some_and(|e| table::is_direct(&e))
+    STATE.lock().is_incoming_direct(&pdev)
 }
 
 /// Marks an incoming device as taken over by its driver (vfio-pci's first
@@ -695,7 +701,7 @@ pub unsafe extern "C" fn pci_liveupdate_claim(dev: *mut bindings::pci_dev) {
         return;
     };
     let mut state = STATE.lock();
-    if state.incoming_entry(&pdev).is_some() {
+    if state.is_incoming_direct(&pdev) {
         // SAFETY: `lu` points into a valid device; written under `STATE`.
         unsafe { (*pdev.lu()).claimed = true };
     }
@@ -718,9 +724,7 @@ pub unsafe extern "C" fn pci_liveupdate_is_preserved(dev: *mut bindings::pci_dev
     if unsafe { (*pdev.lu()).outgoing } {
         return true;
     }
-    state
-        .incoming_entry(&pdev)
-        .is_some_and(|e| table::is_direct(&e))
+    state.is_incoming_direct(&pdev)
 }
 
 /// Ends the preservation of an incoming device (and its share of the
@@ -771,10 +775,7 @@ unsafe fn end_incoming(dev: *mut bindings::pci_dev, stop: bool) -> Result {
         return Err(EINVAL);
     };
     let mut state = STATE.lock();
-    if !state
-        .incoming_entry(&pdev)
-        .is_some_and(|e| table::is_direct(&e))
-    {
+    if !state.is_incoming_direct(&pdev) {
         dev_warn!(
             pdev.as_dev(),
             "{what}: device is not an incoming preserved device; nothing changed\n"
@@ -967,10 +968,7 @@ pub unsafe extern "C" fn pci_liveupdate_remove_device(dev: *mut bindings::pci_de
     let info = pdev.identity();
     let mut state = STATE.lock();
     let mut drained = false;
-    if state
-        .incoming_entry(&pdev)
-        .is_some_and(|e| table::is_direct(&e))
-    {
+    if state.is_incoming_direct(&pdev) {
         dev_warn!(
             pdev.as_dev(),
             "removed before its Live Update preservation finished; dropping it\n"
