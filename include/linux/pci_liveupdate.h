@@ -34,9 +34,10 @@ void pci_liveupdate_unregister_flb(struct liveupdate_file_handler *fh);
  * pci_liveupdate_preserve() - Preserve a device across the next Live Update.
  * @dev: The device; its upstream bridges are preserved with it.
  *
- * Call from the file handler's preserve() callback, without holding the
- * device lock (this takes the PCI rescan/remove lock, which device removal
- * holds while it takes the device lock). Nothing is preserved on error.
+ * Call from the file handler's preserve() callback. The binding of @dev must
+ * not change during the call: the caller is its bound driver, acting for a
+ * file whose release the driver's removal waits for, or holds its device
+ * lock. This takes no PCI core lock. Nothing is preserved on error.
  * The driver bound to @dev now (if any) is recorded: until @dev finishes in
  * the next kernel, only that driver, or one an administrator names in
  * driver_override, may bind it there.
@@ -48,8 +49,8 @@ void pci_liveupdate_unregister_flb(struct liveupdate_file_handler *fh);
  * name does not fit the table; -EOPNOTSUPP if Live Update is disabled;
  * -ENOMEM or -E2BIG if the table cannot grow; -EOVERFLOW if a bridge has
  * 65535 preserved devices below it; -ENODEV before the component
- * initialised or once @dev is being removed; -EAGAIN if a PCI rescan or
- * removal held the topology for a second; -EIO if the table was damaged.
+ * initialised, before the PCI core added @dev or once it is being removed;
+ * -EIO if the table was damaged.
  */
 int pci_liveupdate_preserve(struct pci_dev *dev);
 

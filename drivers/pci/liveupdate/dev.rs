@@ -74,6 +74,13 @@ impl PciDev {
         (u16::from(bus_nr) << 8) | u16::from(devfn as u8)
     }
 
+    /// Whether the PCI core added the device (the scan that found it is
+    /// over) and has not begun to remove it.
+    pub(crate) fn is_added(&self) -> bool {
+        // SAFETY: `ptr` is valid (type invariant).
+        unsafe { bindings::pci_liveupdate_dev_added(self.ptr()) }
+    }
+
     /// Whether this is an SR-IOV virtual function.
     pub(crate) fn is_virtfn(&self) -> bool {
         // SAFETY: `ptr` is valid (type invariant); the bit is set at creation.
@@ -87,11 +94,13 @@ impl PciDev {
 
     /// Name of the driver bound now, if any, as the table records it.
     ///
-    /// `Err` carries the name that does not fit.
+    /// The caller keeps the binding still: it holds the device lock, or it
+    /// is the bound driver acting for a file whose release that driver's
+    /// removal waits for. `Err` carries the name that does not fit.
     pub(crate) fn driver(&self) -> Result<table::Driver, &CStr> {
-        // SAFETY: `ptr` is valid (type invariant). A bound driver is a
-        // registered `struct pci_driver` whose `name` is a C string; it
-        // stays registered while a device of it is being preserved.
+        // SAFETY: `ptr` is valid (type invariant). The binding cannot change
+        // (caller contract above), so a bound driver is a registered
+        // `struct pci_driver` whose `name` is a C string.
         let name = unsafe {
             let drv = (*self.ptr()).driver;
             if drv.is_null() || (*drv).name.is_null() {

@@ -8,12 +8,10 @@
  * wraps the PCI core internals the Rust side needs.
  */
 
-#include <linux/delay.h>
 #include <linux/device.h>
 #include <linux/export.h>
 #include <linux/init.h>
 #include <linux/iommu_liveupdate.h>
-#include <linux/jiffies.h>
 #include <linux/kstrtox.h>
 #include <linux/kexec.h>
 #include <linux/kexec_handover.h>
@@ -111,21 +109,12 @@ bool pci_liveupdate_needs_acs_quirk(struct pci_dev *dev)
 }
 
 /*
- * Removing a device whose VFIO file a LUO session holds waits, under the
- * rescan/remove lock, until that session lets the file go. A preserve runs
- * with the session locked, so it must give up instead of waiting forever.
+ * A device is added once the scan that found it (and numbered its bus) is
+ * over, and stops being added as its removal begins.
  */
-bool pci_liveupdate_lock_rescan_timeout(unsigned int ms)
+bool pci_liveupdate_dev_added(struct pci_dev *dev)
 {
-	unsigned long end = jiffies + msecs_to_jiffies(ms);
-
-	for (;;) {
-		if (mutex_trylock(&pci_rescan_remove_lock))
-			return true;
-		if (time_after(jiffies, end))
-			return false;
-		msleep(20);
-	}
+	return pci_dev_is_added(dev);
 }
 
 /*

@@ -64,8 +64,8 @@ extern const struct attribute_group pci_liveupdate_attr_group;
 
 /* C glue for the Rust side (exports.c). */
 bool pci_liveupdate_needs_acs_quirk(struct pci_dev *dev);
-/* Takes the rescan/remove lock unless it stays held for @ms; true if taken. */
-bool pci_liveupdate_lock_rescan_timeout(unsigned int ms);
+/* Whether the PCI core added @dev and has not begun to remove it. */
+bool pci_liveupdate_dev_added(struct pci_dev *dev);
 /* Kexec: may preserved devices keep Bus Master (the IOMMU hands over)? */
 bool pci_liveupdate_dma_handover(void);
 /* Kexec: a kept device's IOMMU translation is carried or blocked (true) or absent. */

@@ -21,14 +21,25 @@
 //! One mutex, [`STATE`], serialises every entry point and hook and guards
 //! both tables. The order is:
 //!
-//! PCI rescan/remove lock -> LUO's outgoing FLB mutex -> [`STATE`]
+//! LUO's session and FLB mutexes -> PCI rescan/remove lock -> device lock
+//! -> [`STATE`]
 //!
-//! Only [`pci_liveupdate_preserve`] takes the rescan lock, because only it
-//! reads the topology (the path of the device, snapshotted once); unpreserve,
+//! The component itself takes no lock but [`STATE`]. The PCI core calls the
+//! hooks with or without the rescan lock; the test handler holds the device
+//! lock around [`pci_liveupdate_preserve`] to keep the binding it records
+//! still (vfio-pci needs not: its removal waits for the file it preserves).
+//!
+//! Preserve does not take the rescan lock: removing a device whose VFIO
+//! file a session holds waits, with that lock held, until the session lets
+//! the file go, and preserve runs with the session locked. [`STATE`] is
+//! enough to read the path: every link on it (device, bus, bridge) is
+//! reference-counted by the caller's device reference; removal marks a
+//! device under [`STATE`] before its bridges go, so a device not marked has
+//! its path on the bus; and a bridge's bus numbers are set by the scan that
+//! finds it, before any device below it is added (preserve refuses a device
+//! not added yet) and never while any device is preserved. Unpreserve,
 //! finish and the hooks follow the links the table records, so closing a
-//! session never waits for a bus scan or a removal (which may itself wait
-//! for the session's files). The hooks run with or without the rescan lock
-//! held by their caller.
+//! session never waits for a bus scan or a removal.
 //!
 //! LUO's FLB callbacks in [`flb`] run under LUO's FLB mutex and take
 //! [`STATE`] to publish or withdraw the outgoing table. The component never
@@ -439,36 +450,6 @@ fn put_incoming(drained: bool) {
     }
 }
 
-/// The PCI rescan/remove lock, held while the guard lives.
-struct RescanGuard;
-
-/// How long a preserve waits for a rescan or removal to end.
-const RESCAN_WAIT_MS: u32 = 1000;
-
-impl RescanGuard {
-    /// Takes the lock, or gives up after [`RESCAN_WAIT_MS`]: a removal may
-    /// hold it until the caller's own LUO session releases a file.
-    fn lock() -> Option<Self> {
-        // SAFETY: Sleeping context; released in `drop` when taken.
-        let taken = unsafe { bindings::pci_liveupdate_lock_rescan_timeout(RESCAN_WAIT_MS) };
-        // Not `then_some(RescanGuard)`: that builds the guard either way and
-        // drops it when the lock was not taken, unlocking another task's
-        // mutex.
-        if taken {
-            Some(RescanGuard)
-        } else {
-            None
-        }
-    }
-}
-
-impl Drop for RescanGuard {
-    fn drop(&mut self) {
-        // SAFETY: Taken in `lock`.
-        unsafe { bindings::pci_unlock_rescan_remove() };
-    }
-}
-
 /// Whether `pdev` or a bridge above it needs a device-specific ACS quirk,
 /// which the next kernel could not adopt; warns naming that device.
 fn refuse_acs_quirk(state: &mut State, pdev: &PciDev) -> bool {
@@ -534,24 +515,19 @@ pub unsafe extern "C" fn pci_liveupdate_preserve(dev: *mut bindings::pci_dev) ->
             return ENAMETOOLONG.to_errno();
         }
     };
-    // The path is read once, with the topology held still.
-    let Some(_rescan) = RescanGuard::lock() else {
-        dev_warn!(
-            pdev.as_dev(),
-            "preserve refused: a PCI rescan or removal is in progress; try again\n"
-        );
-        return EAGAIN.to_errno();
-    };
+    // No rescan lock: a removal may hold it while waiting for a file that
+    // the caller's own session holds. See "Locking" for why `STATE` is
+    // enough to read the path.
     let mut state = STATE.lock();
     if state.frozen {
         dev_warn!(pdev.as_dev(), "preserve refused: shutdown has begun\n");
         return ESHUTDOWN.to_errno();
     }
     // SAFETY: `lu` points into a valid device; `removed` is written under `STATE`.
-    if unsafe { (*pdev.lu()).removed } {
+    if unsafe { (*pdev.lu()).removed } || !pdev.is_added() {
         dev_warn!(
             pdev.as_dev(),
-            "preserve refused: the device is being removed\n"
+            "preserve refused: the device is not added to the system or is being removed\n"
         );
         return ENODEV.to_errno();
     }

@@ -179,13 +179,32 @@ static bool pci_lu_test_can_preserve(struct liveupdate_file_handler *fh,
 	return t->pdev;
 }
 
+/*
+ * Unlike vfio-pci, this handler is not the device's driver: it holds the
+ * device lock so that the driver name preserve records cannot change. A
+ * trylock, since a removal holds the lock while vfio-pci waits for a file
+ * that a session (maybe this one) keeps.
+ */
+static int pci_lu_test_do_preserve(struct pci_dev *pdev)
+{
+	int ret;
+
+	if (!device_trylock(&pdev->dev)) {
+		pci_warn(pdev, "test preserve refused: its driver binding is changing; try again\n");
+		return -EAGAIN;
+	}
+	ret = pci_liveupdate_preserve(pdev);
+	device_unlock(&pdev->dev);
+	return ret;
+}
+
 static int pci_lu_test_preserve(struct liveupdate_file_op_args *args)
 {
 	struct pci_lu_test_file *t = args->file->private_data;
 	int ret;
 
 	guard(mutex)(&t->lock);
-	ret = pci_liveupdate_preserve(t->pdev);
+	ret = pci_lu_test_do_preserve(t->pdev);
 	if (!ret)
 		args->serialized_data = pci_lu_test_encode(t->pdev);
 	return ret;
@@ -393,7 +412,7 @@ static int pci_lu_test_do_freeze(struct pci_dev *pdev)
 	return 0;
 }
 
-PCI_LU_TEST_DIRECT(preserve, pci_liveupdate_preserve);
+PCI_LU_TEST_DIRECT(preserve, pci_lu_test_do_preserve);
 PCI_LU_TEST_DIRECT(mismatch, pci_liveupdate_test_mismatch);
 PCI_LU_TEST_DIRECT(freeze, pci_lu_test_do_freeze);
 PCI_LU_TEST_DIRECT(unpreserve, pci_lu_test_do_unpreserve);

@@ -28,6 +28,7 @@
 #include "pci_lu.h"
 
 #define RACE_SECONDS	8
+#define RACE_MAX_SECONDS	40
 #define WORKERS		4
 #define CHILDREN	3
 #define KEEP		EDU_SW
@@ -46,7 +47,7 @@ static bool expected_refusal(int err)
 	switch (err) {
 	case -EBUSY:	/* preserved through another file */
 	case -ENODEV:	/* being removed, or gone */
-	case -EAGAIN:	/* the rescan lock was held too long */
+	case -EAGAIN:	/* another preserve, a bind, unbind or removal held the device lock */
 		return true;
 	}
 	return false;
@@ -152,7 +153,13 @@ static int stage1(struct pci_lu_ctx *ctx)
 		pthread_create(&w[i], NULL, worker, (void *)i);
 	pthread_create(&r, NULL, reader, NULL);
 	pthread_create(&h, NULL, hotplugger, NULL);
-	sleep(RACE_SECONDS);
+	/* Slow kernels (lockdep, TCG) need longer for enough removals. */
+	for (int t = 0; t < RACE_MAX_SECONDS; t++) {
+		if (t >= RACE_SECONDS && atomic_load(&preserved) > 20 &&
+		    atomic_load(&removals) > 10)
+			break;
+		sleep(1);
+	}
 	atomic_store(&stop, true);
 	for (int i = 0; i < WORKERS; i++)
 		pthread_join(w[i], NULL);

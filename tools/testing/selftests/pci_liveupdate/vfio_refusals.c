@@ -2,12 +2,13 @@
 /*
  * What the vfio-pci Live Update handler refuses, and how a VMM's mistakes
  * end. In the first kernel: group, container and group-device files are
- * refused, as are a VF, a cdev file not bound to iommufd, a second file of an open
- * device and the same file twice; closing a session unpreserves its device;
- * a preserve waiting on a removal that its own session blocks gives up with
- * EAGAIN instead of deadlocking; a kexec with interrupts still enabled fails
- * naming the device, and succeeds once they are disabled. In the second
- * kernel: the preserved device came back, the unpreserved one was stopped.
+ * refused, as are a VF, a cdev file not bound to iommufd, a second file of
+ * an open device and the same file twice; closing a session unpreserves its
+ * device; a preserve does not wait for a removal that its own session
+ * blocks, and the test handler refuses a device whose binding is changing;
+ * a kexec with interrupts still enabled fails naming the device, and
+ * succeeds once they are disabled. In the second kernel: the preserved
+ * device came back, the unpreserved one was stopped.
  */
 #include <errno.h>
 #include <signal.h>
@@ -61,11 +62,15 @@ static void vf_file(struct pci_lu_ctx *ctx, int s)
 	      "disable the VF");
 }
 
-/* Removal of a preserved device waits for its session; preserve must not. */
+/*
+ * Removal of a preserved device waits for its session, holding the rescan
+ * lock and the device lock; a preserve in that session must not wait for
+ * either.
+ */
 static void removal_does_not_deadlock(struct pci_lu_ctx *ctx)
 {
 	struct vfio_lu_dev ctl = VFIO_LU_DEV_INIT;
-	int s, fd, ret, status;
+	int s, other, fd, ret, status;
 	pid_t pid;
 
 	s = luo_create_session(ctx, "removal");
@@ -84,11 +89,21 @@ static void removal_does_not_deadlock(struct pci_lu_ctx *ctx)
 	      "removing %s waits for the session holding its file", NVME_CTL);
 	fd = pci_lu_test_fd(E1000E);
 	ret = fd >= 0 ? luo_preserve_fd(s, fd, 2) : fd;
-	CHECK(ctx, ret == -EAGAIN, "preserve in that session gives up with EAGAIN (%d)", ret);
-	CHECK(ctx, pci_lu_dmesg_has("0000:06:00.0: preserve refused: a PCI rescan or removal is in progress"),
+	CHECK(ctx, ret == 0, "preserve of %s in that session does not wait (%d)", E1000E, ret);
+	CHECK(ctx, pci_lu_status_field(E1000E, "outgoing") == 1, "%s is outgoing", E1000E);
+	/* The removal holds the device lock of the device it removes. */
+	other = luo_create_session(ctx, "binding");
+	fd = pci_lu_test_fd(NVME_CTL);
+	ret = other >= 0 && fd >= 0 ? luo_preserve_fd(other, fd, 1) : -1;
+	CHECK(ctx, ret == -EAGAIN, "test preserve of %s during its unbind refused (EAGAIN, got %d)",
+	      NVME_CTL, ret);
+	CHECK(ctx, pci_lu_dmesg_has(NVME_CTL ": test preserve refused: its driver binding is changing"),
 	      "kernel explained the refusal");
 	close(fd);
+	close(other);
 	close(s);
+	CHECK(ctx, pci_lu_status_field(E1000E, "outgoing") == 0,
+	      "closing the session unpreserved %s", E1000E);
 	CHECK(ctx, waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
 	      !WEXITSTATUS(status), "closing the session lets the removal finish");
 	CHECK(ctx, access("/sys/bus/pci/devices/" NVME_CTL, F_OK) && errno == ENOENT,
@@ -167,7 +182,7 @@ static int stage2(struct pci_lu_ctx *ctx)
 	CHECK(ctx, pci_lu_status_field(EDU_RP, "bm_at_enum") == 0 &&
 	      pci_lu_bus_master(EDU_RP) == 0, "%s was stopped at the kexec as without Live Update",
 	      EDU_RP);
-	CHECK(ctx, pci_lu_incoming(E1000E) == 0, "%s (refused with EAGAIN) not incoming",
+	CHECK(ctx, pci_lu_incoming(E1000E) == 0, "%s (its session closed) not incoming",
 	      E1000E);
 	s = luo_retrieve_session(ctx, "a");
 	a.fd = s >= 0 ? luo_retrieve_fd(s, 1) : -1;
