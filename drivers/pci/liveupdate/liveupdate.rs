@@ -198,28 +198,17 @@ pub unsafe extern "C" fn pci_liveupdate_init() -> c_int {
     // SAFETY: `flb_ptr()` is the static PCI FLB; `obj` is a valid out
     // pointer. `STATE` is not held, as the lock order requires.
     let err = unsafe { bindings::liveupdate_flb_get_incoming(flb_ptr(), &mut obj) };
-    let incoming = match err {
-        0 => NonNull::new(obj.cast::<Incoming>()),
-        // No Live Update, or nothing handed over for PCI.
-        e if e == -(bindings::ENODATA as c_int)
-            || e == -(bindings::ENOENT as c_int)
-            || e == -(bindings::EOPNOTSUPP as c_int) =>
-        {
-            None
-        }
-        e => {
-            pr_err!("cannot retrieve the incoming device table ({e}); no device is treated as preserved\n");
-            None
-        }
-    };
+    // No Live Update, or nothing handed over for PCI.
+    let nothing = [bindings::ENODATA, bindings::ENOENT, bindings::EOPNOTSUPP]
+        .iter()
+        .any(|&e| err == -(e as c_int));
+    let incoming = NonNull::new(obj.cast::<Incoming>()).filter(|_| err == 0);
+    if err != 0 && !nothing {
+        pr_err!("cannot retrieve the incoming device table ({err}); no device is treated as preserved\n");
+    }
     // Handover data that exists but cannot be read (including a retrieve
     // that had no memory and left no object) is treated as refused.
-    let unreadable = incoming.is_none()
-        && (err == 0
-            || !matches!(
-                -err as u32,
-                bindings::ENODATA | bindings::ENOENT | bindings::EOPNOTSUPP
-            ));
+    let unreadable = incoming.is_none() && !nothing;
     let (n, refused) = incoming.map_or((0, unreadable), |mut p| {
         // SAFETY: The reference just taken keeps the table alive; nothing
         // else uses it before `READY`.
@@ -305,13 +294,8 @@ pub unsafe extern "C" fn pci_liveupdate_late_init() {
             "{segment:04x}:{} was preserved by the previous kernel but not found at enumeration; its preservation is dropped\n",
             Bdf(Some(bdf))
         );
-        let mut state = STATE.lock();
-        if let Some(mut t) = state.incoming() {
-            let _ = t.finish(segment, bdf);
-        }
-        let drained = state.drain_incoming();
-        drop(state);
-        put_incoming(drained);
+        let drained = STATE.lock().release_incoming(segment, bdf);
+        put_incoming(drained.unwrap_or(false));
     }
 }
 
@@ -422,6 +406,16 @@ impl State {
             .ok()
             .and_then(|o| o.table().ok())
             .is_some_and(|t| !t.is_empty())
+    }
+
+    /// Releases the incoming entry of a directly preserved device (and its
+    /// bridges' references), then drains as [`State::drain_incoming`] does;
+    /// pass the result to [`put_incoming`] once `STATE` is released.
+    fn release_incoming(&mut self, segment: u32, bdf: u16) -> Result<bool, TableError> {
+        self.incoming()
+            .ok_or(TableError::NotPreserved)?
+            .finish(segment, bdf)?;
+        Ok(self.drain_incoming())
     }
 
     /// Drops the boot-time reference if no incoming device is left; the
@@ -767,14 +761,11 @@ unsafe fn end_incoming(dev: *mut bindings::pci_dev, stop: bool) -> Result {
         return Err(EBUSY);
     }
     let info = pdev.identity();
-    let Some(mut t) = state.incoming() else {
-        return Err(EINVAL);
-    };
     // Follow the links the previous kernel recorded: the handed-over
     // refcounts must drain even if this kernel sees the bridges differently.
-    if let Err(e) = t.finish(info.segment, info.bdf) {
-        return Err(table_err(&pdev, what, e));
-    }
+    let drained = state
+        .release_incoming(info.segment, info.bdf)
+        .map_err(|e| table_err(&pdev, what, e))?;
     if stop {
         // Before the translation ends: its DMA would fault from then on. A
         // device that does not answer has nothing to clear.
@@ -794,7 +785,6 @@ unsafe fn end_incoming(dev: *mut bindings::pci_dev, stop: bool) -> Result {
     } else {
         dev_info!(pdev.as_dev(), "Live Update preservation finished\n");
     }
-    let drained = state.drain_incoming();
     drop(state);
     // SAFETY: Valid and referenced (function contract); no lock held.
     unsafe { bindings::pci_liveupdate_dma_release(dev) };
@@ -912,14 +902,11 @@ pub unsafe extern "C" fn pci_liveupdate_setup_device(dev: *mut bindings::pci_dev
             sub
         );
     }
-    let Some(mut t) = state.incoming() else {
-        return;
-    };
     // It can never finish: release its share now so the table drains.
-    if table::is_direct(&e) && t.finish(info.segment, info.bdf).is_ok() {
-        let drained = state.drain_incoming();
+    if table::is_direct(&e) {
+        let drained = state.release_incoming(info.segment, info.bdf);
         drop(state);
-        put_incoming(drained);
+        put_incoming(drained.unwrap_or(false));
     }
 }
 
@@ -949,10 +936,9 @@ pub unsafe extern "C" fn pci_liveupdate_remove_device(dev: *mut bindings::pci_de
             pdev.as_dev(),
             "removed before its Live Update preservation finished; dropping it\n"
         );
-        if let Some(mut t) = state.incoming() {
-            let _ = t.finish(info.segment, info.bdf);
-        }
-        drained = state.drain_incoming();
+        drained = state
+            .release_incoming(info.segment, info.bdf)
+            .unwrap_or(false);
         // SAFETY: Valid (function contract); the IOMMU takes its own lock.
         unsafe { bindings::pci_liveupdate_dma_release(dev) };
     }
