@@ -49,6 +49,12 @@ bool pci_liveupdate_scan_bridge_begin(struct pci_bus *bus, struct pci_dev *dev,
 void pci_liveupdate_refuse_bridge(struct pci_dev *dev, int pass);
 void pci_liveupdate_scan_bridge_end(struct pci_dev *dev, int pass);
 
+/*
+ * Enumeration and port services: @dev is incoming or on an incoming path,
+ * so its configuration is adopted as found, not written.
+ */
+bool pci_liveupdate_adopt_config(struct pci_dev *dev);
+
 /* pci_acs_init() / pci_enable_acs(): adopt the previous kernel's ACS. */
 void pci_liveupdate_init_acs(struct pci_dev *dev);
 bool pci_liveupdate_adopt_acs(struct pci_dev *dev);
@@ -94,6 +100,10 @@ static inline bool pci_liveupdate_scan_bridge_begin(struct pci_bus *bus,
 }
 static inline void pci_liveupdate_refuse_bridge(struct pci_dev *dev, int pass) {}
 static inline void pci_liveupdate_scan_bridge_end(struct pci_dev *dev, int pass) {}
+static inline bool pci_liveupdate_adopt_config(struct pci_dev *dev)
+{
+	return false;
+}
 static inline void pci_liveupdate_init_acs(struct pci_dev *dev) {}
 static inline bool pci_liveupdate_adopt_acs(struct pci_dev *dev)
 {
@@ -110,4 +120,15 @@ static inline int pci_liveupdate_may_probe(struct pci_dev *dev,
 }
 
 #endif /* CONFIG_PCI_LIVEUPDATE */
+
+/* pci_bus_write_config_*(): test kernels watch writes to incoming functions. */
+#ifdef CONFIG_PCI_LIVEUPDATE_TEST
+void pci_liveupdate_config_written(struct pci_bus *bus, unsigned int devfn,
+				   int pos, int len, u32 value);
+#else
+static inline void pci_liveupdate_config_written(struct pci_bus *bus,
+						 unsigned int devfn, int pos,
+						 int len, u32 value) {}
+#endif
+
 #endif /* _DRIVERS_PCI_LIVEUPDATE_HOOKS_H */

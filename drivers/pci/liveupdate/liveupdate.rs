@@ -238,6 +238,11 @@ pub unsafe extern "C" fn pci_liveupdate_init() -> c_int {
     {
         let mut state = STATE.lock();
         state.incoming = if keep { incoming } else { None };
+        if let Some(t) = state.incoming() {
+            for e in t.entries() {
+                watch_config_writes(e.segment.get(), e.bdf.get());
+            }
+        }
         state.refused = refused;
         state.kho_boot = kho_boot;
         state.dma_safe = dma_safe;
@@ -415,6 +420,7 @@ impl State {
         self.incoming()
             .ok_or(TableError::NotPreserved)?
             .finish(segment, bdf)?;
+        unwatch_config_writes(Some((segment, bdf)));
         Ok(self.drain_incoming())
     }
 
@@ -426,11 +432,34 @@ impl State {
             return false;
         }
         if self.incoming.take().is_some() {
+            unwatch_config_writes(None);
             pr_info!("every incoming preserved device finished\n");
             return true;
         }
         false
     }
+}
+
+/// Test kernels log every config write to an incoming function from the
+/// start of enumeration until its driver takes it over (`config_writes.c`).
+fn watch_config_writes(segment: u32, bdf: u16) {
+    #[cfg(CONFIG_PCI_LIVEUPDATE_TEST)]
+    // SAFETY: A plain C call; it takes only its own spinlock.
+    unsafe {
+        bindings::pci_liveupdate_test_watch(segment, bdf)
+    };
+    let _ = (segment, bdf);
+}
+
+/// Stops [`watch_config_writes`] for one function, or all with `None`.
+fn unwatch_config_writes(function: Option<(u32, u16)>) {
+    #[cfg(CONFIG_PCI_LIVEUPDATE_TEST)]
+    {
+        let (segment, bdf) = function.unwrap_or((0, 0));
+        // SAFETY: A plain C call; it takes only its own spinlock.
+        unsafe { bindings::pci_liveupdate_test_unwatch(segment, bdf, function.is_none()) };
+    }
+    let _ = function;
 }
 
 /// Drops the boot-time incoming reference taken out of [`State`]; call
@@ -657,6 +686,22 @@ pub unsafe extern "C" fn pci_liveupdate_is_incoming(dev: *mut bindings::pci_dev)
     STATE.lock().is_incoming_direct(&pdev)
 }
 
+/// PCI core hook: whether enumeration must adopt `dev`'s configuration as
+/// found instead of writing it, because `dev` is incoming or a bridge on
+/// an incoming device's path (until that device finishes).
+///
+/// # Safety
+///
+/// `dev` must be a valid `struct pci_dev`.
+#[export]
+pub unsafe extern "C" fn pci_liveupdate_adopt_config(dev: *mut bindings::pci_dev) -> bool {
+    // SAFETY: Valid (function contract).
+    let Some(pdev) = (unsafe { entry_dev(dev) }) else {
+        return false;
+    };
+    STATE.lock().incoming_entry(&pdev).is_some()
+}
+
 /// Marks an incoming device as taken over by its driver (vfio-pci's first
 /// open of the handed-over file): from then on only finish ends its
 /// preservation, and [`pci_liveupdate_abandon`] is refused.
@@ -674,6 +719,8 @@ pub unsafe extern "C" fn pci_liveupdate_claim(dev: *mut bindings::pci_dev) {
     if state.is_incoming_direct(&pdev) {
         // SAFETY: `lu` points into a valid device; written under `STATE`.
         unsafe { (*pdev.lu()).claimed = true };
+        let info = pdev.identity();
+        unwatch_config_writes(Some((info.segment, info.bdf)));
     }
 }
 
@@ -1145,8 +1192,9 @@ pub unsafe extern "C" fn pci_liveupdate_init_acs(dev: *mut bindings::pci_dev) {
 }
 
 /// PCI core hook, first in `pci_enable_acs()`: writes back the adopted ACS
-/// Control (also after `pci_restore_state()`) and returns true, or returns
-/// false for the normal setup.
+/// Control where it differs (after `pci_restore_state()`; at enumeration
+/// it does not, so nothing is written) and returns true, or returns false
+/// for the normal setup.
 ///
 /// # Safety
 ///
@@ -1167,7 +1215,10 @@ pub unsafe extern "C" fn pci_liveupdate_adopt_acs(dev: *mut bindings::pci_dev) -
     let Some(ctrl) = ctrl else {
         return false;
     };
-    pdev.set_config_word(u32::from(pdev.acs_cap()) + bindings::PCI_ACS_CTRL, ctrl);
+    let pos = u32::from(pdev.acs_cap()) + bindings::PCI_ACS_CTRL;
+    if pdev.config_word(pos) != Some(ctrl) {
+        pdev.set_config_word(pos, ctrl);
+    }
     true
 }
 

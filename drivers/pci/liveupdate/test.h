@@ -72,4 +72,14 @@ void pci_liveupdate_test_status(struct pci_dev *dev, bool *path, bool *outgoing)
  */
 void pci_liveupdate_test_timing(bool shutdown, s64 *out);
 
+/*
+ * config_writes.c: count the config writes to the incoming function at
+ * @segment/@bdf from now on; stop logging them (they stay listed) for it,
+ * or with @all for every function.
+ */
+void pci_liveupdate_test_watch(u32 segment, u16 bdf);
+void pci_liveupdate_test_unwatch(u32 segment, u16 bdf, bool all);
+struct dentry;
+void pci_liveupdate_test_config_writes_debugfs(struct dentry *dir);
+
 #endif /* _DRIVERS_PCI_LIVEUPDATE_TEST_H */

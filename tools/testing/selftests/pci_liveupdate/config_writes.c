@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Nothing on a preserved path is rewritten. Stage 1 has vfio-pci preserve
+ * the edu behind the switch and the nvme on the first root port, each
+ * mastering, and carries the 4 KiB config space of every function on their
+ * paths (and of the control testdev on the same switch) to the next kernel
+ * in a preserved memfd. The second kernel boots with command-line options
+ * that make enumeration write more (BAR reallocation with hotplug padding,
+ * the performance MPS policy, forced ASPM).
+ *
+ * Stage 2 shows, before any file is retrieved: the config-write counter
+ * logged no write to an incoming function except the listed ones, and
+ * logged writes to the control device (so it counts); every config byte
+ * of each incoming function equals the snapshot except the documented
+ * status bits; and after retrieving and opening the files, the same again.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "pci_lu.h"
+#include "vfio_lu.h"
+
+#define CFG_SIZE	4096
+#define SNAP_TOKEN	10
+#define CONTROL		TESTDEV_SW
+
+/* The functions whose config space must not change, then the control. */
+static const char *const funcs[] = {
+	EDU_SW, SWITCH_DN1, SWITCH_UP, ROOT_PORT2, NVME_PF, ROOT_PORT1, CONTROL,
+};
+#define N_FUNCS		(int)(sizeof(funcs) / sizeof(funcs[0]))
+#define N_KEPT		(N_FUNCS - 1)
+
+static int read_config(const char *bdf, uint8_t *buf)
+{
+	char path[96];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	memset(buf, 0, CFG_SIZE);
+	/* 256 bytes for a conventional PCI function (edu, testdev). */
+	n = fread(buf, 1, CFG_SIZE, f);
+	fclose(f);
+	return n >= 256 ? 0 : -EIO;
+}
+
+static uint16_t rd16(const uint8_t *c, int off)
+{
+	return c[off] | c[off + 1] << 8;
+}
+
+static uint32_t rd32(const uint8_t *c, int off)
+{
+	return rd16(c, off) | (uint32_t)rd16(c, off + 2) << 16;
+}
+
+static int find_cap(const uint8_t *c, int id)
+{
+	int pos = c[0x34] & ~3, n = 48;
+
+	while (pos >= 0x40 && n--) {
+		if (c[pos] == id)
+			return pos;
+		pos = c[pos + 1] & ~3;
+	}
+	return 0;
+}
+
+static int find_ext_cap(const uint8_t *c, int id)
+{
+	int pos = 0x100, n = 480;
+
+	while (pos >= 0x100 && pos < CFG_SIZE - 4 && n--) {
+		uint32_t h = rd32(c, pos);
+
+		if (!h || h == 0xffffffff)
+			return 0;
+		if ((h & 0xffff) == (uint32_t)id)
+			return pos;
+		pos = (h >> 20) & ~3;
+	}
+	return 0;
+}
+
+/*
+ * Bits the hardware changes by itself or that software only clears by
+ * writing 1 (status registers): not part of what a kernel configures.
+ */
+static void mask_status(const uint8_t *c, uint8_t *mask)
+{
+	int exp = find_cap(c, 0x10), aer = find_ext_cap(c, 0x0001);
+
+	memset(mask, 0xff, CFG_SIZE);
+	mask[0x06] = mask[0x07] = 0;			/* Status */
+	if ((c[0x0e] & 0x7f) == 1)
+		mask[0x1e] = mask[0x1f] = 0;		/* Secondary Status */
+	if (exp) {
+		mask[exp + 0x0a] = mask[exp + 0x0b] = 0;	/* Device Status */
+		mask[exp + 0x12] = mask[exp + 0x13] = 0;	/* Link Status */
+		mask[exp + 0x1a] = mask[exp + 0x1b] = 0;	/* Slot Status */
+		memset(mask + exp + 0x20, 0, 4);		/* Root Status */
+		mask[exp + 0x32] = mask[exp + 0x33] = 0;	/* Link Status 2 */
+	}
+	if (aer) {
+		memset(mask + aer + 0x04, 0, 4);	/* Uncorrectable Error Status */
+		memset(mask + aer + 0x10, 0, 4);	/* Correctable Error Status */
+		memset(mask + aer + 0x30, 0, 8);	/* Root Error Status, Source ID */
+	}
+}
+
+/* Compares @bdf's config space with @snap; logs every changed byte. */
+static int config_changes(const char *bdf, const uint8_t *snap, const char *when)
+{
+	static uint8_t now[CFG_SIZE], mask[CFG_SIZE];
+	int changed = 0;
+
+	if (read_config(bdf, now))
+		return -1;
+	mask_status(snap, mask);
+	for (int i = 0; i < CFG_SIZE; i++) {
+		if ((snap[i] ^ now[i]) & mask[i]) {
+			if (changed++ < 16)
+				pci_lu_log("%s %s: config byte %#05x was %#04x, now %#04x", when,
+					   bdf, i, snap[i], now[i]);
+		}
+	}
+	return changed;
+}
+
+/*
+ * Config writes the counter logged for @bdf, logging each; -1 if it is not
+ * watched.
+ */
+static int logged_writes(const char *bdf)
+{
+	static char buf[1 << 16];
+	char *line, *save;
+	int n = -1;
+	bool mine = false;
+
+	if (pci_lu_read(PCI_LU_DEBUGFS "/config_writes", buf, sizeof(buf)) < 0)
+		return -1;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (line[0] != ' ') {
+			mine = !strncmp(line, bdf, strlen(bdf));
+			if (mine)
+				n = atoi(strstr(line, "writes=") + 7);
+		} else if (mine) {
+			pci_lu_log("%s:%s", bdf, line);
+		}
+	}
+	return n;
+}
+
+static int vmm_open(struct pci_lu_ctx *ctx, const char *bdf, struct vfio_lu_dev *d)
+{
+	if (!CHECK(ctx, vfio_lu_bind_driver(bdf) == 0, "%s bound to vfio-pci", bdf))
+		return -ENODEV;
+	d->fd = vfio_lu_cdev_open(bdf);
+	if (!CHECK(ctx, d->fd >= 0 && vfio_lu_attach(d) == 0, "%s open and attached", bdf))
+		return -ENODEV;
+	return vfio_lu_set_master(d);
+}
+
+static int stage1(struct pci_lu_ctx *ctx)
+{
+	struct vfio_lu_dev edu = VFIO_LU_DEV_INIT, nvme = VFIO_LU_DEV_INIT;
+	static uint8_t snap[N_FUNCS][CFG_SIZE];
+	int s, fd;
+
+	if (vmm_open(ctx, EDU_SW, &edu) || vmm_open(ctx, NVME_PF, &nvme))
+		return 1;
+	for (int i = 1; i < N_KEPT; i++)
+		if (strcmp(funcs[i], NVME_PF))
+			CHECK(ctx, pci_lu_set_bus_master(funcs[i]) == 0, "Bus Master on %s",
+			      funcs[i]);
+	s = luo_create_session(ctx, "devices");
+	CHECK(ctx, s >= 0 && luo_preserve_fd(s, edu.fd, 1) == 0 &&
+	      luo_preserve_fd(s, nvme.fd, 2) == 0, "%s and %s preserved", EDU_SW, NVME_PF);
+	/* Last: preserve itself may change nothing either. */
+	for (int i = 0; i < N_FUNCS; i++)
+		CHECK(ctx, read_config(funcs[i], snap[i]) == 0, "config space of %s read",
+		      funcs[i]);
+	fd = memfd_create("config", 0);
+	CHECK(ctx, fd >= 0 && write(fd, snap, sizeof(snap)) == sizeof(snap) &&
+	      luo_preserve_fd(s, fd, SNAP_TOKEN) == 0, "snapshots carried in a memfd");
+	CHECK(ctx, pci_lu_stage2_cmdline("pci=realloc,hpmemsize=8M,hpiosize=4K,pcie_bus_perf pcie_aspm=force pcie_aspm.policy=powersupersave pcie_port_pm=force pci_liveupdate_test.watch=" CONTROL) == 0,
+	      "second kernel gets options that make enumeration write");
+	return 0;
+}
+
+static int stage2(struct pci_lu_ctx *ctx)
+{
+	struct vfio_lu_dev edu = VFIO_LU_DEV_INIT, nvme = VFIO_LU_DEV_INIT;
+	static uint8_t snap[N_FUNCS][CFG_SIZE];
+	int s, fd, n;
+
+	s = luo_retrieve_session(ctx, "devices");
+	fd = s >= 0 ? luo_retrieve_fd(s, SNAP_TOKEN) : -1;
+	if (!CHECK(ctx, fd >= 0 && pread(fd, snap, sizeof(snap), 0) == sizeof(snap),
+		   "snapshots retrieved"))
+		return 1;
+	close(fd);
+
+	for (int i = 0; i < N_KEPT; i++) {
+		n = logged_writes(funcs[i]);
+		CHECK(ctx, n == 0, "no config write to incoming %s before retrieve (%d)",
+		      funcs[i], n);
+	}
+	n = logged_writes(CONTROL);
+	CHECK(ctx, n > 0, "control %s got its usual config writes (%d)", CONTROL, n);
+	for (int i = 0; i < N_KEPT; i++) {
+		n = config_changes(funcs[i], snap[i], "before retrieve");
+		CHECK(ctx, n == 0, "config space of %s unchanged before retrieve (%d bytes)",
+		      funcs[i], n);
+	}
+	n = config_changes(CONTROL, snap[N_KEPT], "control");
+	CHECK(ctx, n > 0, "control %s was reconfigured (%d bytes)", CONTROL, n);
+
+	edu.fd = luo_retrieve_fd(s, 1);
+	nvme.fd = luo_retrieve_fd(s, 2);
+	CHECK(ctx, edu.fd >= 0 && nvme.fd >= 0 && vfio_lu_attach(&edu) == 0 &&
+	      vfio_lu_attach(&nvme) == 0, "files retrieved and attached");
+	for (int i = 0; i < N_KEPT; i++) {
+		n = config_changes(funcs[i], snap[i], "after retrieve");
+		CHECK(ctx, n == 0, "config space of %s unchanged after retrieve (%d bytes)",
+		      funcs[i], n);
+	}
+	CHECK(ctx, luo_finish_session(s) == 0, "session finished");
+	return 0;
+}
+
+PCI_LU_TEST(stage1, stage2)
