@@ -146,13 +146,18 @@ impl PciDev {
         }
     }
 
+    /// Whether the device has a PCI-to-PCI bridge (type 1) header.
+    pub(crate) fn is_bridge(&self) -> bool {
+        // SAFETY: `ptr` is valid (type invariant); set at creation.
+        let hdr = unsafe { (*self.ptr()).hdr_type };
+        hdr & 0x7f == bindings::PCI_HEADER_TYPE_BRIDGE as u8
+    }
+
     /// Secondary and subordinate bus numbers in a bridge's config space
     /// (what the previous kernel left, before this kernel scans below it);
     /// `None` for a device without a type 1 header.
     pub(crate) fn config_buses(&self) -> Option<(u8, u8)> {
-        // SAFETY: `ptr` is valid (type invariant); set at creation.
-        let hdr = unsafe { (*self.ptr()).hdr_type };
-        if hdr & 0x7f != bindings::PCI_HEADER_TYPE_BRIDGE as u8 {
+        if !self.is_bridge() {
             return None;
         }
         let v = self.config_dword(bindings::PCI_PRIMARY_BUS)?;

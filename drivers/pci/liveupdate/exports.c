@@ -18,6 +18,7 @@
 #include <linux/liveupdate.h>
 #include <linux/mutex.h>
 #include <linux/pci_liveupdate.h>
+#include <linux/workqueue.h>
 
 #include "../pci.h"
 
@@ -106,6 +107,29 @@ bool pci_liveupdate_found_incoming(u32 segment, u16 bdf)
 bool pci_liveupdate_needs_acs_quirk(struct pci_dev *dev)
 {
 	return pci_dev_specific_enable_acs_needed(dev);
+}
+
+/*
+ * Once no device is incoming any more: bind the drivers (pcieport) that
+ * pci_liveupdate_may_probe() kept off the bridges of the incoming paths.
+ * From a work item, as the last finish may come with device locks held.
+ */
+static void pci_liveupdate_probe_ports_fn(struct work_struct *work)
+{
+	struct pci_dev *pdev = NULL;
+
+	for_each_pci_dev(pdev) {
+		if (pci_liveupdate_port_deferred(pdev) &&
+		    device_attach(&pdev->dev) < 0)
+			pci_warn(pdev, "Live Update: port driver did not bind after finish\n");
+	}
+}
+
+static DECLARE_WORK(pci_liveupdate_probe_ports_work, pci_liveupdate_probe_ports_fn);
+
+void pci_liveupdate_probe_ports(void)
+{
+	schedule_work(&pci_liveupdate_probe_ports_work);
 }
 
 /*

@@ -70,6 +70,10 @@ extern const struct attribute_group pci_liveupdate_attr_group;
 
 /* C glue for the Rust side (exports.c). */
 bool pci_liveupdate_needs_acs_quirk(struct pci_dev *dev);
+/* After the last finish: bind the port drivers deferred on kept bridges. */
+void pci_liveupdate_probe_ports(void);
+/* Whether @dev is such a bridge (true once). */
+bool pci_liveupdate_port_deferred(struct pci_dev *dev);
 /* Whether the PCI core added @dev and has not begun to remove it. */
 bool pci_liveupdate_dev_added(struct pci_dev *dev);
 /* Kexec: may preserved devices keep Bus Master (the IOMMU hands over)? */

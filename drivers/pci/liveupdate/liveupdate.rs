@@ -466,6 +466,9 @@ fn unwatch_config_writes(function: Option<(u32, u16)>) {
 /// without `STATE` held, as the lock order requires.
 fn put_incoming(drained: bool) {
     if drained {
+        // SAFETY: A plain C call: it queues work that binds the port
+        // drivers deferred by `pci_liveupdate_may_probe`.
+        unsafe { bindings::pci_liveupdate_probe_ports() };
         // SAFETY: Drops the boot-time reference, which `drain_incoming`
         // removed from the state; LUO frees the table once the files that
         // depend on it finished too.
@@ -684,6 +687,30 @@ pub unsafe extern "C" fn pci_liveupdate_is_incoming(dev: *mut bindings::pci_dev)
         return false;
     };
     STATE.lock().is_incoming_direct(&pdev)
+}
+
+/// Whether `dev` is a bridge whose driver [`pci_liveupdate_may_probe`]
+/// deferred while a device below was incoming, and none is any more; true
+/// once, for `pci_liveupdate_probe_ports()` (`exports.c`).
+///
+/// # Safety
+///
+/// `dev` must be a valid `struct pci_dev` the caller holds a reference to.
+#[export]
+pub unsafe extern "C" fn pci_liveupdate_port_deferred(dev: *mut bindings::pci_dev) -> bool {
+    // SAFETY: Valid and referenced (function contract).
+    let Some(pdev) = (unsafe { entry_dev(dev) }) else {
+        return false;
+    };
+    let lu = pdev.lu();
+    let mut state = STATE.lock();
+    // SAFETY: `lu` points into a valid device; accessed under `STATE`.
+    if !unsafe { (*lu).incoming } || state.incoming_entry(&pdev).is_some() {
+        return false;
+    }
+    // SAFETY: As above.
+    unsafe { (*lu).incoming = false };
+    pdev.is_bridge()
 }
 
 /// PCI core hook: whether enumeration must adopt `dev`'s configuration as
@@ -1266,8 +1293,10 @@ pub unsafe extern "C" fn pci_liveupdate_bridge_ari(bridge: *mut bindings::pci_de
 
 /// PCI core hook from `pci_device_probe()`: until an incoming device
 /// finishes, only the driver that was bound when it was preserved (none if
-/// none was) may bind it, unless an administrator set `driver_override`.
-/// Returns 0 or `-EBUSY`.
+/// none was) may bind it, unless an administrator set `driver_override`. A
+/// bridge on an incoming path gets no driver until the devices below
+/// finish; then [`put_incoming`] has it probed again. Returns 0 or
+/// `-EBUSY`.
 ///
 /// # Safety
 ///
@@ -1285,7 +1314,19 @@ pub unsafe extern "C" fn pci_liveupdate_may_probe(
     let Some(e) = STATE.lock().incoming_entry(&pdev) else {
         return 0;
     };
-    if !table::is_direct(&e) || pdev.has_driver_override() {
+    if !table::is_direct(&e) {
+        // A bridge on the path: port services (pciehp, AER, DPC, bandwidth
+        // notification) would reconfigure its link, slot and error
+        // reporting. They bind once every device below finished.
+        // SAFETY: `drv` is a registered driver whose name is a C string.
+        let name = unsafe { CStr::from_char_ptr((*drv).name) };
+        dev_info!(
+            pdev.as_dev(),
+            "Live Update: {name} deferred until the preserved devices below finish\n"
+        );
+        return EBUSY.to_errno();
+    }
+    if pdev.has_driver_override() {
         return 0;
     }
     // SAFETY: `drv` is a registered driver whose name is a C string.
