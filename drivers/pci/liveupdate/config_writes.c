@@ -103,8 +103,6 @@ void pci_liveupdate_config_written(struct pci_bus *bus, unsigned int devfn,
 		return;
 	segment = pci_domain_nr(bus);
 	bdf = PCI_DEVID(bus->number, devfn);
-	/* Skip this function and pci_bus_write_config_*(). */
-	rec.depth = stack_trace_save(rec.callers, PCI_LU_WATCH_DEPTH, 2);
 
 	raw_spin_lock_irqsave(&pci_lu_watch_lock, flags);
 	for (unsigned int i = 0; i < pci_lu_nr_watch; i++) {
@@ -112,8 +110,12 @@ void pci_liveupdate_config_written(struct pci_bus *bus, unsigned int devfn,
 
 		if (!w->active || w->segment != segment || w->bdf != bdf)
 			continue;
-		if (w->count < PCI_LU_WATCH_KEPT)
+		if (w->count < PCI_LU_WATCH_KEPT) {
+			/* Skip this function and pci_bus_write_config_*(). */
+			rec.depth = stack_trace_save(rec.callers,
+						     PCI_LU_WATCH_DEPTH, 2);
 			w->kept[w->count] = rec;
+		}
 		w->count++;
 		hit = true;
 		break;

@@ -229,9 +229,8 @@ impl PciDev {
 }
 
 impl PciDev {
-    /// The device's address and identity, without its bus range: safe to
-    /// read without the PCI rescan lock, since only bus numbers of a bridge
-    /// change (or go away) under it.
+    /// The device's address and identity, without its bus range: fields
+    /// set at creation, safe to read with only a device reference.
     ///
     /// The IDs are those the hardware reported at enumeration, before any
     /// fixup (see [`PciDev::read_ids`]).
@@ -263,16 +262,19 @@ impl PciDev {
 }
 
 impl Node for PciDev {
-    /// Also reads the bus range of a bridge: callers hold the PCI rescan
-    /// lock, which keeps `subordinate` and its numbers in place.
+    /// Also reads the bus range of a bridge. Callers hold `STATE` for a
+    /// device not marked removed (preserve): a bridge above it keeps
+    /// `subordinate` until that device's removal hook ran, which needs
+    /// `STATE`; the device's own `subordinate` stays while its binding is
+    /// held still (preserve's contract), since removal unbinds first.
     fn info(&self) -> DevInfo {
         // SAFETY: `ptr` is valid (type invariant); set at creation.
         let sub = unsafe { (*self.ptr()).subordinate };
         let bridge = if sub.is_null() {
             None
         } else {
-            // SAFETY: A non-NULL `subordinate` is the device's secondary bus;
-            // the caller holds the PCI rescan lock, so it is not removed.
+            // SAFETY: A non-NULL `subordinate` is the device's secondary bus,
+            // not removed while the caller holds what `info` requires.
             let (sec, end) = unsafe { ((*sub).number, (*sub).busn_res.end) };
             // CAST: Bus numbers are 8 bits; `busn_res` only holds bus numbers.
             Some((sec, end as u8))

@@ -110,19 +110,23 @@ bool pci_liveupdate_needs_acs_quirk(struct pci_dev *dev)
 }
 
 /*
- * Once no device is incoming any more: bind the drivers (pcieport) that
- * pci_liveupdate_may_probe() kept off the bridges of the incoming paths.
- * From a work item, as the last finish may come with device locks held.
+ * After an incoming device finished: bind the drivers (pcieport) that
+ * pci_liveupdate_may_probe() kept off the bridges of its path that no
+ * incoming device needs any more. From a work item, as a finish may come
+ * with device locks held; under the rescan lock, as a bus scan binds
+ * drivers, so that a bridge being removed is not bound again.
  */
 static void pci_liveupdate_probe_ports_fn(struct work_struct *work)
 {
 	struct pci_dev *pdev = NULL;
 
+	pci_lock_rescan_remove();
 	for_each_pci_dev(pdev) {
-		if (pci_liveupdate_port_deferred(pdev) &&
+		if (pci_dev_is_added(pdev) && pci_liveupdate_port_deferred(pdev) &&
 		    device_attach(&pdev->dev) < 0)
 			pci_warn(pdev, "Live Update: port driver did not bind after finish\n");
 	}
+	pci_unlock_rescan_remove();
 }
 
 static DECLARE_WORK(pci_liveupdate_probe_ports_work, pci_liveupdate_probe_ports_fn);

@@ -70,7 +70,7 @@ extern const struct attribute_group pci_liveupdate_attr_group;
 
 /* C glue for the Rust side (exports.c). */
 bool pci_liveupdate_needs_acs_quirk(struct pci_dev *dev);
-/* After the last finish: bind the port drivers deferred on kept bridges. */
+/* After a finish: bind the port drivers deferred on bridges now released. */
 void pci_liveupdate_probe_ports(void);
 /* Whether @dev is such a bridge (true once). */
 bool pci_liveupdate_port_deferred(struct pci_dev *dev);

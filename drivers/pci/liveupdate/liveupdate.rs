@@ -421,6 +421,10 @@ impl State {
             .ok_or(TableError::NotPreserved)?
             .finish(segment, bdf)?;
         unwatch_config_writes(Some((segment, bdf)));
+        // SAFETY: A plain C call that only queues work: bridges of the
+        // path that no incoming device needs any more get their port
+        // driver (deferred by `pci_liveupdate_may_probe`).
+        unsafe { bindings::pci_liveupdate_probe_ports() };
         Ok(self.drain_incoming())
     }
 
@@ -466,9 +470,6 @@ fn unwatch_config_writes(function: Option<(u32, u16)>) {
 /// without `STATE` held, as the lock order requires.
 fn put_incoming(drained: bool) {
     if drained {
-        // SAFETY: A plain C call: it queues work that binds the port
-        // drivers deferred by `pci_liveupdate_may_probe`.
-        unsafe { bindings::pci_liveupdate_probe_ports() };
         // SAFETY: Drops the boot-time reference, which `drain_incoming`
         // removed from the state; LUO frees the table once the files that
         // depend on it finished too.
@@ -1295,8 +1296,8 @@ pub unsafe extern "C" fn pci_liveupdate_bridge_ari(bridge: *mut bindings::pci_de
 /// finishes, only the driver that was bound when it was preserved (none if
 /// none was) may bind it, unless an administrator set `driver_override`. A
 /// bridge on an incoming path gets no driver until the devices below
-/// finish; then [`put_incoming`] has it probed again. Returns 0 or
-/// `-EBUSY`.
+/// finish; [`State::release_incoming`] then has it probed again. Returns 0
+/// or `-EBUSY`.
 ///
 /// # Safety
 ///

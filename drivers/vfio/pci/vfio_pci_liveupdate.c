@@ -129,7 +129,7 @@ static int vfio_pci_lu_preserve(struct liveupdate_file_op_args *args)
 	if (IS_ERR(ser))
 		return PTR_ERR(ser);
 
-	/* Takes the PCI rescan lock: no vfio lock may be held here. */
+	/* vfio-pci is the bound driver: the binding it records holds still. */
 	ret = pci_liveupdate_preserve(pdev);
 	if (ret) {
 		kho_unpreserve_free(ser);
