@@ -19,15 +19,17 @@
 //! # Locking
 //!
 //! One mutex, [`STATE`], serialises every entry point and hook and guards
-//! both tables. The order is:
+//! both tables. It nests inside the PCI core's locks:
 //!
-//! LUO's session and FLB mutexes -> PCI rescan/remove lock -> device lock
-//! -> [`STATE`]
+//! PCI rescan/remove lock -> device lock -> [`STATE`]
 //!
-//! The component itself takes no lock but [`STATE`]. The PCI core calls the
-//! hooks with or without the rescan lock; the test handler holds the device
-//! lock around [`pci_liveupdate_preserve`] to keep the binding it records
-//! still (vfio-pci needs not: its removal waits for the file it preserves).
+//! The PCI core calls the hooks with or without the rescan lock; the test
+//! handler holds the device lock around [`pci_liveupdate_preserve`] to keep
+//! the binding it records still (vfio-pci needs not: its removal waits for
+//! the file it preserves). Code inside a LUO session must never block on
+//! the rescan or a device lock: a removal may hold both while it waits for
+//! a file that session holds. [`put_incoming`] takes LUO's FLB mutex after
+//! [`STATE`] is released, also from the removal hook.
 //!
 //! Preserve does not take the rescan lock: removing a device whose VFIO
 //! file a session holds waits, with that lock held, until the session lets
@@ -703,6 +705,9 @@ pub unsafe extern "C" fn pci_liveupdate_port_deferred(dev: *mut bindings::pci_de
     let Some(pdev) = (unsafe { entry_dev(dev) }) else {
         return false;
     };
+    if !pdev.is_bridge() {
+        return false;
+    }
     let lu = pdev.lu();
     let mut state = STATE.lock();
     // SAFETY: `lu` points into a valid device; accessed under `STATE`.
@@ -711,7 +716,7 @@ pub unsafe extern "C" fn pci_liveupdate_port_deferred(dev: *mut bindings::pci_de
     }
     // SAFETY: As above.
     unsafe { (*lu).incoming = false };
-    pdev.is_bridge()
+    true
 }
 
 /// PCI core hook: whether enumeration must adopt `dev`'s configuration as
