@@ -7,6 +7,7 @@
 extern crate alloc;
 
 use crate::abi::{
+    self,
     PciDevSer,
     PciLuSer, //
 };
@@ -15,6 +16,7 @@ use crate::table::{
     DevInfo,
     Error,
     Node,
+    Probe,
     Table, //
 };
 use alloc::vec;
@@ -96,6 +98,7 @@ impl Topology {
             class: if bridge.is_some() { 0x060400 } else { 0x010802 },
             bridge,
             upstream: parent.map(|p| self.devs[p].info.bdf),
+            probe: model_probe(bridge.is_some(), id),
         };
         self.devs.push(ModelDev { info, parent });
         // Widen the bus ranges of every bridge above a new bridge.
@@ -246,9 +249,33 @@ impl OwnedTable {
     /// returns the entries it accepts.
     pub fn validate(&self) -> Result<Vec<PciDevSer>, table::Invalid> {
         let mut hdr = self.hdr;
-        let mut bytes = self.array_bytes().to_vec();
-        table::validate(&mut hdr, &mut bytes).map(|e| e.to_vec())
+        validate_bytes(&mut hdr, self.array_bytes())
     }
+}
+
+/// A plausible probe record: bridges with all three windows, endpoints
+/// with a 64-bit BAR 0 whose size depends on `id` and a 4 KiB BAR 2.
+fn model_probe(bridge: bool, id: u16) -> Probe {
+    if bridge {
+        return Probe {
+            bar_order: [0; abi::BARS],
+            flags: abi::P_SIZED | abi::P_WINDOWS,
+        };
+    }
+    // CAST: `id % 8` is below 8.
+    let order = 14 + (id % 8) as u8;
+    Probe {
+        bar_order: [order, 0, 12, 0, 0, 0, 0],
+        flags: abi::P_SIZED,
+    }
+}
+
+/// [`table::validate`] into a buffer of the size the kernel allocates:
+/// room for the header's count, bounded by what `array` could hold.
+pub fn validate_bytes(hdr: &mut PciLuSer, array: &[u8]) -> Result<Vec<PciDevSer>, table::Invalid> {
+    let n = table::validate_header(hdr)?.count;
+    let mut out = vec![PciDevSer::default(); n.min(array.len() / abi::DEV_SER_MIN_SIZE)];
+    table::validate(hdr, array, &mut out).map(|e| e.to_vec())
 }
 
 /// xorshift64*: small, deterministic, good enough for test sequences.

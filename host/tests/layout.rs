@@ -51,7 +51,11 @@ fn entry_layout_matches() {
         flags,
         upstream,
         secondary,
-        subordinate
+        subordinate,
+        driver,
+        bar_order,
+        probe,
+        reserved
     );
     assert_eq!(align_of::<c::pci_dev_ser>(), 1);
 }
@@ -68,6 +72,15 @@ fn constants_match() {
     assert_eq!(c::PCI_DEV_SER_F_BRIDGE, abi::F_BRIDGE);
     assert_eq!(c::PCI_DEV_SER_F_UPSTREAM, abi::F_UPSTREAM);
     assert_eq!(c::PCI_DEV_SER_F_ALL, abi::F_ALL);
+    assert_eq!(c::PCI_LU_COMPAT_PROBE, abi::COMPAT_PROBE);
+    assert_eq!(c::PCI_LU_COMPAT_KNOWN, abi::COMPAT_KNOWN);
+    assert_eq!(c::PCI_DEV_SER_BARS as usize, abi::BARS);
+    assert_eq!(c::PCI_DEV_SER_MIN_SIZE as usize, abi::DEV_SER_MIN_SIZE);
+    assert_eq!(c::PCI_DEV_SER_P_SIZED, u32::from(abi::P_SIZED));
+    assert_eq!(c::PCI_DEV_SER_P_INTX_BROKEN, u32::from(abi::P_INTX_BROKEN));
+    assert_eq!(c::PCI_DEV_SER_P_IO_WINDOW, u32::from(abi::P_IO_WINDOW));
+    assert_eq!(c::PCI_DEV_SER_P_PREF_WINDOW, u32::from(abi::P_PREF_WINDOW));
+    assert_eq!(c::PCI_DEV_SER_P_PREF_64, u32::from(abi::P_PREF_64));
     // "PCLU" in memory order.
     assert_eq!(&abi::SER_MAGIC.to_le_bytes(), b"PCLU");
 }

@@ -3,7 +3,7 @@
 //! Unit tests of the table logic on the kselftests' QEMU topology.
 
 use pci_lu_host::abi::{self, PciDevSer};
-use pci_lu_host::model::{OwnedTable, Topology};
+use pci_lu_host::model::{validate_bytes, OwnedTable, Topology};
 use pci_lu_host::table::{self, Error, Invalid, Node};
 use zerocopy::IntoBytes;
 
@@ -193,12 +193,154 @@ fn larger_entries_are_accepted_and_their_tails_ignored() {
         .fold(0u32, |s, e| s.wrapping_add(table::crc32c(e)));
     hdr.checksum.set(sum);
     hdr.header_checksum.set(table::header_checksum(&hdr));
-    let got = table::validate(&mut hdr, &mut bytes).unwrap().to_vec();
+    let got = validate_bytes(&mut hdr, &bytes).unwrap().to_vec();
     assert_eq!(got, t.buf[..n]);
-    // The header now describes the compacted array, and is sealed.
+    // The header now describes the copied entries, and is sealed.
     assert_eq!(usize::from(hdr.entry_size.get()), abi::DEV_SER_SIZE);
-    let mut again = bytes.clone();
-    table::validate(&mut hdr, &mut again).unwrap();
+    assert_eq!(hdr.capacity.get() as usize, n);
+    assert_eq!(validate_bytes(&mut hdr, got.as_bytes()).unwrap(), got);
+}
+
+/// An entry as a writer without the probe record laid it out.
+fn old_entries(entries: &[PciDevSer]) -> Vec<u8> {
+    entries
+        .iter()
+        .flat_map(|e| e.as_bytes()[..abi::DEV_SER_MIN_SIZE].to_vec())
+        .collect()
+}
+
+#[test]
+fn entries_without_probe_record_are_read() {
+    let t = sample();
+    let n = t.hdr.count.get() as usize;
+    assert!(t.buf[..n].iter().all(|e| e.probe & abi::P_SIZED != 0));
+    let bytes = old_entries(&t.buf[..n]);
+    let mut hdr = t.hdr;
+    hdr.entry_size.set(abi::DEV_SER_MIN_SIZE as u16);
+    hdr.capacity.set(n as u32);
+    hdr.compat.set(0);
+    let sum = bytes
+        .chunks(abi::DEV_SER_MIN_SIZE)
+        .fold(0u32, |s, e| s.wrapping_add(table::crc32c(e)));
+    hdr.checksum.set(sum);
+    hdr.header_checksum.set(table::header_checksum(&hdr));
+    let got = validate_bytes(&mut hdr, &bytes).unwrap();
+    assert_eq!(got.len(), n);
+    for (g, e) in got.iter().zip(&t.buf[..n]) {
+        assert_eq!(
+            g.as_bytes()[..abi::DEV_SER_MIN_SIZE],
+            e.as_bytes()[..abi::DEV_SER_MIN_SIZE]
+        );
+        assert_eq!(table::Probe::of(g), table::Probe::default());
+    }
+    assert_eq!(usize::from(hdr.entry_size.get()), abi::DEV_SER_SIZE);
+    assert_eq!(validate_bytes(&mut hdr, got.as_bytes()).unwrap(), got);
+}
+
+#[test]
+fn probe_record_needs_its_feature_bit() {
+    let t = sample();
+    let n = t.hdr.count.get() as usize;
+    let mut hdr = t.hdr;
+    assert_ne!(hdr.compat.get() & abi::COMPAT_PROBE, 0, "writers set it");
+    hdr.compat.set(0);
+    hdr.header_checksum.set(table::header_checksum(&hdr));
+    let got = validate_bytes(&mut hdr, t.array_bytes()).unwrap();
+    assert_eq!(got.len(), n);
+    assert!(got
+        .iter()
+        .all(|e| table::Probe::of(e) == table::Probe::default()));
+}
+
+#[test]
+fn probe_records_are_checked() {
+    let t = sample();
+    let bridge = t
+        .buf
+        .iter()
+        .position(|e| e.flags.get() & abi::F_BRIDGE != 0)
+        .unwrap();
+    let leaf = t
+        .buf
+        .iter()
+        .position(|e| e.flags.get() & abi::F_BRIDGE == 0)
+        .unwrap();
+    let damaged = |idx: usize, f: &dyn Fn(&mut PciDevSer)| {
+        let mut t = sample();
+        f(&mut t.buf[idx]);
+        let n = t.hdr.count.get() as usize;
+        let (mut hdr, entries) = (t.hdr, t.buf[..n].to_vec());
+        table::seal(&mut hdr, &entries);
+        validate_bytes(&mut hdr, t.array_bytes())
+    };
+    assert_eq!(
+        damaged(leaf, &|e| e.bar_order[3] = 64),
+        Err(Invalid::Probe(leaf))
+    );
+    assert_eq!(
+        damaged(leaf, &|e| e.probe |= abi::P_IO_WINDOW),
+        Err(Invalid::Probe(leaf))
+    );
+    // Without P_SIZED the whole record is dropped at read, not trusted.
+    let got = damaged(bridge, &|e| e.probe = abi::P_PREF_WINDOW).unwrap();
+    assert_eq!(table::Probe::of(&got[bridge]), table::Probe::default());
+    let got = damaged(leaf, &|e| e.probe = abi::P_INTX_BROKEN).unwrap();
+    assert_eq!(table::Probe::of(&got[leaf]), table::Probe::default());
+    // Bits a later kernel defines are ignored, as are the reserved bytes.
+    let got = damaged(leaf, &|e| {
+        e.probe |= 0x80;
+        e.reserved = [0x5a; 8];
+    })
+    .unwrap();
+    assert_eq!(got[leaf].probe, abi::P_SIZED);
+    assert_eq!(got[leaf].reserved, [0; 8]);
+}
+
+#[test]
+fn bar_masks_match_what_sizing_reads() {
+    use table::{bar_masks, check_bars, Probe};
+    // BAR 0: 64-bit prefetchable 16 KiB at 0x8_0000_4000; BAR 2: I/O 32
+    // bytes at 0xc040; BAR 3: 32-bit 1 MiB at 0xfe00_0000; ROM 256 KiB.
+    let bars = [0x0000_400c, 0x8, 0xc041, 0xfe00_0000, 0, 0];
+    let p = Probe {
+        bar_order: [14, 0, 5, 20, 0, 0, 18],
+        flags: abi::P_SIZED,
+    };
+    assert_eq!(check_bars(&p, &bars, Some(0xfd00_0000)), Ok(()));
+    let mut masks = [0x5a5a_5a5a; 6];
+    let rom = bar_masks(&p, &bars, &mut masks);
+    assert_eq!(
+        masks,
+        [0xffff_c00c, 0xffff_ffff, 0xffff_ffe1, 0xfff0_0000, 0, 0]
+    );
+    assert_eq!(rom, 0xfffc_0000);
+    // Misaligned, a size on an upper half, on a missing BAR, on the ROM of
+    // a header without one, a 32-bit BAR of 4 GiB.
+    let mut bad = p;
+    bad.bar_order[3] = 26;
+    assert_eq!(check_bars(&bad, &bars, Some(0)), Err(3));
+    let mut bad = p;
+    bad.bar_order[1] = 12;
+    assert_eq!(check_bars(&bad, &bars, Some(0)), Err(0));
+    assert_eq!(check_bars(&p, &bars[..2], Some(0)), Err(2));
+    assert_eq!(check_bars(&p, &bars, None), Err(6));
+    let mut bad = p;
+    bad.bar_order[3] = 32;
+    assert_eq!(check_bars(&bad, &bars, Some(0)), Err(3));
+    // A 64-bit BAR larger than 4 GiB.
+    let big = Probe {
+        bar_order: [34, 0, 0, 0, 0, 0, 0],
+        flags: abi::P_SIZED,
+    };
+    let bars = [0x0000_000c, 0x4, 0, 0, 0, 0];
+    assert_eq!(check_bars(&big, &bars, None), Ok(()));
+    let mut masks = [0; 6];
+    assert_eq!(bar_masks(&big, &bars, &mut masks), 0);
+    assert_eq!(masks[..2], [0x0000_000c, 0xffff_fffc]);
+    assert_eq!(
+        check_bars(&big, &[0x4000_000c, 0x4, 0, 0, 0, 0], None),
+        Err(0)
+    );
 }
 
 #[test]
@@ -215,19 +357,19 @@ fn whole_array_crc_without_entry_sum_is_still_read() {
     hdr.incompat.set(0);
     hdr.checksum.set(table::crc32c(t.buf[..n].as_bytes()));
     hdr.header_checksum.set(table::header_checksum(&hdr));
-    let mut bytes = t.array_bytes().to_vec();
-    let got = table::validate(&mut hdr, &mut bytes).unwrap().to_vec();
+    let bytes = t.array_bytes().to_vec();
+    let got = validate_bytes(&mut hdr, &bytes).unwrap().to_vec();
     assert_eq!(got, t.buf[..n]);
     // Resealed with the per-entry sum, which later changes keep current.
     assert_ne!(hdr.incompat.get() & abi::INCOMPAT_ENTRY_SUM, 0);
     assert_eq!(hdr.checksum.get(), table::checksum(&t.buf[..n]));
-    table::validate(&mut hdr, &mut bytes).unwrap();
+    validate_bytes(&mut hdr, &bytes).unwrap();
     // The other way round fails: the sum is not a whole-array CRC.
     let mut hdr = t.hdr;
     hdr.incompat.set(0);
     hdr.header_checksum.set(table::header_checksum(&hdr));
     assert!(matches!(
-        table::validate(&mut hdr, &mut t.array_bytes().to_vec()),
+        validate_bytes(&mut hdr, t.array_bytes()),
         Err(Invalid::Checksum(..))
     ));
 }
@@ -241,21 +383,21 @@ fn feature_bits_follow_the_rules() {
     hdr.compat.set(0x8000_0001);
     hdr.reserved = [0x5a; 24];
     reseal(&mut hdr);
-    table::validate(&mut hdr, &mut t.array_bytes().to_vec()).unwrap();
+    validate_bytes(&mut hdr, t.array_bytes()).unwrap();
     // Unknown incompat bits refuse the data.
     let mut hdr = t.hdr;
     hdr.incompat.set(0x4);
     reseal(&mut hdr);
     assert_eq!(
-        table::validate(&mut hdr, &mut t.array_bytes().to_vec()),
+        validate_bytes(&mut hdr, t.array_bytes()),
         Err(Invalid::Incompat(0x4))
     );
-    // Smaller entries than this kernel's are refused.
+    // Entries smaller than the first format's are refused.
     let mut hdr = t.hdr;
     hdr.entry_size.set(24);
     reseal(&mut hdr);
     assert!(matches!(
-        table::validate(&mut hdr, &mut t.array_bytes().to_vec()),
+        validate_bytes(&mut hdr, t.array_bytes()),
         Err(Invalid::EntrySize(24))
     ));
 }
@@ -487,7 +629,7 @@ fn validator_takes_short_allocation_without_panic() {
     let bytes = t.array_bytes();
     for cut in 0..bytes.len() {
         let mut hdr = t.hdr;
-        let _ = table::validate(&mut hdr, &mut bytes[..cut].to_vec());
+        let _ = validate_bytes(&mut hdr, &bytes[..cut]);
     }
 }
 

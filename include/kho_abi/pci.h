@@ -38,8 +38,9 @@
  *   get wrong; a reader refuses the whole table if it finds an @incompat
  *   bit it does not know.
  * - Entries may grow: a reader accepts any @entry_size of at least
- *   sizeof(struct pci_dev_ser), uses the fields it knows and ignores the
- *   tail of each entry. The checksum covers the whole entries.
+ *   %PCI_DEV_SER_MIN_SIZE, uses the fields it knows, ignores the tail of a
+ *   longer entry and reads the fields missing from a shorter one as zero.
+ *   The checksum covers the whole entries.
  * - Unknown bits in &pci_dev_ser.flags make the entry invalid; a per-entry
  *   datum an older kernel may ignore goes in the entry tail instead.
  */
@@ -57,7 +58,13 @@
  */
 #define PCI_LU_INCOMPAT_ENTRY_SUM	0x00000001U
 
-#define PCI_LU_COMPAT_KNOWN	0
+/*
+ * Entries carry the probe record: &pci_dev_ser.bar_order and
+ * &pci_dev_ser.probe. Without it (an older writer) they read as zero.
+ */
+#define PCI_LU_COMPAT_PROBE	0x00000001U
+
+#define PCI_LU_COMPAT_KNOWN	PCI_LU_COMPAT_PROBE
 #define PCI_LU_INCOMPAT_KNOWN	PCI_LU_INCOMPAT_ENTRY_SUM
 
 /* Room for a driver name and its NUL. */
@@ -67,7 +74,7 @@
  * struct pci_lu_ser - Header of the preserved device table.
  * @magic:      %PCI_LU_SER_MAGIC.
  * @version:    %PCI_LU_SER_VERSION.
- * @entry_size: Size of one entry, at least sizeof(struct pci_dev_ser).
+ * @entry_size: Size of one entry, at least %PCI_DEV_SER_MIN_SIZE.
  * @count:      Number of valid entries.
  * @capacity:   Number of entries the array has room for.
  * @entries:    Physical address of the entry array (0 if @capacity is 0).
@@ -105,6 +112,21 @@ struct pci_lu_ser {
 #define PCI_DEV_SER_F_ALL	(PCI_DEV_SER_F_DIRECT | PCI_DEV_SER_F_BRIDGE | \
 				 PCI_DEV_SER_F_UPSTREAM)
 
+/* BAR 0-5 and the expansion ROM. */
+#define PCI_DEV_SER_BARS	7
+
+/* &pci_dev_ser.probe: the record is valid (the BARs were sized). */
+#define PCI_DEV_SER_P_SIZED		0x01
+/* PCI_COMMAND_INTX_DISABLE is not writable (broken_intx_masking). */
+#define PCI_DEV_SER_P_INTX_BROKEN	0x02
+/* Bridges: an I/O window, a prefetchable window, 64-bit prefetchable. */
+#define PCI_DEV_SER_P_IO_WINDOW		0x04
+#define PCI_DEV_SER_P_PREF_WINDOW	0x08
+#define PCI_DEV_SER_P_PREF_64		0x10
+
+/* Entries of a writer without the probe record had this size. */
+#define PCI_DEV_SER_MIN_SIZE	48
+
 /**
  * struct pci_dev_ser - One preserved device.
  * @segment:  PCI segment (domain) number.
@@ -125,6 +147,14 @@ struct pci_lu_ser {
  *            Until the device finishes, the next kernel lets only that
  *            driver (or an administrator's driver_override) bind it. All
  *            zero in other entries.
+ * @bar_order: With %PCI_DEV_SER_P_SIZED, log2 of the size of BAR 0-5 and
+ *            (index 6) of the expansion ROM, as the previous kernels found
+ *            them; 0 for a BAR that is not implemented and for the upper
+ *            half of a 64-bit BAR. The next kernel takes the sizes from here
+ *            instead of writing all-ones to the BARs of a running device.
+ * @probe:    PCI_DEV_SER_P_* bits: what else probing found, valid with
+ *            %PCI_DEV_SER_P_SIZED; a reader ignores bits it does not know.
+ * @reserved: Zero when written, ignored when read.
  *
  * The entries below a bridge are exactly the entries on its secondary bus
  * whose @upstream is the bridge, so the next kernel can check every
@@ -142,6 +172,9 @@ struct pci_dev_ser {
 	u8 secondary;
 	u8 subordinate;
 	char driver[PCI_DEV_SER_DRIVER_LEN];
+	u8 bar_order[PCI_DEV_SER_BARS];
+	u8 probe;
+	u8 reserved[8];
 } __packed;
 
 static_assert(sizeof(struct pci_lu_ser) == 64);
@@ -150,12 +183,14 @@ static_assert(offsetof(struct pci_lu_ser, checksum) == 24);
 static_assert(offsetof(struct pci_lu_ser, header_checksum) == 28);
 static_assert(offsetof(struct pci_lu_ser, compat) == 32);
 static_assert(offsetof(struct pci_lu_ser, incompat) == 36);
-static_assert(sizeof(struct pci_dev_ser) == 48);
+static_assert(sizeof(struct pci_dev_ser) == 64);
 static_assert(offsetof(struct pci_dev_ser, refcount) == 6);
 static_assert(offsetof(struct pci_dev_ser, class) == 12);
 static_assert(offsetof(struct pci_dev_ser, flags) == 16);
 static_assert(offsetof(struct pci_dev_ser, upstream) == 20);
 static_assert(offsetof(struct pci_dev_ser, secondary) == 22);
 static_assert(offsetof(struct pci_dev_ser, driver) == 24);
+static_assert(offsetof(struct pci_dev_ser, bar_order) == PCI_DEV_SER_MIN_SIZE);
+static_assert(offsetof(struct pci_dev_ser, probe) == 55);
 
 #endif /* _LINUX_KHO_ABI_PCI_H */

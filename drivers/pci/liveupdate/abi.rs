@@ -29,7 +29,10 @@ pub const SER_MAGIC: u32 = 0x554c_4350;
 pub const SER_VERSION: u16 = 2;
 
 /// `PCI_LU_COMPAT_*` bits this kernel knows; unknown ones are ignored.
-pub const COMPAT_KNOWN: u32 = 0;
+pub const COMPAT_KNOWN: u32 = COMPAT_PROBE;
+/// `PCI_LU_COMPAT_PROBE`: entries carry the probe record (`bar_order`,
+/// `probe`), so the next kernel need not write to the device to learn it.
+pub const COMPAT_PROBE: u32 = 1 << 0;
 /// `PCI_LU_INCOMPAT_*` bits this kernel knows; unknown ones refuse the data.
 pub const INCOMPAT_KNOWN: u32 = INCOMPAT_ENTRY_SUM;
 /// `checksum` is the wrapping sum of each entry's CRC32C, so that changes
@@ -47,6 +50,25 @@ pub const F_BRIDGE: u32 = 1 << 1;
 pub const F_UPSTREAM: u32 = 1 << 2;
 /// All defined flags.
 pub const F_ALL: u32 = F_DIRECT | F_BRIDGE | F_UPSTREAM;
+
+/// `PCI_DEV_SER_BARS`: BAR 0-5 and the expansion ROM in `bar_order`.
+pub const BARS: usize = 7;
+/// `PCI_DEV_SER_P_SIZED`: the probe record below is valid.
+pub const P_SIZED: u8 = 1 << 0;
+/// `PCI_DEV_SER_P_INTX_BROKEN`: INTx Disable is not writable.
+pub const P_INTX_BROKEN: u8 = 1 << 1;
+/// `PCI_DEV_SER_P_IO_WINDOW`: the bridge has an I/O window.
+pub const P_IO_WINDOW: u8 = 1 << 2;
+/// `PCI_DEV_SER_P_PREF_WINDOW`: the bridge has a prefetchable window.
+pub const P_PREF_WINDOW: u8 = 1 << 3;
+/// `PCI_DEV_SER_P_PREF_64`: that window takes 64-bit addresses.
+pub const P_PREF_64: u8 = 1 << 4;
+/// Probe bits that only a bridge may have.
+pub const P_WINDOWS: u8 = P_IO_WINDOW | P_PREF_WINDOW | P_PREF_64;
+/// All defined probe bits; unknown ones are ignored.
+pub const P_ALL: u8 = P_SIZED | P_INTX_BROKEN | P_WINDOWS;
+/// Largest `bar_order`: a 64-bit BAR of 2^63 bytes.
+pub const BAR_ORDER_MAX: u8 = 63;
 
 /// `struct pci_lu_ser`: header of the preserved device table.
 #[repr(C, packed)]
@@ -127,12 +149,22 @@ pub struct PciDevSer {
     /// NUL-padded name of the driver bound at preserve, with [`F_DIRECT`];
     /// empty if none was bound.
     pub driver: [u8; DRIVER_LEN],
+    /// With [`P_SIZED`]: log2 of the size of each BAR (index 6: the ROM),
+    /// 0 if the BAR is not implemented or is the upper half of a 64-bit one.
+    pub bar_order: [u8; BARS],
+    /// `P_*` bits: what probing the device found, valid with [`P_SIZED`].
+    pub probe: u8,
+    /// Zero when written, ignored when read.
+    pub reserved: [u8; 8],
 }
 
 /// Size of [`PciLuSer`] in bytes.
 pub const SER_SIZE: usize = core::mem::size_of::<PciLuSer>();
 /// Size of [`PciDevSer`] in bytes.
 pub const DEV_SER_SIZE: usize = core::mem::size_of::<PciDevSer>();
+/// `PCI_DEV_SER_MIN_SIZE`: the smallest entry a reader accepts, the size
+/// before the probe record; the tail of a shorter entry reads as zero.
+pub const DEV_SER_MIN_SIZE: usize = 48;
 
 // The same numbers as the C `static_assert`s.
 const _: () = {
@@ -142,11 +174,13 @@ const _: () = {
     assert!(core::mem::offset_of!(PciLuSer, header_checksum) == 28);
     assert!(core::mem::offset_of!(PciLuSer, compat) == 32);
     assert!(core::mem::offset_of!(PciLuSer, incompat) == 36);
-    assert!(DEV_SER_SIZE == 48);
+    assert!(DEV_SER_SIZE == 64);
     assert!(core::mem::offset_of!(PciDevSer, refcount) == 6);
     assert!(core::mem::offset_of!(PciDevSer, class) == 12);
     assert!(core::mem::offset_of!(PciDevSer, flags) == 16);
     assert!(core::mem::offset_of!(PciDevSer, upstream) == 20);
     assert!(core::mem::offset_of!(PciDevSer, secondary) == 22);
     assert!(core::mem::offset_of!(PciDevSer, driver) == 24);
+    assert!(core::mem::offset_of!(PciDevSer, bar_order) == DEV_SER_MIN_SIZE);
+    assert!(core::mem::offset_of!(PciDevSer, probe) == 55);
 };

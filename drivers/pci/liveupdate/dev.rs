@@ -5,10 +5,12 @@
 //!
 //! C header: [`include/linux/pci.h`](srctree/include/linux/pci.h)
 
+use crate::abi;
 use crate::table::{
     self,
     DevInfo,
-    Node, //
+    Node,
+    Probe, //
 };
 use core::ptr::NonNull;
 use kernel::{
@@ -109,6 +111,144 @@ impl PciDev {
             CStr::from_char_ptr((*drv).name)
         };
         table::driver_name(name.to_bytes()).ok_or(name)
+    }
+
+    /// What probing found, as this kernel holds it: the BAR sizes from
+    /// enumeration (sized, or taken from a record) and the bits the PCI
+    /// core derived by probing. No record before the BARs were sized.
+    pub(crate) fn probe(&self) -> Probe {
+        let d = self.ptr();
+        // SAFETY: `d` is valid (type invariant). The record is written
+        // during enumeration, before the device is added, and afterwards
+        // only under `STATE`, which callers hold (see `Node::info`); the
+        // bit fields do not change after enumeration.
+        unsafe {
+            let lu = &raw const (*d).liveupdate;
+            if !(*lu).bars_sized {
+                return Probe::default();
+            }
+            let bits = [
+                (
+                    bindings::pci_dev::broken_intx_masking_raw(d),
+                    abi::P_INTX_BROKEN,
+                ),
+                (bindings::pci_dev::io_window_raw(d), abi::P_IO_WINDOW),
+                (bindings::pci_dev::pref_window_raw(d), abi::P_PREF_WINDOW),
+                (bindings::pci_dev::pref_64_window_raw(d), abi::P_PREF_64),
+            ];
+            Probe {
+                bar_order: (*lu).bar_order,
+                flags: bits
+                    .iter()
+                    .filter(|(on, _)| *on != 0)
+                    .fold(abi::P_SIZED, |f, (_, bit)| f | bit),
+            }
+        }
+    }
+
+    /// Takes what probing would find from a valid record, so that the PCI
+    /// core does not probe this device by writing to it.
+    ///
+    /// Called from `pci_setup_device()` only, before the device is added.
+    pub(crate) fn adopt_probe(&self, p: &Probe) {
+        let d = self.ptr();
+        let bit = |b: u8| u32::from(p.flags & b != 0);
+        // SAFETY: `d` is valid (type invariant) and being set up: nothing
+        // else reads or writes these fields, or the bit fields' storage.
+        unsafe {
+            let lu = &raw mut (*d).liveupdate;
+            (*lu).bar_order = p.bar_order;
+            (*lu).bars_sized = true;
+            (*lu).probed = true;
+            bindings::pci_dev::set_broken_intx_masking_raw(d, bit(abi::P_INTX_BROKEN));
+            bindings::pci_dev::set_io_window_raw(d, bit(abi::P_IO_WINDOW));
+            bindings::pci_dev::set_pref_window_raw(d, bit(abi::P_PREF_WINDOW));
+            bindings::pci_dev::set_pref_64_window_raw(d, bit(abi::P_PREF_64));
+        }
+    }
+
+    /// Whether [`PciDev::adopt_probe`] took a record for this device.
+    pub(crate) fn probed(&self) -> bool {
+        // SAFETY: `ptr` is valid (type invariant); see `adopt_probe`.
+        unsafe { (*self.ptr()).liveupdate.probed }
+    }
+
+    /// Records the BAR sizes enumeration found in the device's resources,
+    /// unless it has them already. A size that is not a power of two (no
+    /// BAR has one) leaves the device without a record.
+    ///
+    /// Called from `pci_read_bases()` only, before the device is added.
+    pub(crate) fn record_bar_sizes(&self) {
+        let d = self.ptr();
+        let mut order = [0u8; abi::BARS];
+        for (i, o) in order.iter_mut().enumerate() {
+            // CAST: `PCI_ROM_RESOURCE` is 6, the last index.
+            let idx = if i == abi::BARS - 1 {
+                bindings::PCI_ROM_RESOURCE as usize
+            } else {
+                i
+            };
+            // SAFETY: `d` is valid (type invariant); `idx` is below
+            // `DEVICE_COUNT_RESOURCE`; set up by the caller just before.
+            let (flags, start, end) = unsafe {
+                let r = &raw const (*d).resource[idx];
+                ((*r).flags, (*r).start, (*r).end)
+            };
+            if flags == 0 {
+                continue;
+            }
+            match Probe::order(end.wrapping_sub(start).wrapping_add(1)) {
+                Some(n) => *o = n,
+                None => return,
+            }
+        }
+        // SAFETY: As above; nothing else uses the fields yet.
+        unsafe {
+            let lu = &raw mut (*d).liveupdate;
+            if !(*lu).bars_sized {
+                (*lu).bar_order = order;
+                (*lu).bars_sized = true;
+            }
+        }
+    }
+
+    /// Records that standard BAR `bar` now decodes `size` bytes; a size no
+    /// BAR can have drops the record, so the next kernel sizes the BARs.
+    ///
+    /// Callers hold `STATE`, which serialises this with preserve.
+    pub(crate) fn set_bar_size(&self, bar: usize, size: u64) {
+        if bar >= abi::BARS - 1 {
+            return;
+        }
+        // SAFETY: `ptr` is valid (type invariant); the fields are only
+        // written during enumeration and under `STATE`.
+        unsafe {
+            let lu = &raw mut (*self.ptr()).liveupdate;
+            match Probe::order(size) {
+                Some(o) => (*lu).bar_order[bar] = o,
+                None => (*lu).bars_sized = false,
+            }
+        }
+    }
+
+    /// The BAR registers the header has (read, never written), and its ROM
+    /// register if it has one.
+    pub(crate) fn bar_registers(&self) -> ([u32; 6], usize, Option<u32>) {
+        // SAFETY: `ptr` is valid (type invariant); set at creation.
+        let hdr = u32::from(unsafe { (*self.ptr()).hdr_type } & 0x7f);
+        let (n, rom) = match hdr {
+            bindings::PCI_HEADER_TYPE_NORMAL => (6, Some(bindings::PCI_ROM_ADDRESS)),
+            bindings::PCI_HEADER_TYPE_BRIDGE => (2, Some(bindings::PCI_ROM_ADDRESS1)),
+            bindings::PCI_HEADER_TYPE_CARDBUS => (1, None),
+            _ => (0, None),
+        };
+        let mut bars = [0u32; 6];
+        for (i, b) in bars.iter_mut().enumerate().take(n) {
+            // CAST: At most 6 BARs of 4 bytes.
+            let off = bindings::PCI_BASE_ADDRESS_0 + 4 * i as u32;
+            *b = self.config_dword(off).unwrap_or(0);
+        }
+        (bars, n, rom.map(|off| self.config_dword(off).unwrap_or(0)))
     }
 
     /// Whether an administrator set `driver_override` on the device.
@@ -229,8 +369,9 @@ impl PciDev {
 }
 
 impl PciDev {
-    /// The device's address and identity, without its bus range: fields
-    /// set at creation, safe to read with only a device reference.
+    /// The device's address and identity, without its bus range and probe
+    /// record: fields set at creation, safe to read with only a device
+    /// reference.
     ///
     /// The IDs are those the hardware reported at enumeration, before any
     /// fixup (see [`PciDev::read_ids`]).
@@ -257,12 +398,14 @@ impl PciDev {
             class,
             bridge: None,
             upstream: self.upstream().map(|b| b.bdf()),
+            probe: Probe::default(),
         }
     }
 }
 
 impl Node for PciDev {
-    /// Also reads the bus range of a bridge. Callers hold `STATE` for a
+    /// Also reads the bus range of a bridge and the probe record. Callers
+    /// hold `STATE` (which a BAR resize takes to change the record) for a
     /// device not marked removed (preserve): a bridge above it keeps
     /// `subordinate` until that device's removal hook ran, which needs
     /// `STATE`; the device's own `subordinate` stays while its binding is
@@ -282,6 +425,7 @@ impl Node for PciDev {
         // The same IDs the next kernel compares (see `identity`).
         DevInfo {
             bridge,
+            probe: self.probe(),
             ..self.identity()
         }
     }

@@ -135,19 +135,22 @@ impl Outgoing {
         self.parts().ok_or(EIO)
     }
 
-    /// Runs the next kernel's validation on copies of the header and the
-    /// array: `validate` may rewrite what it checks.
+    /// Runs the next kernel's validation on a copy of the header: `validate`
+    /// rewrites the header it checks.
     #[cfg(CONFIG_PCI_LIVEUPDATE_KUNIT_TEST)]
     pub(crate) fn validate(&mut self) -> Result<usize, table::Invalid> {
         let (hdr, _) = PciLuSer::ref_from_prefix(self.hdr.bytes_mut())
             .map_err(|_| table::Invalid::ShortHeader(0))?;
         let mut hdr = *hdr;
-        let mut copy = KVec::new();
-        if let Some(a) = &mut self.array {
-            copy.extend_from_slice(a.bytes_mut(), GFP_KERNEL)
-                .map_err(|_| table::Invalid::ShortHeader(0))?;
-        }
-        table::validate(&mut hdr, &mut copy).map(|e| e.len())
+        let count = table::validate_header(&hdr)?.count;
+        let mut out = KVec::new();
+        out.resize(count, abi::PciDevSer::default(), GFP_KERNEL)
+            .map_err(|_| table::Invalid::NoRoom(count))?;
+        let array = match &mut self.array {
+            Some(a) => a.bytes_mut(),
+            None => &mut [],
+        };
+        table::validate(&mut hdr, array, &mut out).map(|e| e.len())
     }
 
     /// Grows the array to hold at least `need` entries, at least doubling
@@ -220,20 +223,21 @@ unsafe extern "C" fn flb_unpreserve(argp: *mut bindings::liveupdate_flb_op_args)
     }
 }
 
-/// The incoming table: the previous kernel's header and array, restored and
-/// validated, or the reason they were refused.
+/// The incoming table: the previous kernel's header and entries, restored,
+/// validated and copied into this kernel's memory, or the reason they were
+/// refused.
 ///
 /// # Invariants
 ///
-/// In `Valid`, `hdr` and `array` passed [`table::validate`] when this was
-/// built, and since then have only been changed through [`Table`].
+/// In `Valid`, `hdr` and `entries` came out of [`table::validate`] and since
+/// then have only been changed through [`Table`].
 pub(crate) enum Incoming {
     /// Usable handover data.
     Valid {
-        /// The header folio.
-        hdr: Restored,
-        /// The array folio, if the table had one.
-        array: Option<Restored>,
+        /// The header, rewritten to describe `entries`.
+        hdr: PciLuSer,
+        /// The entries, at this kernel's size.
+        entries: KVec<abi::PciDevSer>,
     },
     /// Refused handover data: no device is treated as preserved.
     Refused(table::Invalid),
@@ -244,47 +248,45 @@ impl Incoming {
     ///
     /// The array is restored only once the header, checksum included, is
     /// valid, so a damaged address never makes this kernel take over memory
-    /// it does not own.
+    /// it does not own. Both folios are freed on return: the entries are
+    /// copied, so that entries of any size, older or newer, become this
+    /// kernel's.
     fn restore(phys: u64) -> Self {
         match Self::try_restore(phys) {
-            // INVARIANT: `try_restore` validated both.
-            Ok((hdr, array)) => Incoming::Valid { hdr, array },
+            // INVARIANT: `try_restore` returns what `validate` produced.
+            Ok((hdr, entries)) => Incoming::Valid { hdr, entries },
             Err(why) => Incoming::Refused(why),
         }
     }
 
-    fn try_restore(phys: u64) -> Result<(Restored, Option<Restored>), table::Invalid> {
-        let mut hdr = Restored::restore(phys).ok_or(table::Invalid::ShortHeader(0))?;
+    fn try_restore(phys: u64) -> Result<(PciLuSer, KVec<abi::PciDevSer>), table::Invalid> {
+        let hdr = Restored::restore(phys).ok_or(table::Invalid::ShortHeader(0))?;
         let len = hdr.bytes().len();
-        let (h, _) = PciLuSer::mut_from_prefix(hdr.bytes_mut())
+        let (h, _) = PciLuSer::read_from_prefix(hdr.bytes())
             .map_err(|_| table::Invalid::ShortHeader(len))?;
-        let shape = table::validate_header(h)?;
-        let mut array = if shape.capacity == 0 {
+        let mut h = h;
+        let shape = table::validate_header(&h)?;
+        let array = if shape.capacity == 0 {
             None
         } else {
             Some(Restored::restore(h.entries.get()).ok_or(table::Invalid::ArrayAddress)?)
         };
-        // This kernel owns both folios now; validation may compact entries
-        // of a larger size in place.
-        table::validate(h, array.as_mut().map_or(&mut [], |a| a.bytes_mut()))?;
-        Ok((hdr, array))
+        let bytes = array.as_ref().map_or(&[][..], |a| a.bytes());
+        // Bounded by what the array can hold: a larger count is refused by
+        // `validate` before it needs the room.
+        let room = shape.count.min(bytes.len() / abi::DEV_SER_MIN_SIZE);
+        let mut entries = KVec::new();
+        entries
+            .resize(room, abi::PciDevSer::default(), GFP_KERNEL)
+            .map_err(|_| table::Invalid::NoRoom(shape.count))?;
+        table::validate(&mut h, bytes, &mut entries)?;
+        Ok((h, entries))
     }
 
     /// A view of the table; `EINVAL` if the data was refused.
     pub(crate) fn table(&mut self) -> Result<Table<'_>> {
-        let Incoming::Valid { hdr, array } = self else {
+        let Incoming::Valid { hdr, entries } = self else {
             return Err(EINVAL);
-        };
-        let (hdr, _) = PciLuSer::mut_from_prefix(hdr.bytes_mut()).map_err(|_| EIO)?;
-        // CAST: Validated at restore: the capacity fits in the array.
-        let cap = hdr.capacity.get() as usize;
-        let entries = match array {
-            Some(a) => {
-                <[abi::PciDevSer]>::mut_from_prefix_with_elems(a.bytes_mut(), cap)
-                    .map_err(|_| EIO)?
-                    .0
-            }
-            None => &mut [],
         };
         Table::new(hdr, entries).ok_or(EIO)
     }

@@ -30,6 +30,18 @@ void pci_liveupdate_late_init(void);
 /* pci_setup_device(): mark an incoming device, check its identity. */
 void pci_liveupdate_setup_device(struct pci_dev *dev);
 
+/*
+ * pci_read_bases(): the sizing masks of an incoming device's BARs from its
+ * record (false: size them); afterwards, record the sizes found.
+ */
+bool pci_liveupdate_bar_masks(struct pci_dev *dev, unsigned int howmany,
+			      u32 *sizes, u32 *rom);
+void pci_liveupdate_bars_read(struct pci_dev *dev);
+/* INTx masking and bridge windows were taken from the record: no probing. */
+bool pci_liveupdate_probed(struct pci_dev *dev);
+/* pci_rebar_set_size(): BAR @bar now decodes @size bytes. */
+void pci_liveupdate_bar_resized(struct pci_dev *dev, int bar, u64 size);
+
 /* pci_destroy_dev(): a preserved device leaves the bus. */
 void pci_liveupdate_remove_device(struct pci_dev *dev);
 
@@ -90,6 +102,19 @@ bool pci_liveupdate_found_incoming(u32 segment, u16 bdf);
 #else /* CONFIG_PCI_LIVEUPDATE */
 
 static inline void pci_liveupdate_setup_device(struct pci_dev *dev) {}
+static inline bool pci_liveupdate_bar_masks(struct pci_dev *dev,
+					    unsigned int howmany, u32 *sizes,
+					    u32 *rom)
+{
+	return false;
+}
+static inline void pci_liveupdate_bars_read(struct pci_dev *dev) {}
+static inline bool pci_liveupdate_probed(struct pci_dev *dev)
+{
+	return false;
+}
+static inline void pci_liveupdate_bar_resized(struct pci_dev *dev, int bar,
+					      u64 size) {}
 static inline void pci_liveupdate_remove_device(struct pci_dev *dev) {}
 static inline void pci_liveupdate_freeze(struct pci_dev *dev) {}
 static inline bool pci_liveupdate_is_outgoing(struct pci_dev *dev)

@@ -125,12 +125,6 @@ impl Restored {
         // folio this value keeps alive.
         unsafe { core::slice::from_raw_parts(self.ptr.as_ptr(), self.size) }
     }
-
-    /// The memory as mutable bytes.
-    pub(crate) fn bytes_mut(&mut self) -> &mut [u8] {
-        // SAFETY: As in `bytes`; `&mut self` makes this the only reference.
-        unsafe { core::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.size) }
-    }
 }
 
 impl Drop for Restored {

@@ -911,10 +911,22 @@ pub unsafe extern "C" fn pci_liveupdate_setup_device(dev: *mut bindings::pci_dev
         .incoming()
         .and_then(|t| t.find(info.segment, info.bdf).copied());
     let same_id = entry.as_ref().is_some_and(|e| info.same_identity(e));
-    let same = same_id
+    let same_place = same_id
         && entry
             .as_ref()
             .is_some_and(|e| table::same_place(e, upstream, buses));
+    // A probe record must fit the BARs as found, or this is not the device
+    // as it was preserved: its sizes would claim the wrong ranges.
+    let probe = entry
+        .as_ref()
+        .map(table::Probe::of)
+        .filter(|p| p.is_valid());
+    let bars = pdev.bar_registers();
+    let misfit = match probe {
+        Some(p) if same_place => table::check_bars(&p, &bars.0[..bars.1], bars.2).err(),
+        _ => None,
+    };
+    let same = same_place && misfit.is_none();
     // Bus Master found set is kept only on a preserved device whose IOMMU
     // was handed over: anything else could DMA where it must not.
     let stop = if !bm {
@@ -950,6 +962,9 @@ pub unsafe extern "C" fn pci_liveupdate_setup_device(dev: *mut bindings::pci_dev
     if same {
         // SAFETY: As above.
         unsafe { (*lu).incoming = true };
+        if let Some(p) = probe {
+            pdev.adopt_probe(&p);
+        }
         if table::is_direct(&e) {
             dev_info!(
                 pdev.as_dev(),
@@ -969,6 +984,19 @@ pub unsafe extern "C" fn pci_liveupdate_setup_device(dev: *mut bindings::pci_dev
             info.device,
             info.class
         );
+    } else if let Some(i) = misfit {
+        let reg = if i < bars.1 {
+            bars.0[i]
+        } else {
+            bars.2.unwrap_or(0)
+        };
+        dev_warn!(
+            pdev.as_dev(),
+            "BAR {} (register {:#010x}) does not fit the size 2^{} recorded when it was preserved; not treated as preserved\n",
+            i,
+            reg,
+            e.bar_order[i]
+        );
     } else {
         let (sec, sub) = buses.unwrap_or((0, 0));
         dev_warn!(
@@ -987,6 +1015,93 @@ pub unsafe extern "C" fn pci_liveupdate_setup_device(dev: *mut bindings::pci_dev
         let drained = state.release_incoming(info.segment, info.bdf);
         drop(state);
         put_incoming(drained.unwrap_or(false));
+    }
+}
+
+/// PCI core hook from `pci_read_bases()`: the sizing masks of the BARs of
+/// an incoming device with a probe record, which `pci_setup_device()`
+/// checked against its BARs, as if all-ones had been written and read
+/// back. Returns `false`, and the caller sizes the BARs by writing, for any
+/// other device.
+///
+/// # Safety
+///
+/// `dev` must be a valid `struct pci_dev` being set up; `sizes` must have
+/// room for `howmany` values, and `rom` must be NULL or valid for writes.
+#[export]
+pub unsafe extern "C" fn pci_liveupdate_bar_masks(
+    dev: *mut bindings::pci_dev,
+    howmany: c_uint,
+    sizes: *mut u32,
+    rom: *mut u32,
+) -> bool {
+    // SAFETY: Valid (function contract).
+    let Some(pdev) = (unsafe { entry_dev(dev) }) else {
+        return false;
+    };
+    if !pdev.probed() || sizes.is_null() {
+        return false;
+    }
+    let p = pdev.probe();
+    let (bars, n, _) = pdev.bar_registers();
+    // CAST: `howmany` is at most `PCI_STD_NUM_BARS`, asserted by the caller.
+    let n = n.min(howmany as usize);
+    // SAFETY: `sizes` has room for `howmany >= n` values (function contract).
+    let out = unsafe { core::slice::from_raw_parts_mut(sizes, n) };
+    let rom_mask = table::bar_masks(&p, &bars[..n], out);
+    if !rom.is_null() {
+        // SAFETY: Valid for writes when not NULL (function contract).
+        unsafe { *rom = rom_mask };
+    }
+    true
+}
+
+/// PCI core hook at the end of `pci_read_bases()`: records the BAR sizes
+/// found, which a preserve of the device hands to the next kernel.
+///
+/// # Safety
+///
+/// `dev` must be a valid `struct pci_dev` being set up.
+#[export]
+pub unsafe extern "C" fn pci_liveupdate_bars_read(dev: *mut bindings::pci_dev) {
+    // SAFETY: Valid (function contract).
+    if let Some(pdev) = unsafe { entry_dev(dev) } {
+        pdev.record_bar_sizes();
+    }
+}
+
+/// PCI core hook from `pci_setup_device()`: whether INTx masking and the
+/// bridge windows of `dev` came from its probe record, so the PCI core
+/// must not probe them by writing.
+///
+/// # Safety
+///
+/// `dev` must be a valid `struct pci_dev` being set up.
+#[export]
+pub unsafe extern "C" fn pci_liveupdate_probed(dev: *mut bindings::pci_dev) -> bool {
+    // SAFETY: Valid (function contract).
+    unsafe { entry_dev(dev) }.is_some_and(|pdev| pdev.probed())
+}
+
+/// PCI core hook from `pci_rebar_set_size()`: a Resizable BAR changed size,
+/// so a later preserve must record the new one.
+///
+/// # Safety
+///
+/// `dev` must be a valid `struct pci_dev` the caller holds a reference to.
+#[export]
+pub unsafe extern "C" fn pci_liveupdate_bar_resized(
+    dev: *mut bindings::pci_dev,
+    bar: c_int,
+    size: u64,
+) {
+    // SAFETY: Valid (function contract).
+    let Some(pdev) = (unsafe { entry_dev(dev) }) else {
+        return;
+    };
+    if let Ok(bar) = usize::try_from(bar) {
+        let _guard = STATE.lock();
+        pdev.set_bar_size(bar, size);
     }
 }
 

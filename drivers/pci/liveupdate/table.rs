@@ -22,7 +22,6 @@ use zerocopy::{
         U32,
         U64, //
     },
-    FromBytes,
     IntoBytes, //
 };
 
@@ -84,6 +83,153 @@ pub struct DevInfo {
     pub bridge: Option<(u8, u8)>,
     /// BDF of the upstream bridge, `None` on a root bus.
     pub upstream: Option<u16>,
+    /// What probing the device found.
+    pub probe: Probe,
+}
+
+/// What probing a device found, recorded at preserve so that the next
+/// kernel learns it without writing to the running device.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Probe {
+    /// log2 of the size of BAR 0-5 and (index 6) the ROM, 0 if none.
+    pub bar_order: [u8; abi::BARS],
+    /// `abi::P_*` bits; without [`abi::P_SIZED`] there is no record.
+    pub flags: u8,
+}
+
+impl Probe {
+    /// The record of an entry.
+    pub fn of(e: &PciDevSer) -> Self {
+        Probe {
+            bar_order: e.bar_order,
+            flags: e.probe,
+        }
+    }
+
+    /// Whether there is a record.
+    pub fn is_valid(&self) -> bool {
+        self.flags & abi::P_SIZED != 0
+    }
+
+    /// log2 of `size` if it is a BAR size (a power of two from 2 to 2^63).
+    pub fn order(size: u64) -> Option<u8> {
+        // CAST: `trailing_zeros` of a `u64` is at most 64.
+        (size.is_power_of_two() && size > 1).then(|| size.trailing_zeros() as u8)
+    }
+}
+
+/// `PCI_ROM_ADDRESS_MASK`.
+const ROM_ADDRESS_MASK: u32 = !0x7ff;
+
+/// How a BAR register decodes, from its low bits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BarKind {
+    Io,
+    Mem32,
+    Mem64,
+}
+
+fn bar_kind(v: u32) -> BarKind {
+    if v & 1 != 0 {
+        BarKind::Io
+    } else if v & 0x6 == 0x4 {
+        BarKind::Mem64
+    } else {
+        BarKind::Mem32
+    }
+}
+
+/// Low bits of a BAR that hold its type, not its address.
+fn bar_flag_bits(kind: BarKind) -> u32 {
+    if kind == BarKind::Io {
+        0x3
+    } else {
+        0xf
+    }
+}
+
+/// The mask of an address `order` bits aligned.
+fn size_mask(order: u8) -> u64 {
+    !((1u64 << order) - 1)
+}
+
+/// Fills `masks` with what writing all-ones to each of the BARs whose
+/// current values are `bars` would read back, and returns the same for
+/// the ROM: the sizing result the PCI core needs, derived from the record
+/// instead of from writes to a running device. [`check_bars`] must have
+/// accepted the record for these values.
+pub fn bar_masks(p: &Probe, bars: &[u32], masks: &mut [u32]) -> u32 {
+    let mut i = 0;
+    while i < bars.len().min(masks.len()) {
+        let order = p.bar_order[i];
+        if order == 0 {
+            masks[i] = 0;
+            i += 1;
+            continue;
+        }
+        let kind = bar_kind(bars[i]);
+        let mask = size_mask(order);
+        // CAST: The low half of the mask; the high half goes below.
+        masks[i] = (mask as u32) | (bars[i] & bar_flag_bits(kind));
+        if kind == BarKind::Mem64 && i + 1 < masks.len() {
+            masks[i + 1] = (mask >> 32) as u32;
+            i += 1;
+        }
+        i += 1;
+    }
+    match p.bar_order[abi::BARS - 1] {
+        0 => 0,
+        // CAST: A ROM mask has 32 bits (its order is checked below 32).
+        o => size_mask(o) as u32 & ROM_ADDRESS_MASK,
+    }
+}
+
+/// Checks a record against the BAR registers as found: each address is
+/// aligned to the recorded size, a 64-bit BAR's upper half has no size of
+/// its own, and no size is recorded for a BAR the header does not have.
+/// `bars` holds the header's BARs, `rom` its ROM register if it has one.
+/// Returns the index of the first BAR that disagrees (6: the ROM).
+pub fn check_bars(p: &Probe, bars: &[u32], rom: Option<u32>) -> Result<(), usize> {
+    let orders = &p.bar_order;
+    if let Some(i) = (bars.len()..abi::BARS - 1).find(|&i| orders[i] != 0) {
+        return Err(i);
+    }
+    let mut i = 0;
+    while i < bars.len() {
+        let order = orders[i];
+        if order == 0 {
+            i += 1;
+            continue;
+        }
+        let v = bars[i];
+        let kind = bar_kind(v);
+        let (addr, min, max) = match kind {
+            BarKind::Io => (u64::from(v & !0x3), 2, 31),
+            BarKind::Mem32 => (u64::from(v & !0xf), 4, 31),
+            BarKind::Mem64 => {
+                if i + 1 >= bars.len() || orders[i + 1] != 0 {
+                    return Err(i);
+                }
+                (u64::from(v & !0xf) | u64::from(bars[i + 1]) << 32, 4, 63)
+            }
+        };
+        if !(min..=max).contains(&order) || addr & !size_mask(order) != 0 {
+            return Err(i);
+        }
+        i += if kind == BarKind::Mem64 { 2 } else { 1 };
+    }
+    let order = orders[abi::BARS - 1];
+    let rom_ok = match rom {
+        _ if order == 0 => true,
+        None => false,
+        Some(v) => {
+            (11..=31).contains(&order) && u64::from(v & ROM_ADDRESS_MASK) & !size_mask(order) == 0
+        }
+    };
+    if !rom_ok {
+        return Err(abi::BARS - 1);
+    }
+    Ok(())
 }
 
 impl DevInfo {
@@ -135,8 +281,23 @@ impl DevInfo {
             secondary: sec,
             subordinate: sub,
             driver: driver.copied().unwrap_or(NO_DRIVER),
+            ..probe_fields(&self.probe, self.bridge.is_some())
         }
     }
+}
+
+/// An entry holding only a probe record: none if it is not valid, without
+/// window bits if the device is not a bridge.
+fn probe_fields(p: &Probe, bridge: bool) -> PciDevSer {
+    let mut e = PciDevSer::default();
+    if p.is_valid() {
+        e.bar_order = p.bar_order;
+        e.probe = p.flags & abi::P_ALL;
+        if !bridge {
+            e.probe &= !abi::P_WINDOWS;
+        }
+    }
+    e
 }
 
 /// Upstream bridge BDF recorded in `e`, if any.
@@ -355,8 +516,9 @@ pub fn init_header(hdr: &mut PciLuSer) {
     *hdr = PciLuSer {
         magic: U32::new(abi::SER_MAGIC),
         version: U16::new(abi::SER_VERSION),
-        // CAST: The entry size is 48, asserted in `abi`.
+        // CAST: The entry size is 64, asserted in `abi`.
         entry_size: U16::new(abi::DEV_SER_SIZE as u16),
+        compat: U32::new(abi::COMPAT_PROBE),
         ..PciLuSer::default()
     };
     seal(hdr, &[]);
@@ -681,7 +843,7 @@ pub enum Invalid {
     Magic(u32),
     /// Unknown version.
     Version(u16),
-    /// Entry size is below this kernel's.
+    /// Entry size is below the smallest one ever written.
     EntrySize(u16),
     /// Feature bits this kernel does not know and must not ignore.
     Incompat(u32),
@@ -706,6 +868,10 @@ pub enum Invalid {
     Driver(usize),
     /// Bridge at this index has impossible bus numbers.
     BusRange(usize),
+    /// Entry at this index has an impossible probe record.
+    Probe(usize),
+    /// The caller's buffer cannot hold this many entries.
+    NoRoom(usize),
     /// Entry at this index names an upstream bridge that is not in the table
     /// or whose secondary bus is not the entry's bus.
     Upstream(usize),
@@ -725,7 +891,11 @@ impl fmt::Display for Invalid {
             Invalid::Magic(m) => write!(f, "bad magic {m:#x}"),
             Invalid::Version(v) => write!(f, "unknown version {v}"),
             Invalid::EntrySize(s) => {
-                write!(f, "entry size {s}, expected at least {}", abi::DEV_SER_SIZE)
+                write!(
+                    f,
+                    "entry size {s}, expected at least {}",
+                    abi::DEV_SER_MIN_SIZE
+                )
             }
             Invalid::Incompat(bits) => write!(f, "unknown incompatible features {bits:#x}"),
             Invalid::HeaderChecksum(have, want) => {
@@ -745,6 +915,8 @@ impl fmt::Display for Invalid {
             Invalid::Flags(i) => write!(f, "entry {i} has invalid flags"),
             Invalid::Driver(i) => write!(f, "entry {i} has an invalid driver name"),
             Invalid::BusRange(i) => write!(f, "bridge entry {i} has an invalid bus range"),
+            Invalid::Probe(i) => write!(f, "entry {i} has an invalid probe record"),
+            Invalid::NoRoom(n) => write!(f, "no room to read {n} entries"),
             Invalid::Upstream(i) => write!(f, "entry {i} names a missing upstream bridge"),
             Invalid::Refcount(i, have, want) => {
                 write!(
@@ -772,7 +944,7 @@ pub struct Shape {
     pub count: usize,
     /// Number of entries the array has room for.
     pub capacity: usize,
-    /// Bytes per entry in the array, at least [`abi::DEV_SER_SIZE`].
+    /// Bytes per entry in the array, at least [`abi::DEV_SER_MIN_SIZE`].
     pub stride: usize,
 }
 
@@ -788,7 +960,7 @@ pub fn validate_header(hdr: &PciLuSer) -> Result<Shape, Invalid> {
         return Err(Invalid::Version(hdr.version.get()));
     }
     let stride = usize::from(hdr.entry_size.get());
-    if stride < abi::DEV_SER_SIZE {
+    if stride < abi::DEV_SER_MIN_SIZE {
         return Err(Invalid::EntrySize(hdr.entry_size.get()));
     }
     let sum = header_checksum(hdr);
@@ -817,45 +989,63 @@ pub fn validate_header(hdr: &PciLuSer) -> Result<Shape, Invalid> {
 /// Validates handed-over data before anything uses it.
 ///
 /// `hdr` is the header and `array` the whole preserved allocation of the
-/// entry array (empty if there is none). Entries larger than this kernel's
-/// are compacted in place to the known fields and the header is rewritten
-/// to describe the result, so the table can be used with [`Table`]. On
-/// success returns the valid, sorted and consistent entries. On failure
-/// `array` may have been compacted but `hdr` is unchanged.
+/// entry array (empty if there is none). The entries are copied into `out`
+/// with this kernel's size: the fields a shorter entry lacks read as zero,
+/// the tail of a longer one is dropped, and so is a probe record the header
+/// does not announce. On success returns the copied entries, valid, sorted
+/// and consistent, and rewrites `hdr` to describe exactly them (entry size,
+/// capacity equal to count, checksums); `hdr` is unchanged on failure.
 pub fn validate<'b>(
     hdr: &mut PciLuSer,
-    array: &'b mut [u8],
+    array: &[u8],
+    out: &'b mut [PciDevSer],
 ) -> Result<&'b mut [PciDevSer], Invalid> {
     let shape = validate_header(hdr)?;
-    let over = || Invalid::CapacityOverAllocation(hdr.capacity.get(), array.len());
     let fits = shape
         .capacity
         .checked_mul(shape.stride)
         .is_some_and(|bytes| bytes <= array.len());
     if !fits {
-        return Err(over());
+        return Err(Invalid::CapacityOverAllocation(
+            hdr.capacity.get(),
+            array.len(),
+        ));
     }
     let used = shape.count * shape.stride;
     let sum = array_checksum(&array[..used], shape.stride, hdr.incompat.get());
     if sum != hdr.checksum.get() {
         return Err(Invalid::Checksum(hdr.checksum.get(), sum));
     }
-    if shape.stride > abi::DEV_SER_SIZE {
-        // Keep the fields this kernel knows; the tails are ignored.
-        for i in 1..shape.count {
-            let from = i * shape.stride;
-            array.copy_within(from..from + abi::DEV_SER_SIZE, i * abi::DEV_SER_SIZE);
+    let entries = out
+        .get_mut(..shape.count)
+        .ok_or(Invalid::NoRoom(shape.count))?;
+    let keep = shape.stride.min(abi::DEV_SER_SIZE);
+    let probed = hdr.compat.get() & abi::COMPAT_PROBE != 0;
+    for (i, e) in entries.iter_mut().enumerate() {
+        let src = array.get(i * shape.stride..).unwrap_or_default();
+        let mut raw = [0u8; abi::DEV_SER_SIZE];
+        for (j, b) in raw.iter_mut().enumerate().take(keep) {
+            *b = src.get(j).copied().unwrap_or(0);
         }
+        *e = zerocopy::transmute!(raw);
+        e.reserved = [0; 8];
+        if !probed || e.probe & abi::P_SIZED == 0 {
+            e.bar_order = [0; abi::BARS];
+            e.probe = 0;
+        }
+        // Bits a later kernel defined: ignored, as the ABI says.
+        e.probe &= abi::P_ALL;
     }
-    let (entries, _) = <[PciDevSer]>::mut_from_prefix_with_elems(array, shape.count)
-        .map_err(|_| Invalid::CapacityOverAllocation(hdr.capacity.get(), 0))?;
     check_entries(entries)?;
-    if shape.stride > abi::DEV_SER_SIZE || hdr.incompat.get() & abi::INCOMPAT_ENTRY_SUM == 0 {
-        // Later changes keep a per-entry sum of this kernel's entries.
-        // CAST: The entry size is 48, asserted in `abi`.
-        hdr.entry_size = U16::new(abi::DEV_SER_SIZE as u16);
-        seal(hdr, entries);
+    // CAST: The entry size is 64, asserted in `abi`.
+    hdr.entry_size = U16::new(abi::DEV_SER_SIZE as u16);
+    // CAST: At most the validated capacity, a `u32`.
+    hdr.capacity = U32::new(shape.count as u32);
+    if shape.count == 0 {
+        hdr.entries = U64::new(0);
     }
+    hdr.compat = U32::new((hdr.compat.get() & abi::COMPAT_KNOWN) | abi::COMPAT_PROBE);
+    seal(hdr, entries);
     Ok(entries)
 }
 
@@ -903,6 +1093,15 @@ fn check_entry(i: usize, e: &PciDevSer) -> Result<(), Invalid> {
     let named = e.driver.iter().any(|&b| b != 0);
     if e.driver[abi::DRIVER_LEN - 1] != 0 || (named && !is_direct(e)) {
         return Err(Invalid::Driver(i));
+    }
+    let sized = e.probe & abi::P_SIZED != 0;
+    let bad_order = e
+        .bar_order
+        .iter()
+        .any(|&o| o > abi::BAR_ORDER_MAX || (o != 0 && !sized));
+    let bad_window = e.probe & abi::P_WINDOWS != 0 && flags & abi::F_BRIDGE == 0;
+    if bad_order || bad_window || (!sized && e.probe != 0) {
+        return Err(Invalid::Probe(i));
     }
     Ok(())
 }

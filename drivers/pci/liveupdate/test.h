@@ -42,6 +42,8 @@ int pci_liveupdate_test_fuzz(u64 seed, u32 variants, bool reseal, u32 *stats);
 #define PCI_LU_TEST_CORRUPT_HEADER	10 /* damage the array address only */
 #define PCI_LU_TEST_FORCE_ACS_QUIRK	11 /* next preserve sees an ACS quirk */
 #define PCI_LU_TEST_LEAK		12 /* leak 64 bytes, for kmemleak's test */
+#define PCI_LU_TEST_OLD_FORMAT		13 /* at the kexec, rewrite as a writer
+					    * without probe records did */
 
 /*
  * Boot parameter pci_liveupdate_test.fail_retrieve=1: the FLB retrieve of the
@@ -57,6 +59,12 @@ int pci_liveupdate_test_inject(u32 fault);
  * fixed), so the next kernel finds a different identity at its address.
  */
 int pci_liveupdate_test_mismatch(struct pci_dev *dev);
+
+/*
+ * Record a size for the first sized BAR of @dev that its address does not
+ * fit (checksums fixed): the next kernel must not take it as preserved.
+ */
+int pci_liveupdate_test_misfit(struct pci_dev *dev);
 
 /*
  * What the component knows of @dev: @path is set if the incoming table has

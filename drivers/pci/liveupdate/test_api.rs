@@ -151,7 +151,7 @@ fn drains(hdr: &abi::PciLuSer, entries: &[abi::PciDevSer]) -> Result<bool> {
 }
 
 /// Runs the incoming validator on `variants` randomly damaged copies of the
-/// incoming table (header and whole array as handed over), seeded by
+/// incoming table (its header and entries as this kernel holds them), seeded by
 /// `seed`, and counts the outcomes into `stats` (tried, refused, still
 /// valid with the same entries, valid with other entries, valid but not
 /// drained by finishing every direct entry). With `reseal`, only the used
@@ -187,6 +187,10 @@ pub unsafe extern "C" fn pci_liveupdate_test_fuzz(
         Ok(w) => w,
         Err(e) => return Error::from(e).to_errno(),
     };
+    let mut parsed = KVec::new();
+    if let Err(e) = parsed.resize(orig.len(), abi::PciDevSer::default(), GFP_KERNEL) {
+        return Error::from(e).to_errno();
+    }
     let mut out = [0u32; 5];
     let mut rng = seed | 1;
     let used = orig.len() * abi::DEV_SER_SIZE;
@@ -217,7 +221,7 @@ pub unsafe extern "C" fn pci_liveupdate_test_fuzz(
             }
         }
         out[FUZZ_TRIED] += 1;
-        let e = match table::validate(&mut hdr, &mut work[..len]) {
+        let e = match table::validate(&mut hdr, &work[..len], &mut parsed) {
             Err(_) => {
                 out[FUZZ_REFUSED] += 1;
                 continue;
@@ -317,9 +321,66 @@ pub extern "C" fn pci_liveupdate_test_inject(fault: u32) -> c_int {
                 bindings::PCI_LU_TEST_CORRUPT_HEADER => {
                     hdr.entries.set(hdr.entries.get() ^ 0x1000);
                 }
+                bindings::PCI_LU_TEST_OLD_FORMAT => old_format(hdr, e, n),
                 _ => return Err(EINVAL),
             }
             pr_warn!("test: corrupted the outgoing table (fault {fault})\n");
+            Ok(0)
+        })
+        .unwrap_or_else(|e| e.to_errno())
+}
+
+/// Rewrites the first `n` entries as a writer without probe records laid
+/// them out: entries of the first size, packed, and no `COMPAT_PROBE`. The
+/// table is unusable to this kernel afterwards: the test handler does this
+/// at the end of the kexec, after the shutdown hooks.
+fn old_format(hdr: &mut abi::PciLuSer, e: &mut [abi::PciDevSer], n: usize) {
+    let bytes = e.as_mut_bytes();
+    let mut sum = 0u32;
+    for i in 0..n {
+        let from = i * abi::DEV_SER_SIZE;
+        bytes.copy_within(
+            from..from + abi::DEV_SER_MIN_SIZE,
+            i * abi::DEV_SER_MIN_SIZE,
+        );
+        let old = &bytes[i * abi::DEV_SER_MIN_SIZE..(i + 1) * abi::DEV_SER_MIN_SIZE];
+        sum = sum.wrapping_add(table::crc32c(old));
+    }
+    // CAST: 48 fits.
+    hdr.entry_size.set(abi::DEV_SER_MIN_SIZE as u16);
+    hdr.compat.set(0);
+    // The same allocation holds more entries of the smaller size.
+    // CAST: The array held `capacity` larger entries, a `u32` count.
+    let cap = (e.len() * abi::DEV_SER_SIZE / abi::DEV_SER_MIN_SIZE) as u32;
+    hdr.capacity.set(cap);
+    hdr.checksum.set(sum);
+    hdr.header_checksum.set(table::header_checksum(hdr));
+}
+
+/// Records a size that does not fit for the first sized BAR of `dev`.
+///
+/// # Safety
+///
+/// `dev` must be a valid `struct pci_dev` the caller holds a reference to.
+#[export]
+pub unsafe extern "C" fn pci_liveupdate_test_misfit(dev: *mut bindings::pci_dev) -> c_int {
+    // SAFETY: Valid and referenced (function contract).
+    let Some(pdev) = (unsafe { crate::entry_dev(dev) }) else {
+        return ENODEV.to_errno();
+    };
+    let info = pdev.identity();
+    let mut state = STATE.lock();
+    state
+        .outgoing()
+        .and_then(|out| {
+            let (hdr, e) = out.raw_mut()?;
+            let n = (hdr.count.get() as usize).min(e.len());
+            let i = table::search(&e[..n], info.segment, info.bdf).map_err(|_| ENOENT)?;
+            let bar = e[i].bar_order.iter().position(|&o| o != 0).ok_or(ENOENT)?;
+            // 1 TiB: no BAR of these test devices sits at such an address.
+            e[i].bar_order[bar] = 40;
+            fix_checksum(hdr, e);
+            dev_warn!(pdev.as_dev(), "test: recorded BAR {bar} as 1 TiB\n");
             Ok(0)
         })
         .unwrap_or_else(|e| e.to_errno())
@@ -393,6 +454,5 @@ pub unsafe extern "C" fn pci_liveupdate_test_timing(shutdown: bool, out: *mut i6
     };
     let (calls, ns, window) = acct.read();
     // SAFETY: The caller provides room for three values at `out`.
-    let out = unsafe { core::slice::from_raw_parts_mut(out, 3) };
-    out.copy_from_slice(&[calls, ns, window]);
+    unsafe { out.cast::<[i64; 3]>().write_unaligned([calls, ns, window]) };
 }

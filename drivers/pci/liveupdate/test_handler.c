@@ -16,7 +16,8 @@
  * a fault, and writing a device address to "preserve", "unpreserve" or
  * "finish" calls that API directly, outside any LUO session, to test how it
  * handles misuse. Writing an address to "mismatch" records another identity
- * for the device in the outgoing table; to "freeze", runs the shutdown
+ * for the device in the outgoing table; to "misfit", a BAR size its BAR
+ * address does not fit; to "freeze", runs the shutdown
  * freeze hook on it. "timing" reports the time spent in the PCI core
  * hooks, "anchor" where pci_liveupdate_preserve() is (fault injection's
  * stack filter needs addresses that KASLR moved), "dma_after_iommu_shutdown"
@@ -326,14 +327,15 @@ static int pci_lu_test_show_table(struct seq_file *m, bool outgoing)
 	if (outgoing)
 		seq_printf(m, "capacity %d\n", pci_liveupdate_test_capacity());
 	for (i = 0; i < min(n, PCI_LU_TEST_MAX_ENTRIES); i++)
-		seq_printf(m, "%04x:%02x:%02x.%d refcount=%u vendor=%04x device=%04x class=%06x flags=%x upstream=%04x bus=%02x-%02x driver=%.*s\n",
+		seq_printf(m, "%04x:%02x:%02x.%d refcount=%u vendor=%04x device=%04x class=%06x flags=%x upstream=%04x bus=%02x-%02x probe=%02x bars=%*phD driver=%.*s\n",
 			   le32_to_cpu(e[i].segment), le16_to_cpu(e[i].bdf) >> 8,
 			   PCI_SLOT(le16_to_cpu(e[i].bdf) & 0xff),
 			   PCI_FUNC(le16_to_cpu(e[i].bdf) & 0xff),
 			   le16_to_cpu(e[i].refcount), le16_to_cpu(e[i].vendor),
 			   le16_to_cpu(e[i].device), le32_to_cpu(e[i].class),
 			   le32_to_cpu(e[i].flags), le16_to_cpu(e[i].upstream),
-			   e[i].secondary, e[i].subordinate,
+			   e[i].secondary, e[i].subordinate, e[i].probe,
+			   (int)sizeof(e[i].bar_order), e[i].bar_order,
 			   (int)sizeof(e[i].driver),
 			   e[i].driver[0] ? e[i].driver : "-");
 	kvfree(e);
@@ -414,6 +416,7 @@ static int pci_lu_test_do_freeze(struct pci_dev *pdev)
 
 PCI_LU_TEST_DIRECT(preserve, pci_lu_test_do_preserve);
 PCI_LU_TEST_DIRECT(mismatch, pci_liveupdate_test_mismatch);
+PCI_LU_TEST_DIRECT(misfit, pci_liveupdate_test_misfit);
 PCI_LU_TEST_DIRECT(freeze, pci_lu_test_do_freeze);
 PCI_LU_TEST_DIRECT(unpreserve, pci_lu_test_do_unpreserve);
 PCI_LU_TEST_DIRECT(finish, pci_lu_test_do_finish);
@@ -472,10 +475,17 @@ static const struct file_operations pci_lu_test_fuzz_fops = {
 	.release = single_release,
 };
 
+/* This kernel cannot read its table once rewritten: wait for the kexec. */
+static bool pci_lu_test_old_format;
+
 static int pci_lu_test_inject_set(void *data, u64 val)
 {
 	if (val > U32_MAX)
 		return -EINVAL;
+	if (val == PCI_LU_TEST_OLD_FORMAT) {
+		pci_lu_test_old_format = true;
+		return 0;
+	}
 	return pci_liveupdate_test_inject(val);
 }
 DEFINE_DEBUGFS_ATTRIBUTE(pci_lu_test_inject_fops, NULL, pci_lu_test_inject_set,
@@ -515,6 +525,9 @@ DEFINE_SHOW_ATTRIBUTE(pci_lu_test_anchor);
  * the window before the next kernel's IOMMU is up, deterministically. Tests
  * use it to show what a device kept mastering can reach in that window.
  *
+ * Fault PCI_LU_TEST_OLD_FORMAT of "inject" is applied here too: the shutdown
+ * hooks still need the table in this kernel's format.
+ *
  * "corrupt_iommu_handover": writing 1 damages the VT-d handover record
  * then, after the kexec prepared and checksummed it. Writing 2 changes the
  * page tables of the first carried context instead, after they were
@@ -553,6 +566,8 @@ static void pci_lu_test_end_of_kexec(void)
 		return;
 	if (pci_lu_test_edu)
 		writeq(EDU_DMA_START_TO_RAM, pci_lu_test_edu + EDU_DMA_CMD);
+	if (pci_lu_test_old_format)
+		pci_liveupdate_test_inject(PCI_LU_TEST_OLD_FORMAT);
 	if (pci_lu_test_corrupt_iommu) {
 		u8 *rec = intel_iommu_lu_test_record();
 
@@ -655,6 +670,7 @@ static int __init pci_lu_test_init(void)
 	debugfs_create_file("unpreserve", 0200, dir, NULL, &pci_lu_test_unpreserve_fops);
 	debugfs_create_file("finish", 0200, dir, NULL, &pci_lu_test_finish_fops);
 	debugfs_create_file("mismatch", 0200, dir, NULL, &pci_lu_test_mismatch_fops);
+	debugfs_create_file("misfit", 0200, dir, NULL, &pci_lu_test_misfit_fops);
 	debugfs_create_file("freeze", 0200, dir, NULL, &pci_lu_test_freeze_fops);
 	debugfs_create_file("fuzz", 0600, dir, NULL, &pci_lu_test_fuzz_fops);
 	debugfs_create_file("timing", 0400, dir, NULL, &pci_lu_test_timing_fops);

@@ -44,6 +44,7 @@ mod suite {
                     class: 0x060400,
                     bridge: Some((r + 1, r + 1)),
                     upstream: None,
+                    probe: Default::default(),
                 },
                 Fake::Endpoint(k) => {
                     let r = (k / 256) as u8;
@@ -55,6 +56,7 @@ mod suite {
                         class: 0x00ff00,
                         bridge: None,
                         upstream: Some(u16::from(r + 1) << 3),
+                        probe: Default::default(),
                     }
                 }
             }

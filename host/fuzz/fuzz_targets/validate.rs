@@ -2,7 +2,8 @@
 
 //! Fuzzes the validator of handed-over data: after a mode byte, 64 bytes
 //! of header, then the preserved array (entries of `entry_size` bytes,
-//! which may exceed this kernel's and are then compacted in place). With bit 0 of the mode set the
+//! larger or smaller than this kernel's, which are copied into entries of
+//! this kernel's size). With bit 0 of the mode set the
 //! checksum is made to match first, so mutations reach the structural
 //! checks behind it. Whatever it accepts must be safe
 //! to use: every entry is found by binary search, and finishing every
@@ -13,8 +14,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use pci_lu_host::abi::{PciDevSer, PciLuSer, SER_SIZE};
+use pci_lu_host::model::validate_bytes;
 use pci_lu_host::table::{self, DevInfo, Node, Table};
-use zerocopy::FromBytes;
+use zerocopy::{FromBytes, IntoBytes};
 
 /// A device as the validated table describes it.
 #[derive(Clone, Copy)]
@@ -32,8 +34,10 @@ impl Node for Recorded<'_> {
             vendor: e.vendor.get(),
             device: e.device.get(),
             class: e.class.get(),
-            bridge: (e.flags.get() & pci_lu_host::abi::F_BRIDGE != 0).then_some((e.secondary, e.subordinate)),
+            bridge: (e.flags.get() & pci_lu_host::abi::F_BRIDGE != 0)
+                .then_some((e.secondary, e.subordinate)),
             upstream: table::upstream_of(e),
+            probe: table::Probe::of(e),
         }
     }
 
@@ -41,7 +45,10 @@ impl Node for Recorded<'_> {
         let e = &self.entries[self.idx];
         let up = table::upstream_of(e)?;
         let idx = table::search(self.entries, e.segment.get(), up).expect("validated parent");
-        Some(Recorded { entries: self.entries, idx })
+        Some(Recorded {
+            entries: self.entries,
+            idx,
+        })
     }
 }
 
@@ -61,41 +68,41 @@ fuzz_target!(|data: &[u8]| {
         hdr.checksum.set(table::crc32c(&array[..n * stride]));
         hdr.header_checksum.set(table::header_checksum(&hdr));
     }
-    let mut array = array.to_vec();
-    let Ok(entries) = table::validate(&mut hdr, &mut array) else {
+    let Ok(snapshot) = validate_bytes(&mut hdr, array) else {
         return;
     };
-    let snapshot: Vec<PciDevSer> = entries.to_vec();
-    // The compacted table is valid as it stands: a second pass accepts it.
-    let mut again = array.clone();
+    // The copy is valid as it stands: a second pass over its own bytes
+    // accepts it unchanged.
     let mut hdr_again = hdr;
     assert_eq!(
-        table::validate(&mut hdr_again, &mut again).map(|e| e.to_vec()).as_deref(),
+        validate_bytes(&mut hdr_again, snapshot.as_bytes()).as_deref(),
         Ok(&snapshot[..]),
         "validated data validates again"
     );
     for e in &snapshot {
         assert!(table::search(&snapshot, e.segment.get(), e.bdf.get()).is_ok());
     }
-    let cap = hdr.capacity.get() as usize;
-    let mut buf = Vec::from(&again[..cap * pci_lu_host::abi::DEV_SER_SIZE]);
-    let slice = <[PciDevSer]>::mut_from_bytes(&mut buf).unwrap();
-    let mut t = Table::new(&mut hdr, slice).expect("validated sizes");
+    let mut buf = snapshot.clone();
+    let mut t = Table::new(&mut hdr, &mut buf).expect("validated sizes");
     for idx in 0..snapshot.len() {
         if table::is_direct(&snapshot[idx]) {
-            let dev = Recorded { entries: &snapshot, idx };
-            t.unpreserve(&dev.info()).expect("validated table unpreserves");
+            let dev = Recorded {
+                entries: &snapshot,
+                idx,
+            };
+            t.unpreserve(&dev.info())
+                .expect("validated table unpreserves");
         }
     }
     assert!(t.is_empty(), "validated refcounts drain to zero");
 
     // The same through the table's own links, as the kernel finishes.
     let mut hdr2 = hdr_again;
-    let mut buf2 = Vec::from(&again[..cap * pci_lu_host::abi::DEV_SER_SIZE]);
-    let slice2 = <[PciDevSer]>::mut_from_bytes(&mut buf2).unwrap();
-    let mut t2 = Table::new(&mut hdr2, slice2).expect("validated sizes");
+    let mut buf2 = snapshot.clone();
+    let mut t2 = Table::new(&mut hdr2, &mut buf2).expect("validated sizes");
     for e in snapshot.iter().filter(|e| table::is_direct(e)) {
-        t2.finish(e.segment.get(), e.bdf.get()).expect("validated table finishes");
+        t2.finish(e.segment.get(), e.bdf.get())
+            .expect("validated table finishes");
     }
     assert!(t2.is_empty(), "recorded links drain to zero");
 });

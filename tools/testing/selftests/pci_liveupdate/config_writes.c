@@ -154,31 +154,6 @@ static int config_changes(const char *bdf, const uint8_t *snap, const char *when
 	return changed;
 }
 
-/*
- * Config writes the counter logged for @bdf, logging each; -1 if it is not
- * watched.
- */
-static int logged_writes(const char *bdf)
-{
-	static char buf[1 << 16];
-	char *line, *save;
-	int n = -1;
-	bool mine = false;
-
-	if (pci_lu_read(PCI_LU_DEBUGFS "/config_writes", buf, sizeof(buf)) < 0)
-		return -1;
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		if (line[0] != ' ') {
-			mine = !strncmp(line, bdf, strlen(bdf));
-			if (mine)
-				n = atoi(strstr(line, "writes=") + 7);
-		} else if (mine) {
-			pci_lu_log("%s:%s", bdf, line);
-		}
-	}
-	return n;
-}
-
 static bool has_driver(const char *bdf, const char *name)
 {
 	char drv[64];
@@ -240,11 +215,11 @@ static int stage2(struct pci_lu_ctx *ctx)
 	CHECK(ctx, !has_driver(ROOT_PORT2, "pcieport"),
 	      "no port driver on %s while a device below is incoming", ROOT_PORT2);
 	for (int i = 0; i < N_KEPT; i++) {
-		n = logged_writes(funcs[i]);
+		n = pci_lu_config_writes(funcs[i]);
 		CHECK(ctx, n == 0, "no config write to incoming %s before retrieve (%d)",
 		      funcs[i], n);
 	}
-	n = logged_writes(CONTROL);
+	n = pci_lu_config_writes(CONTROL);
 	CHECK(ctx, n > 0, "control %s got its usual config writes (%d)", CONTROL, n);
 	for (int i = 0; i < N_KEPT; i++) {
 		n = config_changes(funcs[i], snap[i], "before retrieve");

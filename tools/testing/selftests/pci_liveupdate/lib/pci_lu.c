@@ -736,3 +736,45 @@ double pci_lu_tsc_per_us(void)
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	return (t1 - t0) / ((b.tv_sec - a.tv_sec) * 1e6 + (b.tv_nsec - a.tv_nsec) / 1e3);
 }
+
+int pci_lu_config_writes(const char *bdf)
+{
+	static char buf[1 << 16];
+	char *line, *save;
+	int n = -1;
+	bool mine = false;
+
+	if (pci_lu_read(PCI_LU_DEBUGFS "/config_writes", buf, sizeof(buf)) < 0)
+		return -1;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (line[0] != ' ') {
+			mine = !strncmp(line, bdf, strlen(bdf));
+			if (mine)
+				n = atoi(strstr(line, "writes=") + 7);
+		} else if (mine) {
+			pci_lu_log("%s:%s", bdf, line);
+		}
+	}
+	return n;
+}
+
+int pci_lu_probe_record(const char *which, const char *bdf, unsigned int *probe,
+			char *bars, size_t len)
+{
+	static char buf[1 << 20];
+	char path[128], *line, *save, *p;
+
+	snprintf(path, sizeof(path), PCI_LU_DEBUGFS "/%s", which);
+	if (pci_lu_read(path, buf, sizeof(buf)) < 0)
+		return -EIO;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, bdf, strlen(bdf)))
+			continue;
+		p = strstr(line, " probe=");
+		if (!p || sscanf(p, " probe=%x bars=%63s", probe, path) != 2)
+			return -EIO;
+		snprintf(bars, len, "%s", path);
+		return 0;
+	}
+	return -ENOENT;
+}

@@ -158,6 +158,18 @@ int pci_lu_status_field(const char *bdf, const char *field);
 int pci_lu_bus_master(const char *bdf);
 /* Sets Memory Space and Bus Master and reads them back; 0 or -errno. */
 int pci_lu_set_bus_master(const char *bdf);
+/*
+ * Config writes the test kernel counted to the watched function @bdf (each
+ * logged), or -1 if it is not watched.
+ */
+int pci_lu_config_writes(const char *bdf);
+/*
+ * The probe record of @bdf in the "incoming" or "outgoing" table: the
+ * PCI_DEV_SER_P_* bits and the BAR orders as dash-separated hex bytes.
+ * 0, -ENOENT without an entry, or -EIO.
+ */
+int pci_lu_probe_record(const char *which, const char *bdf, unsigned int *probe,
+			char *bars, size_t len);
 /* ACS Control, or -ENOENT without an ACS capability, or -errno. */
 int pci_lu_acs_ctrl(const char *bdf);
 /* ARI Forwarding Enable in DEVCTL2: 1, 0, -ENOENT if not PCIe, or -errno. */
