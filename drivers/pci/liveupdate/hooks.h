@@ -39,6 +39,8 @@ bool pci_liveupdate_bar_masks(struct pci_dev *dev, unsigned int howmany,
 void pci_liveupdate_bars_read(struct pci_dev *dev);
 /* INTx masking and bridge windows were taken from the record: no probing. */
 bool pci_liveupdate_probed(struct pci_dev *dev);
+/* pci_claim_resource() failed: abandon what depends on an incoming @dev. */
+void pci_liveupdate_claim_failed(struct pci_dev *dev, int resno);
 /* pci_rebar_set_size(): BAR @bar now decodes @size bytes. */
 void pci_liveupdate_bar_resized(struct pci_dev *dev, int bar, u64 size);
 
@@ -115,6 +117,7 @@ static inline bool pci_liveupdate_probed(struct pci_dev *dev)
 }
 static inline void pci_liveupdate_bar_resized(struct pci_dev *dev, int bar,
 					      u64 size) {}
+static inline void pci_liveupdate_claim_failed(struct pci_dev *dev, int resno) {}
 static inline void pci_liveupdate_remove_device(struct pci_dev *dev) {}
 static inline void pci_liveupdate_freeze(struct pci_dev *dev) {}
 static inline bool pci_liveupdate_is_outgoing(struct pci_dev *dev)

@@ -1083,6 +1083,78 @@ pub unsafe extern "C" fn pci_liveupdate_probed(dev: *mut bindings::pci_dev) -> b
     unsafe { entry_dev(dev) }.is_some_and(|pdev| pdev.probed())
 }
 
+/// PCI core hook from `pci_claim_resource()`: a BAR or bridge window of
+/// `dev` could not be claimed where it is.
+///
+/// For an incoming device or a bridge on an incoming path this is the
+/// invalid-data policy for the devices that depend on it: each directly
+/// preserved device at or below `dev` is abandoned (Bus Master cleared,
+/// preservation released) and named, so that the PCI core may then assign
+/// the resources anew as for any other device instead of moving a running
+/// one silently.
+///
+/// # Safety
+///
+/// `dev` must be a valid `struct pci_dev` the caller holds a reference to.
+#[export]
+pub unsafe extern "C" fn pci_liveupdate_claim_failed(dev: *mut bindings::pci_dev, resno: c_int) {
+    // SAFETY: Valid (function contract).
+    let Some(pdev) = (unsafe { entry_dev(dev) }) else {
+        return;
+    };
+    let Some(top) = STATE.lock().incoming_entry(&pdev) else {
+        return;
+    };
+    dev_err!(
+        pdev.as_dev(),
+        "Live Update: resource {} cannot be claimed where the previous kernel left it; abandoning the preserved devices that depend on it\n",
+        resno
+    );
+    let seg = top.segment.get();
+    let depends = |e: &PciDevSer| {
+        let bus = (e.bdf.get() >> 8) as u8;
+        let below = top.flags.get() & abi::F_BRIDGE != 0
+            && (top.secondary..=top.subordinate).contains(&bus);
+        e.segment.get() == seg && table::is_direct(e) && (e.bdf == top.bdf || below)
+    };
+    // One at a time in table order: abandoning takes `STATE` itself.
+    let mut after = None;
+    loop {
+        let next = {
+            let mut state = STATE.lock();
+            let Some(t) = state.incoming() else {
+                return;
+            };
+            t.entries()
+                .iter()
+                .filter(|e| after.is_none_or(|a| e.bdf.get() > a))
+                .find(|e| depends(e))
+                .map(|e| e.bdf.get())
+        };
+        let Some(bdf) = next else {
+            return;
+        };
+        after = Some(bdf);
+        // CAST: Segments are non-negative and fit in a C `int`.
+        // SAFETY: A plain C lookup; it returns a referenced device or NULL.
+        let d = unsafe {
+            bindings::pci_get_domain_bus_and_slot(
+                seg as c_int,
+                u32::from(bdf >> 8),
+                u32::from(bdf & 0xff),
+            )
+        };
+        if d.is_null() {
+            // Not enumerated: the late sweep releases it.
+            continue;
+        }
+        // SAFETY: `d` is valid and referenced until the put below.
+        let _ = unsafe { end_incoming(d, true) };
+        // SAFETY: Drops the reference taken by the lookup.
+        unsafe { bindings::pci_dev_put(d) };
+    }
+}
+
 /// PCI core hook from `pci_rebar_set_size()`: a Resizable BAR changed size,
 /// so a later preserve must record the new one.
 ///

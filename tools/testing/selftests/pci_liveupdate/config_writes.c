@@ -12,8 +12,9 @@
  * logged no write to an incoming function, and logged writes to the
  * control testdev on the same switch (so it counts); every config byte of
  * each incoming function equals the snapshot except the masked status and
- * bridge-interrupt bits (mask_status()), while the sibling switch port off the
- * paths was reconfigured (so the options bite); no port driver binds a
+ * bridge-interrupt bits (mask_status()), while a hotplug root port off the
+ * paths, whose I/O window stage 1 disabled, got one again from the
+ * hotplug padding (so the options bite); no port driver binds a
  * bridge of the paths. After retrieving and opening the files the bytes
  * are checked again; after finish pcieport binds the kept root port.
  */
@@ -31,8 +32,11 @@
 #define SNAP_TOKEN	10
 /* Watched although not preserved: shows the counter counts. */
 #define CONTROL		TESTDEV_SW
-/* A port on the switch, off the paths: shows the options reconfigure. */
-#define MOVED		SWITCH_DN2
+/*
+ * A hotplug root port off the paths (nothing below it uses I/O): its I/O
+ * window is disabled before the kexec, so the padding must assign one.
+ */
+#define MOVED		ROOT_PORT4
 
 /* The functions whose config space must not change, then the controls. */
 static const char *const funcs[] = {
@@ -184,6 +188,9 @@ static int stage1(struct pci_lu_ctx *ctx)
 		if (strcmp(funcs[i], NVME_PF))
 			CHECK(ctx, pci_lu_set_bus_master(funcs[i]) == 0, "Bus Master on %s",
 			      funcs[i]);
+	/* I/O base above limit: the window is off. */
+	CHECK(ctx, pci_lu_config_write_word(MOVED, 0x1c, 0x00f0) == 0,
+	      "I/O window of %s disabled", MOVED);
 	s = luo_create_session(ctx, "devices");
 	CHECK(ctx, s >= 0 && luo_preserve_fd(s, edu.fd, 1) == 0 &&
 	      luo_preserve_fd(s, nvme.fd, 2) == 0, "%s and %s preserved", EDU_SW, NVME_PF);
@@ -227,7 +234,7 @@ static int stage2(struct pci_lu_ctx *ctx)
 		      funcs[i], n);
 	}
 	n = config_changes(MOVED, snap[N_KEPT + 1], "control");
-	CHECK(ctx, n > 0, "%s off the paths was reconfigured (%d bytes)", MOVED, n);
+	CHECK(ctx, n > 0, "%s off the paths got an I/O window again (%d bytes)", MOVED, n);
 
 	edu.fd = luo_retrieve_fd(s, 1);
 	nvme.fd = luo_retrieve_fd(s, 2);
