@@ -25,6 +25,9 @@
  * device preserved that way has no file behind it, so the next kernel never
  * finishes it and keeps the handed-over table: expected in tests only.
  *
+ * Boot parameters: fail_retrieve (below), conflict (below), and watch
+ * (config_writes.c).
+ *
  * Never enable this on a production kernel.
  */
 
@@ -45,6 +48,7 @@
 #include <linux/pci.h>
 #include <linux/pci_liveupdate.h>
 #include <linux/seq_file.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/syscore_ops.h>
 #include <linux/uaccess.h>
@@ -267,6 +271,36 @@ static void pci_lu_test_finish(struct liveupdate_file_op_args *args)
 	pci_liveupdate_finish(pdev);
 	pci_dev_put(pdev);
 }
+
+/*
+ * pci_liveupdate_test.conflict=ADDR: a 4 KiB memory resource at ADDR is
+ * taken before PCI enumeration, so that a BAR or bridge window the previous
+ * kernel left there cannot be claimed.
+ */
+static unsigned long pci_lu_test_conflict_addr;
+module_param_named(conflict, pci_lu_test_conflict_addr, ulong, 0444);
+MODULE_PARM_DESC(conflict, "Take 4 KiB of memory space at this address before PCI enumeration");
+
+static struct resource pci_lu_test_conflict_res = {
+	.name = "pci_liveupdate_test conflict",
+	.flags = IORESOURCE_MEM | IORESOURCE_BUSY,
+};
+
+static int __init pci_lu_test_conflict(void)
+{
+	struct resource *r = &pci_lu_test_conflict_res;
+
+	if (!pci_lu_test_conflict_addr)
+		return 0;
+	r->start = pci_lu_test_conflict_addr;
+	r->end = r->start + SZ_4K - 1;
+	if (request_resource(&iomem_resource, r))
+		pr_err("conflict: cannot take %pR\n", r);
+	else
+		pr_info("conflict: took %pR\n", r);
+	return 0;
+}
+core_initcall(pci_lu_test_conflict);
 
 /* pci_liveupdate_test.fail_retrieve=1 on the command line of the next kernel */
 static bool pci_lu_test_fail_retrieve;
