@@ -28,6 +28,11 @@
 #include "pci_lu.h"
 #include "vfio_lu.h"
 
+/* The MPS policy of the second kernel (config_writes_p2p.c: peer2peer). */
+#ifndef BUS_POLICY
+#define BUS_POLICY	"pcie_bus_perf"
+#endif
+
 #define CFG_SIZE	4096
 #define SNAP_TOKEN	10
 /* Watched although not preserved: shows the counter counts. */
@@ -201,7 +206,7 @@ static int stage1(struct pci_lu_ctx *ctx)
 	fd = memfd_create("config", 0);
 	CHECK(ctx, fd >= 0 && write(fd, snap, sizeof(snap)) == sizeof(snap) &&
 	      luo_preserve_fd(s, fd, SNAP_TOKEN) == 0, "snapshots carried in a memfd");
-	CHECK(ctx, pci_lu_stage2_cmdline("pci=realloc,hpmemsize=8M,hpiosize=4K,pcie_bus_perf pcie_aspm=force pcie_aspm.policy=powersupersave pcie_port_pm=force pci_liveupdate_test.watch=" CONTROL) == 0,
+	CHECK(ctx, pci_lu_stage2_cmdline("pci=realloc,hpmemsize=8M,hpiosize=4K," BUS_POLICY " pcie_aspm=force pcie_aspm.policy=powersupersave pcie_port_pm=force pci_liveupdate_test.watch=" CONTROL) == 0,
 	      "second kernel gets options that make enumeration write");
 	return 0;
 }
