@@ -734,3 +734,27 @@ fn same_place_needs_the_recorded_upstream_and_buses() {
         "root port"
     );
 }
+
+#[test]
+fn window_records_match_the_registers() {
+    use table::{check_windows, Probe};
+    let all = Probe {
+        bar_order: [0; abi::BARS],
+        flags: abi::P_SIZED | abi::P_WINDOWS,
+    };
+    // I/O 0xd000-0xdfff, 64-bit prefetchable window.
+    assert!(check_windows(&all, 0xd0d0, 0xfe01_fe01));
+    // Registers all zero: nothing to contradict.
+    assert!(check_windows(&Probe::default(), 0, 0));
+    let no_io = Probe {
+        flags: abi::P_SIZED | abi::P_PREF_WINDOW | abi::P_PREF_64,
+        ..all
+    };
+    assert!(!check_windows(&no_io, 0xd0d0, 0xfe01_fe01));
+    let pref32 = Probe {
+        flags: abi::P_SIZED | abi::P_IO_WINDOW | abi::P_PREF_WINDOW,
+        ..all
+    };
+    assert!(!check_windows(&pref32, 0xd0d0, 0xfe01_fe01));
+    assert!(check_windows(&pref32, 0xd0d0, 0xfe00_fe00));
+}

@@ -231,6 +231,51 @@ impl PciDev {
         }
     }
 
+    /// Whether the device decodes resource `idx` now: a BAR with its
+    /// decoding enabled in the Command register, an enabled ROM, or an
+    /// enabled bridge window. SR-IOV resources count as not decoded.
+    pub(crate) fn decodes(&self, idx: usize) -> bool {
+        if idx >= bindings::PCI_NUM_RESOURCES as usize {
+            return false;
+        }
+        // SAFETY: `ptr` is valid (type invariant) and `idx` in range; the
+        // flags belong to the PCI core code that called the hook.
+        let flags = unsafe { (*self.ptr()).resource[idx].flags };
+        let cmd = u32::from(self.config_word(bindings::PCI_COMMAND).unwrap_or(0));
+        // CAST: The `IORESOURCE_*` bits are below bit 32.
+        let has = |bit: u32| flags & bit as usize != 0;
+        let space = if has(bindings::IORESOURCE_IO) {
+            cmd & bindings::PCI_COMMAND_IO != 0
+        } else {
+            has(bindings::IORESOURCE_MEM) && cmd & bindings::PCI_COMMAND_MEMORY != 0
+        };
+        // CAST: Below `PCI_NUM_RESOURCES`, checked above.
+        let i = idx as u32;
+        if i < bindings::PCI_ROM_RESOURCE {
+            space
+        } else if i == bindings::PCI_ROM_RESOURCE {
+            space && has(bindings::IORESOURCE_ROM_ENABLE)
+        } else if (bindings::PCI_BRIDGE_RESOURCES..=bindings::PCI_BRIDGE_RESOURCE_END).contains(&i)
+        {
+            space && !has(bindings::IORESOURCE_DISABLED)
+        } else {
+            false
+        }
+    }
+
+    /// A bridge's I/O base and limit and its prefetchable base and limit
+    /// registers (read, never written); `None` for other devices.
+    pub(crate) fn window_registers(&self) -> Option<(u16, u32)> {
+        if !self.is_bridge() {
+            return None;
+        }
+        let io = self.config_word(bindings::PCI_IO_BASE).unwrap_or(0);
+        let pref = self
+            .config_dword(bindings::PCI_PREF_MEMORY_BASE)
+            .unwrap_or(0);
+        Some((io, pref))
+    }
+
     /// The BAR registers the header has (read, never written), and its ROM
     /// register if it has one.
     pub(crate) fn bar_registers(&self) -> ([u32; 6], usize, Option<u32>) {

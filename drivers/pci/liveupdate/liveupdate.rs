@@ -897,10 +897,17 @@ pub unsafe extern "C" fn pci_liveupdate_setup_device(dev: *mut bindings::pci_dev
     pdev.read_ids();
     let cmd = pdev.config_word(bindings::PCI_COMMAND).unwrap_or(0);
     let bm = cmd & bindings::PCI_COMMAND_MASTER as u16 != 0;
-    let upstream = pdev.upstream().map(|b| b.bdf());
+    let up_dev = pdev.upstream();
+    let upstream = up_dev.map(|b| b.bdf());
     let buses = pdev.config_buses();
+    let windows = pdev.window_registers();
     let lu = pdev.lu();
     let mut state = STATE.lock();
+    // A device below a bridge that is not treated as preserved is not
+    // either: that bridge's resources may be moved.
+    // SAFETY: `lu` of the bridge points into a valid device (it holds its
+    // bus); read under `STATE`.
+    let up_kept = up_dev.is_none_or(|b| unsafe { (*b.lu()).incoming });
     // SAFETY: `lu` points into the device being set up; written under `STATE`.
     unsafe {
         (*lu).bm_at_enum = bm;
@@ -926,7 +933,13 @@ pub unsafe extern "C" fn pci_liveupdate_setup_device(dev: *mut bindings::pci_dev
         Some(p) if same_place => table::check_bars(&p, &bars.0[..bars.1], bars.2).err(),
         _ => None,
     };
-    let same = same_place && misfit.is_none();
+    let window_misfit = match (probe, windows) {
+        (Some(p), Some((io, pref))) if same_place && misfit.is_none() => {
+            !table::check_windows(&p, io, pref)
+        }
+        _ => false,
+    };
+    let same = same_place && misfit.is_none() && !window_misfit && up_kept;
     // Bus Master found set is kept only on a preserved device whose IOMMU
     // was handed over: anything else could DMA where it must not.
     let stop = if !bm {
@@ -985,10 +998,10 @@ pub unsafe extern "C" fn pci_liveupdate_setup_device(dev: *mut bindings::pci_dev
             info.class
         );
     } else if let Some(i) = misfit {
-        let reg = if i < bars.1 {
-            bars.0[i]
-        } else {
+        let reg = if i == abi::BARS - 1 {
             bars.2.unwrap_or(0)
+        } else {
+            bars.0[i]
         };
         dev_warn!(
             pdev.as_dev(),
@@ -996,6 +1009,17 @@ pub unsafe extern "C" fn pci_liveupdate_setup_device(dev: *mut bindings::pci_dev
             i,
             reg,
             e.bar_order[i]
+        );
+    } else if window_misfit {
+        dev_warn!(
+            pdev.as_dev(),
+            "its bridge windows do not match the record made when it was preserved; not treated as preserved\n"
+        );
+    } else if same_place && !up_kept {
+        dev_warn!(
+            pdev.as_dev(),
+            "its upstream bridge {} is not treated as preserved; neither is it\n",
+            Bdf(upstream)
         );
     } else {
         let (sec, sub) = buses.unwrap_or((0, 0));
@@ -1105,10 +1129,15 @@ pub unsafe extern "C" fn pci_liveupdate_claim_failed(dev: *mut bindings::pci_dev
     let Some(top) = STATE.lock().incoming_entry(&pdev) else {
         return;
     };
+    // A BAR, ROM or window the device does not decode is not in use: the
+    // PCI core may place it as usual, as a stock kernel would.
+    let Some(idx) = usize::try_from(resno).ok().filter(|&i| pdev.decodes(i)) else {
+        return;
+    };
     dev_err!(
         pdev.as_dev(),
         "Live Update: resource {} cannot be claimed where the previous kernel left it; abandoning the preserved devices that depend on it\n",
-        resno
+        idx
     );
     let seg = top.segment.get();
     let depends = |e: &PciDevSer| {
@@ -1123,7 +1152,7 @@ pub unsafe extern "C" fn pci_liveupdate_claim_failed(dev: *mut bindings::pci_dev
         let next = {
             let mut state = STATE.lock();
             let Some(t) = state.incoming() else {
-                return;
+                break;
             };
             t.entries()
                 .iter()
@@ -1132,7 +1161,7 @@ pub unsafe extern "C" fn pci_liveupdate_claim_failed(dev: *mut bindings::pci_dev
                 .map(|e| e.bdf.get())
         };
         let Some(bdf) = next else {
-            return;
+            break;
         };
         after = Some(bdf);
         // CAST: Segments are non-negative and fit in a C `int`.
@@ -1145,14 +1174,22 @@ pub unsafe extern "C" fn pci_liveupdate_claim_failed(dev: *mut bindings::pci_dev
             )
         };
         if d.is_null() {
-            // Not enumerated: the late sweep releases it.
+            // Not enumerated (yet): release it now rather than at the late
+            // sweep, so that nothing keeps this path incoming.
+            let drained = STATE.lock().release_incoming(seg, bdf).unwrap_or(false);
+            put_incoming(drained);
             continue;
         }
-        // SAFETY: `d` is valid and referenced until the put below.
+        // SAFETY: `d` is valid and referenced until the put below. A
+        // refusal (its driver took it over) is logged by `end_incoming`.
         let _ = unsafe { end_incoming(d, true) };
         // SAFETY: Drops the reference taken by the lookup.
         unsafe { bindings::pci_dev_put(d) };
     }
+    // Whatever is left below, this device no longer keeps its resources.
+    let _state = STATE.lock();
+    // SAFETY: `lu` points into a valid device; written under `STATE`.
+    unsafe { (*pdev.lu()).incoming = false };
 }
 
 /// PCI core hook from `pci_rebar_set_size()`: a Resizable BAR changed size,

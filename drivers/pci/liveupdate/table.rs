@@ -184,6 +184,19 @@ pub fn bar_masks(p: &Probe, bars: &[u32], masks: &mut [u32]) -> u32 {
     }
 }
 
+/// Checks a bridge's record against its window registers as found (I/O
+/// base and limit, prefetchable base and limit): a programmed window the
+/// record says the bridge lacks, or a prefetchable window of the other
+/// width, means the record is not this bridge's.
+pub fn check_windows(p: &Probe, io: u16, pref: u32) -> bool {
+    let has = |bit: u8| p.flags & bit != 0;
+    let io_ok = io == 0 || has(abi::P_IO_WINDOW);
+    // `PCI_PREF_RANGE_TYPE_64` is 1 in the low bits of the base.
+    let pref_ok =
+        pref == 0 || (has(abi::P_PREF_WINDOW) && (pref & 0xf == 1) == has(abi::P_PREF_64));
+    io_ok && pref_ok
+}
+
 /// Checks a record against the BAR registers as found: each address is
 /// aligned to the recorded size, a 64-bit BAR's upper half has no size of
 /// its own, and no size is recorded for a BAR the header does not have.

@@ -3,10 +3,11 @@
  * The probe record: the first kernel hands over what probing found (BAR
  * sizes, INTx masking, bridge windows) so that the next kernel learns it
  * without writing to a running device. The edu behind the switch keeps its
- * record and gets no config write at all in the second kernel; the edu on
- * a root port gets a BAR size its address does not fit (test-only control)
- * and must not be treated as preserved: its Bus Master is cleared and the
- * log names the BAR.
+ * record and gets no config write at all in the second kernel. The root
+ * port above the other edu gets a BAR size its address does not fit
+ * (test-only control): it must not be treated as preserved, the log names
+ * the BAR, and so the edu below it is not treated as preserved either (its
+ * resources could move): named, its Bus Master cleared.
  */
 #include <errno.h>
 #include <string.h>
@@ -36,8 +37,8 @@ static int stage1(struct pci_lu_ctx *ctx)
 	ret = pci_lu_probe_record("outgoing", SWITCH_DN1, &probe, bars, sizeof(bars));
 	CHECK(ctx, ret == 0 && (probe & P_SIZED) && (probe & P_WINDOWS),
 	      "%s recorded with its windows (probe=%02x)", SWITCH_DN1, probe);
-	CHECK(ctx, pci_lu_write(PCI_LU_DEBUGFS "/misfit", EDU_RP) == 0,
-	      "record a BAR size %s does not fit", EDU_RP);
+	CHECK(ctx, pci_lu_write(PCI_LU_DEBUGFS "/misfit", ROOT_PORT4) == 0,
+	      "record a BAR size %s does not fit", ROOT_PORT4);
 	CHECK(ctx, pci_lu_set_bus_master(EDU_SW) == 0 && pci_lu_set_bus_master(EDU_RP) == 0,
 	      "set Bus Master on both");
 	return 0;
@@ -56,13 +57,15 @@ static int stage2(struct pci_lu_ctx *ctx)
 	      "%s handed over with its record (probe=%02x bars=%s)", EDU_SW, probe, bars);
 	CHECK(ctx, pci_lu_config_writes(EDU_SW) == 0,
 	      "no config write to %s: its BARs were not sized", EDU_SW);
-	CHECK(ctx, pci_lu_dmesg_has("0000:07:00.0: BAR 0 (register 0x") &&
+	CHECK(ctx, pci_lu_dmesg_has(ROOT_PORT4 ": BAR 0 (register 0x") &&
 	      pci_lu_dmesg_has("does not fit the size 2^40 recorded when it was preserved; not treated as preserved"),
-	      "kernel named the BAR of %s that does not fit", EDU_RP);
+	      "kernel named the BAR of %s that does not fit", ROOT_PORT4);
+	CHECK(ctx, pci_lu_dmesg_has(EDU_RP ": its upstream bridge 00:04.0 is not treated as preserved; neither is it"),
+	      "kernel named %s as below it", EDU_RP);
 	CHECK(ctx, pci_lu_incoming(EDU_RP) == 0, "%s is not incoming", EDU_RP);
 	CHECK(ctx, pci_lu_bus_master(EDU_RP) == 0, "%s was stopped", EDU_RP);
 	CHECK(ctx, pci_lu_status_field(ROOT_PORT4, "path") == 0,
-	      "%s released with the misfit device", ROOT_PORT4);
+	      "%s released with the device below it", ROOT_PORT4);
 	s = luo_retrieve_session(ctx, "devices");
 	CHECK(ctx, s >= 0 && luo_retrieve_fd(s, 1) >= 0 && luo_retrieve_fd(s, 2) >= 0,
 	      "retrieve the session's fds");
