@@ -357,13 +357,16 @@ fn old_format(hdr: &mut abi::PciLuSer, e: &mut [abi::PciDevSer], n: usize) {
     hdr.header_checksum.set(table::header_checksum(hdr));
 }
 
-/// Records a size that does not fit for the first sized BAR of `dev`.
+/// Changes the outgoing entry of `dev` with `change`, then fixes both
+/// checksums, so that the next kernel reaches the check the change targets.
 ///
 /// # Safety
 ///
 /// `dev` must be a valid `struct pci_dev` the caller holds a reference to.
-#[export]
-pub unsafe extern "C" fn pci_liveupdate_test_misfit(dev: *mut bindings::pci_dev) -> c_int {
+unsafe fn change_entry(
+    dev: *mut bindings::pci_dev,
+    change: impl FnOnce(&mut abi::PciDevSer) -> Result<&'static str>,
+) -> c_int {
     // SAFETY: Valid and referenced (function contract).
     let Some(pdev) = (unsafe { crate::entry_dev(dev) }) else {
         return ENODEV.to_errno();
@@ -376,14 +379,30 @@ pub unsafe extern "C" fn pci_liveupdate_test_misfit(dev: *mut bindings::pci_dev)
             let (hdr, e) = out.raw_mut()?;
             let n = (hdr.count.get() as usize).min(e.len());
             let i = table::search(&e[..n], info.segment, info.bdf).map_err(|_| ENOENT)?;
-            let bar = e[i].bar_order.iter().position(|&o| o != 0).ok_or(ENOENT)?;
-            // 1 TiB: no BAR of these test devices sits at such an address.
-            e[i].bar_order[bar] = 40;
+            let what = change(&mut e[i])?;
             fix_checksum(hdr, e);
-            dev_warn!(pdev.as_dev(), "test: recorded BAR {bar} as 1 TiB\n");
+            dev_warn!(pdev.as_dev(), "test: {what}\n");
             Ok(0)
         })
         .unwrap_or_else(|e| e.to_errno())
+}
+
+/// Records a size that does not fit for the first sized BAR of `dev`.
+///
+/// # Safety
+///
+/// `dev` must be a valid `struct pci_dev` the caller holds a reference to.
+#[export]
+pub unsafe extern "C" fn pci_liveupdate_test_misfit(dev: *mut bindings::pci_dev) -> c_int {
+    // SAFETY: Valid and referenced (function contract).
+    unsafe {
+        change_entry(dev, |e| {
+            let bar = e.bar_order.iter().position(|&o| o != 0).ok_or(ENOENT)?;
+            // 1 TiB: no BAR of these test devices sits at such an address.
+            e.bar_order[bar] = 40;
+            Ok("recorded its first sized BAR as 1 TiB")
+        })
+    }
 }
 
 /// Records another device ID for `dev` in the outgoing table.
@@ -394,23 +413,12 @@ pub unsafe extern "C" fn pci_liveupdate_test_misfit(dev: *mut bindings::pci_dev)
 #[export]
 pub unsafe extern "C" fn pci_liveupdate_test_mismatch(dev: *mut bindings::pci_dev) -> c_int {
     // SAFETY: Valid and referenced (function contract).
-    let Some(pdev) = (unsafe { crate::entry_dev(dev) }) else {
-        return ENODEV.to_errno();
-    };
-    let info = pdev.identity();
-    let mut state = STATE.lock();
-    state
-        .outgoing()
-        .and_then(|out| {
-            let (hdr, e) = out.raw_mut()?;
-            let n = (hdr.count.get() as usize).min(e.len());
-            let i = table::search(&e[..n], info.segment, info.bdf).map_err(|_| ENOENT)?;
-            e[i].device.set(e[i].device.get() ^ 0x00ff);
-            fix_checksum(hdr, e);
-            dev_warn!(pdev.as_dev(), "test: recorded another identity\n");
-            Ok(0)
+    unsafe {
+        change_entry(dev, |e| {
+            e.device.set(e.device.get() ^ 0x00ff);
+            Ok("recorded another identity")
         })
-        .unwrap_or_else(|e| e.to_errno())
+    }
 }
 
 /// Whether `dev` has an incoming entry (`path`) and an outgoing one.
