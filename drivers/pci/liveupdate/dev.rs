@@ -180,6 +180,11 @@ impl PciDev {
     /// Called from `pci_read_bases()` only, before the device is added.
     pub(crate) fn record_bar_sizes(&self) {
         let d = self.ptr();
+        // SAFETY: `d` is valid (type invariant); nothing else uses the
+        // field before the device is added.
+        if unsafe { (*d).liveupdate.bars_sized } {
+            return;
+        }
         let mut order = [0u8; abi::BARS];
         for (i, o) in order.iter_mut().enumerate() {
             // CAST: `PCI_ROM_RESOURCE` is 6, the last index.
@@ -202,13 +207,11 @@ impl PciDev {
                 None => return,
             }
         }
-        // SAFETY: As above; nothing else uses the fields yet.
+        // SAFETY: As above.
         unsafe {
             let lu = &raw mut (*d).liveupdate;
-            if !(*lu).bars_sized {
-                (*lu).bar_order = order;
-                (*lu).bars_sized = true;
-            }
+            (*lu).bar_order = order;
+            (*lu).bars_sized = true;
         }
     }
 

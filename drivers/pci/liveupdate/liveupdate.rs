@@ -900,7 +900,6 @@ pub unsafe extern "C" fn pci_liveupdate_setup_device(dev: *mut bindings::pci_dev
     let up_dev = pdev.upstream();
     let upstream = up_dev.map(|b| b.bdf());
     let buses = pdev.config_buses();
-    let windows = pdev.window_registers();
     let lu = pdev.lu();
     let mut state = STATE.lock();
     // A device below a bridge that is not treated as preserved is not
@@ -928,17 +927,14 @@ pub unsafe extern "C" fn pci_liveupdate_setup_device(dev: *mut bindings::pci_dev
         .as_ref()
         .map(table::Probe::of)
         .filter(|p| p.is_valid());
-    let bars = pdev.bar_registers();
-    let misfit = match probe {
-        Some(p) if same_place => table::check_bars(&p, &bars.0[..bars.1], bars.2).err(),
-        _ => None,
-    };
-    let window_misfit = match (probe, windows) {
-        (Some(p), Some((io, pref))) if same_place && misfit.is_none() => {
-            !table::check_windows(&p, io, pref)
-        }
-        _ => false,
-    };
+    // Read only when there is a record to check: most devices have none.
+    let checked = probe.filter(|_| same_place);
+    let bars = checked.map(|_| pdev.bar_registers()).unwrap_or_default();
+    let misfit = checked.and_then(|p| table::check_bars(&p, &bars.0[..bars.1], bars.2).err());
+    let window_misfit = checked.filter(|_| misfit.is_none()).is_some_and(|p| {
+        pdev.window_registers()
+            .is_some_and(|(io, pref)| !table::check_windows(&p, io, pref))
+    });
     let same = same_place && misfit.is_none() && !window_misfit && up_kept;
     // Bus Master found set is kept only on a preserved device whose IOMMU
     // was handed over: anything else could DMA where it must not.
