@@ -142,15 +142,11 @@ impl Outgoing {
         let (hdr, _) = PciLuSer::ref_from_prefix(self.hdr.bytes_mut())
             .map_err(|_| table::Invalid::ShortHeader(0))?;
         let mut hdr = *hdr;
-        let count = table::validate_header(&hdr)?.count;
-        let mut out = KVec::new();
-        out.resize(count, abi::PciDevSer::default(), GFP_KERNEL)
-            .map_err(|_| table::Invalid::NoRoom(count))?;
         let array = match &mut self.array {
             Some(a) => a.bytes_mut(),
             None => &mut [],
         };
-        table::validate(&mut hdr, array, &mut out).map(|e| e.len())
+        validate_copy(&mut hdr, array).map(|e| e.len())
     }
 
     /// Grows the array to hold at least `need` entries, at least doubling
@@ -223,6 +219,20 @@ unsafe extern "C" fn flb_unpreserve(argp: *mut bindings::liveupdate_flb_op_args)
     }
 }
 
+/// [`table::validate`] into a new allocation of this kernel's entries.
+fn validate_copy(hdr: &mut PciLuSer, array: &[u8]) -> Result<KVec<abi::PciDevSer>, table::Invalid> {
+    let count = table::validate_header(hdr)?.count;
+    // Bounded by what the array can hold: a larger count is refused by
+    // `validate` before it needs the room.
+    let room = count.min(array.len() / abi::DEV_SER_MIN_SIZE);
+    let mut entries = KVec::new();
+    entries
+        .resize(room, abi::PciDevSer::default(), GFP_KERNEL)
+        .map_err(|_| table::Invalid::NoRoom(count))?;
+    table::validate(hdr, array, &mut entries)?;
+    Ok(entries)
+}
+
 /// The incoming table: the previous kernel's header and entries, restored,
 /// validated and copied into this kernel's memory, or the reason they were
 /// refused.
@@ -271,15 +281,7 @@ impl Incoming {
         } else {
             Some(Restored::restore(h.entries.get()).ok_or(table::Invalid::ArrayAddress)?)
         };
-        let bytes = array.as_ref().map_or(&[][..], |a| a.bytes());
-        // Bounded by what the array can hold: a larger count is refused by
-        // `validate` before it needs the room.
-        let room = shape.count.min(bytes.len() / abi::DEV_SER_MIN_SIZE);
-        let mut entries = KVec::new();
-        entries
-            .resize(room, abi::PciDevSer::default(), GFP_KERNEL)
-            .map_err(|_| table::Invalid::NoRoom(shape.count))?;
-        table::validate(&mut h, bytes, &mut entries)?;
+        let entries = validate_copy(&mut h, array.as_ref().map_or(&[], |a| a.bytes()))?;
         Ok((h, entries))
     }
 
