@@ -98,7 +98,7 @@ impl Topology {
             class: if bridge.is_some() { 0x060400 } else { 0x010802 },
             bridge,
             upstream: parent.map(|p| self.devs[p].info.bdf),
-            probe: model_probe(bridge.is_some(), id),
+            probe: model_probe(bridge.is_some(), id, devfn),
         };
         self.devs.push(ModelDev { info, parent });
         // Widen the bus ranges of every bridge above a new bridge.
@@ -254,20 +254,30 @@ impl OwnedTable {
 }
 
 /// A plausible probe record: bridges with all three windows, endpoints
-/// with a 64-bit BAR 0 whose size depends on `id` and a 4 KiB BAR 2.
-fn model_probe(bridge: bool, id: u16) -> Probe {
+/// with a 64-bit BAR 0 whose size depends on `id` and a 4 KiB BAR 2, and
+/// the endpoints in slots 0, 3, 6, ... SR-IOV PFs.
+fn model_probe(bridge: bool, id: u16, devfn: u8) -> Probe {
     if bridge {
         return Probe {
             bar_order: [0; abi::BARS],
             flags: abi::P_SIZED | abi::P_WINDOWS,
+            ..Probe::default()
         };
     }
     // CAST: `id % 8` is below 8.
     let order = 14 + (id % 8) as u8;
-    Probe {
+    let mut p = Probe {
         bar_order: [order, 0, 12, 0, 0, 0, 0],
         flags: abi::P_SIZED,
+        ..Probe::default()
+    };
+    let slot = devfn >> 3;
+    if slot % 3 == 0 {
+        p.flags |= abi::P_SRIOV;
+        p.vf_bar_order = [order, 0, 0, 13, 0, 0];
+        p.vf_buses = slot % 2;
     }
+    p
 }
 
 /// [`table::validate`] into a buffer of the size the kernel allocates:

@@ -55,6 +55,8 @@ fn entry_layout_matches() {
         driver,
         bar_order,
         probe,
+        vf_bar_order,
+        vf_buses,
         reserved
     );
     assert_eq!(align_of::<c::pci_dev_ser>(), 1);
@@ -81,6 +83,8 @@ fn constants_match() {
     assert_eq!(c::PCI_DEV_SER_P_IO_WINDOW, u32::from(abi::P_IO_WINDOW));
     assert_eq!(c::PCI_DEV_SER_P_PREF_WINDOW, u32::from(abi::P_PREF_WINDOW));
     assert_eq!(c::PCI_DEV_SER_P_PREF_64, u32::from(abi::P_PREF_64));
+    assert_eq!(c::PCI_DEV_SER_P_SRIOV, u32::from(abi::P_SRIOV));
+    assert_eq!(c::PCI_DEV_SER_VF_BARS as usize, abi::VF_BARS);
     // "PCLU" in memory order.
     assert_eq!(&abi::SER_MAGIC.to_le_bytes(), b"PCLU");
 }

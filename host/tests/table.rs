@@ -289,11 +289,84 @@ fn probe_records_are_checked() {
     // Bits a later kernel defines are ignored, as are the reserved bytes.
     let got = damaged(leaf, &|e| {
         e.probe |= 0x80;
-        e.reserved = [0x5a; 8];
+        e.reserved = 0x5a;
     })
     .unwrap();
-    assert_eq!(got[leaf].probe, abi::P_SIZED);
-    assert_eq!(got[leaf].reserved, [0; 8]);
+    assert_eq!(got[leaf].probe & !abi::P_SRIOV, abi::P_SIZED);
+    assert_eq!(got[leaf].reserved, 0);
+}
+
+#[test]
+fn sriov_records_are_checked() {
+    let t = sample();
+    let pf = t
+        .buf
+        .iter()
+        .position(|e| e.probe & abi::P_SRIOV != 0)
+        .expect("the model has SR-IOV PFs");
+    let damaged = |f: &dyn Fn(&mut PciDevSer)| {
+        let mut t = sample();
+        f(&mut t.buf[pf]);
+        let n = t.hdr.count.get() as usize;
+        let (mut hdr, entries) = (t.hdr, t.buf[..n].to_vec());
+        table::seal(&mut hdr, &entries);
+        validate_bytes(&mut hdr, t.array_bytes())
+    };
+    // The record reads back as written.
+    let got = damaged(&|_| {}).unwrap();
+    assert_eq!(table::Probe::of(&got[pf]), table::Probe::of(&t.buf[pf]));
+    assert!(table::Probe::of(&got[pf]).has_sriov());
+    // An impossible VF BAR size is refused.
+    assert_eq!(
+        damaged(&|e| e.vf_bar_order[1] = 64),
+        Err(Invalid::Probe(pf))
+    );
+    // Without P_SRIOV the bytes were reserved to the writer: ignored.
+    let got = damaged(&|e| e.probe &= !abi::P_SRIOV).unwrap();
+    assert_eq!(got[pf].vf_bar_order, [0; abi::VF_BARS]);
+    assert_eq!(got[pf].vf_buses, 0);
+    assert!(!table::Probe::of(&got[pf]).has_sriov());
+}
+
+#[test]
+fn sriov_record_matches_the_capability() {
+    use table::{check_sriov, Probe, SriovMisfit, SriovRegs};
+    // VF BAR 0: 64-bit 16 KiB per VF at 0x8_0010_0000; VF BAR 2: 32-bit
+    // 4 KiB per VF at 0xfe80_0000.
+    let p = Probe {
+        flags: abi::P_SIZED | abi::P_SRIOV,
+        vf_bar_order: [14, 0, 12, 0, 0, 0],
+        vf_buses: 1,
+        ..Probe::default()
+    };
+    let regs = SriovRegs {
+        ctrl: 0x10, // ARI Capable Hierarchy
+        supported_pages: 0x553,
+        page: 0x1,
+        vf_bars: [0x0010_000c, 0x8, 0xfe80_0000, 0, 0, 0],
+    };
+    assert_eq!(check_sriov(&p, &regs, 12, 5), Ok(()));
+    let mut masks = [0; 6];
+    table::bar_masks(&p.vf_bars(), &regs.vf_bars, &mut masks);
+    assert_eq!(masks, [0xffff_c00c, 0xffff_ffff, 0xffff_f000, 0, 0, 0]);
+    let vfe = SriovRegs { ctrl: 0x19, ..regs };
+    assert_eq!(check_sriov(&p, &vfe, 12, 5), Err(SriovMisfit::VfEnabled));
+    // 4 KiB pages in a kernel with 64 KiB pages; a size not supported;
+    // two sizes at once.
+    assert_eq!(check_sriov(&p, &regs, 16, 5), Err(SriovMisfit::PageSize));
+    let odd = SriovRegs { page: 0x4, ..regs };
+    assert_eq!(check_sriov(&p, &odd, 12, 5), Err(SriovMisfit::PageSize));
+    let two = SriovRegs { page: 0x3, ..regs };
+    assert_eq!(check_sriov(&p, &two, 12, 5), Err(SriovMisfit::PageSize));
+    let big = SriovRegs { page: 0x10, ..regs };
+    assert_eq!(check_sriov(&p, &big, 16, 5), Ok(()));
+    // A VF BAR not aligned to its recorded size.
+    let moved = SriovRegs {
+        vf_bars: [0x0010_200c, 0x8, 0xfe80_0000, 0, 0, 0],
+        ..regs
+    };
+    assert_eq!(check_sriov(&p, &moved, 12, 5), Err(SriovMisfit::VfBar(0)));
+    assert_eq!(check_sriov(&p, &regs, 12, 255), Err(SriovMisfit::Buses));
 }
 
 #[test]
@@ -305,6 +378,7 @@ fn bar_masks_match_what_sizing_reads() {
     let p = Probe {
         bar_order: [14, 0, 5, 20, 0, 0, 18],
         flags: abi::P_SIZED,
+        ..Probe::default()
     };
     assert_eq!(check_bars(&p, &bars, Some(0xfd00_0000)), Ok(()));
     let mut masks = [0x5a5a_5a5a; 6];
@@ -331,6 +405,7 @@ fn bar_masks_match_what_sizing_reads() {
     let big = Probe {
         bar_order: [34, 0, 0, 0, 0, 0, 0],
         flags: abi::P_SIZED,
+        ..Probe::default()
     };
     let bars = [0x0000_000c, 0x4, 0, 0, 0, 0];
     assert_eq!(check_bars(&big, &bars, None), Ok(()));
@@ -741,6 +816,7 @@ fn window_records_match_the_registers() {
     let all = Probe {
         bar_order: [0; abi::BARS],
         flags: abi::P_SIZED | abi::P_WINDOWS,
+        ..Probe::default()
     };
     // I/O 0xd000-0xdfff, 64-bit prefetchable window.
     assert!(check_windows(&all, 0xd0d0, 0xfe01_fe01));

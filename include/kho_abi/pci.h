@@ -123,6 +123,14 @@ struct pci_lu_ser {
 #define PCI_DEV_SER_P_IO_WINDOW		0x04
 #define PCI_DEV_SER_P_PREF_WINDOW	0x08
 #define PCI_DEV_SER_P_PREF_64		0x10
+/*
+ * SR-IOV physical functions: @vf_bar_order and @vf_buses are valid, so the
+ * next kernel sets up SR-IOV without sizing the VF BARs or trying NumVFs.
+ */
+#define PCI_DEV_SER_P_SRIOV		0x20
+
+/* VF BAR 0-5 of the SR-IOV capability. */
+#define PCI_DEV_SER_VF_BARS	6
 
 /* Entries of a writer without the probe record had this size. */
 #define PCI_DEV_SER_MIN_SIZE	48
@@ -154,6 +162,11 @@ struct pci_lu_ser {
  *            instead of writing all-ones to the BARs of a running device.
  * @probe:    PCI_DEV_SER_P_* bits: what else probing found, valid with
  *            %PCI_DEV_SER_P_SIZED; a reader ignores bits it does not know.
+ * @vf_bar_order: With %PCI_DEV_SER_P_SRIOV, log2 of the size one VF decodes
+ *            through each VF BAR, at the System Page Size found in the
+ *            capability; 0 as in @bar_order.
+ * @vf_buses: With %PCI_DEV_SER_P_SRIOV, how many bus numbers above the
+ *            function's own the VFs may use at any NumVFs.
  * @reserved: Zero when written, ignored when read.
  *
  * The entries below a bridge are exactly the entries on its secondary bus
@@ -174,7 +187,9 @@ struct pci_dev_ser {
 	char driver[PCI_DEV_SER_DRIVER_LEN];
 	u8 bar_order[PCI_DEV_SER_BARS];
 	u8 probe;
-	u8 reserved[8];
+	u8 vf_bar_order[PCI_DEV_SER_VF_BARS];
+	u8 vf_buses;
+	u8 reserved;
 } __packed;
 
 static_assert(sizeof(struct pci_lu_ser) == 64);
@@ -192,5 +207,7 @@ static_assert(offsetof(struct pci_dev_ser, secondary) == 22);
 static_assert(offsetof(struct pci_dev_ser, driver) == 24);
 static_assert(offsetof(struct pci_dev_ser, bar_order) == PCI_DEV_SER_MIN_SIZE);
 static_assert(offsetof(struct pci_dev_ser, probe) == 55);
+static_assert(offsetof(struct pci_dev_ser, vf_bar_order) == 56);
+static_assert(offsetof(struct pci_dev_ser, vf_buses) == 62);
 
 #endif /* _LINUX_KHO_ABI_PCI_H */

@@ -63,10 +63,14 @@ pub const P_IO_WINDOW: u8 = 1 << 2;
 pub const P_PREF_WINDOW: u8 = 1 << 3;
 /// `PCI_DEV_SER_P_PREF_64`: that window takes 64-bit addresses.
 pub const P_PREF_64: u8 = 1 << 4;
+/// `PCI_DEV_SER_P_SRIOV`: `vf_bar_order` and `vf_buses` are valid.
+pub const P_SRIOV: u8 = 1 << 5;
+/// `PCI_DEV_SER_VF_BARS`: VF BAR 0-5 of the SR-IOV capability.
+pub const VF_BARS: usize = 6;
 /// Probe bits that only a bridge may have.
 pub const P_WINDOWS: u8 = P_IO_WINDOW | P_PREF_WINDOW | P_PREF_64;
 /// All defined probe bits; unknown ones are ignored.
-pub const P_ALL: u8 = P_SIZED | P_INTX_BROKEN | P_WINDOWS;
+pub const P_ALL: u8 = P_SIZED | P_INTX_BROKEN | P_WINDOWS | P_SRIOV;
 /// Largest `bar_order`: a 64-bit BAR of 2^63 bytes.
 pub const BAR_ORDER_MAX: u8 = 63;
 
@@ -154,8 +158,14 @@ pub struct PciDevSer {
     pub bar_order: [u8; BARS],
     /// `P_*` bits: what probing the device found, valid with [`P_SIZED`].
     pub probe: u8,
+    /// With [`P_SRIOV`]: log2 of the size one VF decodes through each VF
+    /// BAR, 0 as in `bar_order`.
+    pub vf_bar_order: [u8; VF_BARS],
+    /// With [`P_SRIOV`]: bus numbers above the function's own that the
+    /// VFs may use.
+    pub vf_buses: u8,
     /// Zero when written, ignored when read.
-    pub reserved: [u8; 8],
+    pub reserved: u8,
 }
 
 /// Size of [`PciLuSer`] in bytes.
@@ -183,4 +193,6 @@ const _: () = {
     assert!(core::mem::offset_of!(PciDevSer, driver) == 24);
     assert!(core::mem::offset_of!(PciDevSer, bar_order) == DEV_SER_MIN_SIZE);
     assert!(core::mem::offset_of!(PciDevSer, probe) == 55);
+    assert!(core::mem::offset_of!(PciDevSer, vf_bar_order) == 56);
+    assert!(core::mem::offset_of!(PciDevSer, vf_buses) == 62);
 };

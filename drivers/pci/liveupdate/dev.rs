@@ -136,14 +136,44 @@ impl PciDev {
                 (bindings::pci_dev::pref_window_raw(d), abi::P_PREF_WINDOW),
                 (bindings::pci_dev::pref_64_window_raw(d), abi::P_PREF_64),
             ];
-            Probe {
+            let mut p = Probe {
                 bar_order: (*lu).bar_order,
                 flags: bits
                     .iter()
                     .filter(|(on, _)| *on != 0)
                     .fold(abi::P_SIZED, |f, (_, bit)| f | bit),
-            }
+                ..Probe::default()
+            };
+            self.sriov_record(&mut p);
+            p
         }
+    }
+
+    /// Adds the SR-IOV record of a PF to `p`: the per-VF BAR sizes and the
+    /// VF bus span the PCI core holds, whether it probed them or took them
+    /// from a record. A size no BAR can have leaves `p` without one.
+    fn sriov_record(&self, p: &mut Probe) {
+        let mut sizes = [0u64; abi::VF_BARS];
+        let mut buses = 0;
+        // SAFETY: `ptr` is valid (type invariant); the outputs are valid
+        // for writes of `PCI_SRIOV_NUM_BARS` (`abi::VF_BARS`) and 1 values.
+        let pf = unsafe {
+            bindings::pci_liveupdate_sriov_record(self.ptr(), sizes.as_mut_ptr(), &mut buses)
+        };
+        if !pf {
+            return;
+        }
+        for (o, &size) in p.vf_bar_order.iter_mut().zip(&sizes) {
+            *o = match size {
+                0 => 0,
+                _ => match Probe::order(size) {
+                    Some(n) => n,
+                    None => return,
+                },
+            };
+        }
+        p.vf_buses = buses;
+        p.flags |= abi::P_SRIOV;
     }
 
     /// Takes what probing would find from a valid record, so that the PCI
@@ -160,6 +190,9 @@ impl PciDev {
             (*lu).bar_order = p.bar_order;
             (*lu).bars_sized = true;
             (*lu).probed = true;
+            (*lu).vfs_probed = p.has_sriov();
+            (*lu).vf_bar_order = p.vf_bar_order;
+            (*lu).vf_buses = p.vf_buses;
             bindings::pci_dev::set_broken_intx_masking_raw(d, bit(abi::P_INTX_BROKEN));
             bindings::pci_dev::set_io_window_raw(d, bit(abi::P_IO_WINDOW));
             bindings::pci_dev::set_pref_window_raw(d, bit(abi::P_PREF_WINDOW));
@@ -171,6 +204,50 @@ impl PciDev {
     pub(crate) fn probed(&self) -> bool {
         // SAFETY: `ptr` is valid (type invariant); see `adopt_probe`.
         unsafe { (*self.ptr()).liveupdate.probed }
+    }
+
+    /// The SR-IOV record [`PciDev::adopt_probe`] took, if any.
+    pub(crate) fn vfs_probed(&self) -> Option<Probe> {
+        // SAFETY: `ptr` is valid (type invariant); see `adopt_probe`.
+        unsafe {
+            let lu = &raw const (*self.ptr()).liveupdate;
+            (*lu).vfs_probed.then(|| Probe {
+                flags: abi::P_SIZED | abi::P_SRIOV,
+                vf_bar_order: (*lu).vf_bar_order,
+                vf_buses: (*lu).vf_buses,
+                ..Probe::default()
+            })
+        }
+    }
+
+    /// Offset of the SR-IOV capability, if the device has one.
+    pub(crate) fn sriov_cap(&self) -> Option<u32> {
+        // CAST: `PCI_EXT_CAP_ID_SRIOV` is 0x10.
+        // SAFETY: `ptr` is valid (type invariant); reads config space only.
+        let pos = unsafe {
+            bindings::pci_find_ext_capability(self.ptr(), bindings::PCI_EXT_CAP_ID_SRIOV as c_int)
+        };
+        (pos != 0).then(|| u32::from(pos))
+    }
+
+    /// The SR-IOV registers a record is checked against (read, never
+    /// written), if the device has the capability.
+    pub(crate) fn sriov_registers(&self) -> Option<table::SriovRegs> {
+        let pos = self.sriov_cap()?;
+        let dword = |off: u32| self.config_dword(pos + off).unwrap_or(0);
+        let mut r = table::SriovRegs {
+            ctrl: self
+                .config_word(pos + bindings::PCI_SRIOV_CTRL)
+                .unwrap_or(0),
+            supported_pages: dword(bindings::PCI_SRIOV_SUP_PGSIZE),
+            page: dword(bindings::PCI_SRIOV_SYS_PGSIZE),
+            ..Default::default()
+        };
+        for (i, b) in r.vf_bars.iter_mut().enumerate() {
+            // CAST: At most 6 BARs of 4 bytes.
+            *b = dword(bindings::PCI_SRIOV_BAR + 4 * i as u32);
+        }
+        Some(r)
     }
 
     /// Records the BAR sizes enumeration found in the device's resources,

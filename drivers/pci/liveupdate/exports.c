@@ -109,6 +109,25 @@ bool pci_liveupdate_needs_acs_quirk(struct pci_dev *dev)
 	return pci_dev_specific_enable_acs_needed(dev);
 }
 
+/* struct pci_sriov is private to the PCI core. */
+bool pci_liveupdate_sriov_record(struct pci_dev *dev, u64 *vf_bar_sizes,
+				 u8 *vf_buses)
+{
+#ifdef CONFIG_PCI_IOV
+	struct pci_sriov *iov = dev->sriov;
+	int i;
+
+	if (!dev->is_physfn)
+		return false;
+	for (i = 0; i < PCI_SRIOV_NUM_BARS; i++)
+		vf_bar_sizes[i] = iov->barsz[i];
+	*vf_buses = iov->max_VF_buses - dev->bus->number;
+	return true;
+#else
+	return false;
+#endif
+}
+
 /*
  * After an incoming device finished: bind the drivers (pcieport) that
  * pci_liveupdate_may_probe() kept off the bridges of its path that no

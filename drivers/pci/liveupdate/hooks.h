@@ -37,6 +37,12 @@ void pci_liveupdate_setup_device(struct pci_dev *dev);
 bool pci_liveupdate_bar_masks(struct pci_dev *dev, unsigned int howmany,
 			      u32 *sizes, u32 *rom);
 void pci_liveupdate_bars_read(struct pci_dev *dev);
+/*
+ * sriov_init(): the sizing masks of an incoming PF's VF BARs and the bus
+ * numbers its VFs span, from its record (false: probe them by writing).
+ */
+bool pci_liveupdate_vf_bar_masks(struct pci_dev *dev, u32 *sizes,
+				 u8 *vf_buses);
 /* INTx masking and bridge windows were taken from the record: no probing. */
 bool pci_liveupdate_probed(struct pci_dev *dev);
 /* pci_claim_resource() failed: abandon what depends on an incoming @dev. */
@@ -98,6 +104,9 @@ bool pci_liveupdate_dma_keep(struct pci_dev *dev);
 bool pci_liveupdate_dma_incoming(void);
 /* A device stops being incoming: end the IOMMU translation carried for it. */
 void pci_liveupdate_dma_release(struct pci_dev *dev);
+/* The per-VF BAR sizes and VF bus span of an SR-IOV PF; false if none. */
+bool pci_liveupdate_sriov_record(struct pci_dev *dev, u64 *vf_bar_sizes,
+				 u8 *vf_buses);
 /* Whether the device at @segment/@bdf was found and is incoming. */
 bool pci_liveupdate_found_incoming(u32 segment, u16 bdf);
 
@@ -111,6 +120,11 @@ static inline bool pci_liveupdate_bar_masks(struct pci_dev *dev,
 	return false;
 }
 static inline void pci_liveupdate_bars_read(struct pci_dev *dev) {}
+static inline bool pci_liveupdate_vf_bar_masks(struct pci_dev *dev,
+					       u32 *sizes, u8 *vf_buses)
+{
+	return false;
+}
 static inline bool pci_liveupdate_probed(struct pci_dev *dev)
 {
 	return false;

@@ -121,6 +121,12 @@ impl kernel::fmt::Display for table::Invalid {
     }
 }
 
+impl kernel::fmt::Display for table::SriovMisfit {
+    fn fmt(&self, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
+        core::fmt::Display::fmt(self, f)
+    }
+}
+
 /// A bus/device/function for log lines; `None` is the root bus.
 struct Bdf(Option<u16>);
 
@@ -935,7 +941,21 @@ pub unsafe extern "C" fn pci_liveupdate_setup_device(dev: *mut bindings::pci_dev
         pdev.window_registers()
             .is_some_and(|(io, pref)| !table::check_windows(&p, io, pref))
     });
-    let same = same_place && misfit.is_none() && !window_misfit && up_kept;
+    // SR-IOV set up from the record must find the capability as it was.
+    let sriov = checked.filter(|p| p.has_sriov()).map(|p| {
+        let bus = (info.bdf >> 8) as u8;
+        pdev.sriov_registers().map(|r| {
+            // CAST: `PAGE_SHIFT` is 12 to 16.
+            table::check_sriov(&p, &r, kernel::page::PAGE_SHIFT as u32, bus)
+        })
+    });
+    let sriov_misfit = match sriov {
+        Some(None) => Some(None),
+        Some(Some(Err(m))) if m != table::SriovMisfit::VfEnabled => Some(Some(m)),
+        _ => None,
+    };
+    let same =
+        same_place && misfit.is_none() && !window_misfit && sriov_misfit.is_none() && up_kept;
     // Bus Master found set is kept only on a preserved device whose IOMMU
     // was handed over: anything else could DMA where it must not.
     let stop = if !bm {
@@ -971,7 +991,14 @@ pub unsafe extern "C" fn pci_liveupdate_setup_device(dev: *mut bindings::pci_dev
     if same {
         // SAFETY: As above.
         unsafe { (*lu).incoming = true };
-        if let Some(p) = probe {
+        if let Some(mut p) = probe {
+            if let Some(Some(Err(m))) = sriov {
+                dev_info!(
+                    pdev.as_dev(),
+                    "{m}: SR-IOV is set up anew, as on any boot, not from the Live Update record\n"
+                );
+                p.flags &= !abi::P_SRIOV;
+            }
             pdev.adopt_probe(&p);
         }
         if table::is_direct(&e) {
@@ -1006,6 +1033,17 @@ pub unsafe extern "C" fn pci_liveupdate_setup_device(dev: *mut bindings::pci_dev
             reg,
             e.bar_order[i]
         );
+    } else if let Some(m) = sriov_misfit {
+        match m {
+            Some(m) => dev_warn!(
+                pdev.as_dev(),
+                "its SR-IOV capability does not match the record made when it was preserved ({m}); not treated as preserved\n"
+            ),
+            None => dev_warn!(
+                pdev.as_dev(),
+                "has no SR-IOV capability but was preserved with one; not treated as preserved\n"
+            ),
+        }
     } else if window_misfit {
         dev_warn!(
             pdev.as_dev(),
@@ -1073,6 +1111,40 @@ pub unsafe extern "C" fn pci_liveupdate_bar_masks(
         // SAFETY: Valid for writes when not NULL (function contract).
         unsafe { *rom = rom_mask };
     }
+    true
+}
+
+/// PCI core hook from `sriov_init()`: the sizing masks of the VF BARs of
+/// an incoming PF whose SR-IOV record `pci_setup_device()` checked against
+/// its capability, and the bus numbers its VFs span, so that SR-IOV is set
+/// up without writing to the running device. Returns `false`, and the
+/// caller probes by writing, for any other device.
+///
+/// # Safety
+///
+/// `dev` must be a valid `struct pci_dev` being added; `sizes` must have
+/// room for `PCI_SRIOV_NUM_BARS` values and `vf_buses` be valid for writes.
+#[export]
+pub unsafe extern "C" fn pci_liveupdate_vf_bar_masks(
+    dev: *mut bindings::pci_dev,
+    sizes: *mut u32,
+    vf_buses: *mut u8,
+) -> bool {
+    // SAFETY: Valid (function contract).
+    let Some(pdev) = (unsafe { entry_dev(dev) }) else {
+        return false;
+    };
+    let Some(p) = pdev.vfs_probed() else {
+        return false;
+    };
+    let Some(regs) = pdev.sriov_registers() else {
+        return false;
+    };
+    // SAFETY: Room for `PCI_SRIOV_NUM_BARS` values (function contract).
+    let out = unsafe { core::slice::from_raw_parts_mut(sizes, abi::VF_BARS) };
+    table::bar_masks(&p.vf_bars(), &regs.vf_bars, out);
+    // SAFETY: Valid for writes (function contract).
+    unsafe { *vf_buses = p.vf_buses };
     true
 }
 

@@ -95,6 +95,11 @@ pub struct Probe {
     pub bar_order: [u8; abi::BARS],
     /// `abi::P_*` bits; without [`abi::P_SIZED`] there is no record.
     pub flags: u8,
+    /// With [`abi::P_SRIOV`]: log2 of the size of each VF BAR, 0 if none.
+    pub vf_bar_order: [u8; abi::VF_BARS],
+    /// With [`abi::P_SRIOV`]: bus numbers above the function's own that
+    /// its VFs may use.
+    pub vf_buses: u8,
 }
 
 impl Probe {
@@ -103,6 +108,25 @@ impl Probe {
         Probe {
             bar_order: e.bar_order,
             flags: e.probe,
+            vf_bar_order: e.vf_bar_order,
+            vf_buses: e.vf_buses,
+        }
+    }
+
+    /// Whether there is an SR-IOV record.
+    pub fn has_sriov(&self) -> bool {
+        self.is_valid() && self.flags & abi::P_SRIOV != 0
+    }
+
+    /// The VF BARs as a record of their own, which [`check_bars`] and
+    /// [`bar_masks`] take like a header's BARs without a ROM.
+    pub fn vf_bars(&self) -> Probe {
+        let mut bar_order = [0; abi::BARS];
+        bar_order[..abi::VF_BARS].copy_from_slice(&self.vf_bar_order);
+        Probe {
+            bar_order,
+            flags: abi::P_SIZED,
+            ..Probe::default()
         }
     }
 
@@ -245,6 +269,71 @@ pub fn check_bars(p: &Probe, bars: &[u32], rom: Option<u32>) -> Result<(), usize
     Ok(())
 }
 
+/// The SR-IOV capability registers a record is checked against (read,
+/// never written).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SriovRegs {
+    /// SR-IOV Control.
+    pub ctrl: u16,
+    /// Supported Page Sizes.
+    pub supported_pages: u32,
+    /// System Page Size.
+    pub page: u32,
+    /// VF BAR 0-5.
+    pub vf_bars: [u32; abi::VF_BARS],
+}
+
+/// `PCI_SRIOV_CTRL_VFE`.
+pub const SRIOV_CTRL_VFE: u16 = 1 << 0;
+
+/// Why an SR-IOV record does not fit the capability as found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SriovMisfit {
+    /// VF Enable is set: this kernel does not keep VFs yet, so it sets
+    /// SR-IOV up anew rather than from the record.
+    VfEnabled,
+    /// The System Page Size is not one supported page of at least this
+    /// kernel's page size.
+    PageSize,
+    /// A VF BAR's address does not fit its recorded size.
+    VfBar(usize),
+    /// The VF bus numbers would pass bus 255.
+    Buses,
+}
+
+impl fmt::Display for SriovMisfit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SriovMisfit::VfEnabled => f.write_str("VF Enable is set"),
+            SriovMisfit::PageSize => f.write_str("the System Page Size is not usable"),
+            SriovMisfit::VfBar(i) => write!(f, "VF BAR {i} does not fit its recorded size"),
+            SriovMisfit::Buses => f.write_str("the VF bus numbers pass bus 255"),
+        }
+    }
+}
+
+/// Checks an SR-IOV record against the capability of a function on bus
+/// `bus` in a kernel with pages of 2^`page_shift` bytes, so that SR-IOV
+/// can be set up from the record instead of by writing the capability.
+pub fn check_sriov(p: &Probe, r: &SriovRegs, page_shift: u32, bus: u8) -> Result<(), SriovMisfit> {
+    if r.ctrl & SRIOV_CTRL_VFE != 0 {
+        return Err(SriovMisfit::VfEnabled);
+    }
+    // Bit n of the page size registers stands for 2^(n + 12) bytes.
+    let smallest = page_shift.saturating_sub(12);
+    let page_ok = r.page.is_power_of_two()
+        && r.page & r.supported_pages != 0
+        && r.page.trailing_zeros() >= smallest;
+    if !page_ok {
+        return Err(SriovMisfit::PageSize);
+    }
+    check_bars(&p.vf_bars(), &r.vf_bars, None).map_err(SriovMisfit::VfBar)?;
+    if bus.checked_add(p.vf_buses).is_none() {
+        return Err(SriovMisfit::Buses);
+    }
+    Ok(())
+}
+
 impl DevInfo {
     /// Sort key of this device.
     pub fn key(&self) -> u64 {
@@ -308,6 +397,10 @@ fn probe_fields(p: &Probe, bridge: bool) -> PciDevSer {
         e.probe = p.flags & abi::P_ALL;
         if !bridge {
             e.probe &= !abi::P_WINDOWS;
+        }
+        if e.probe & abi::P_SRIOV != 0 {
+            e.vf_bar_order = p.vf_bar_order;
+            e.vf_buses = p.vf_buses;
         }
     }
     e
@@ -1041,13 +1134,18 @@ pub fn validate<'b>(
             *b = src.get(j).copied().unwrap_or(0);
         }
         *e = zerocopy::transmute!(raw);
-        e.reserved = [0; 8];
+        e.reserved = 0;
         if !probed || e.probe & abi::P_SIZED == 0 {
             e.bar_order = [0; abi::BARS];
             e.probe = 0;
         }
         // Bits a later kernel defined: ignored, as the ABI says.
         e.probe &= abi::P_ALL;
+        // Reserved bytes to a writer that did not know the SR-IOV record.
+        if e.probe & abi::P_SRIOV == 0 {
+            e.vf_bar_order = [0; abi::VF_BARS];
+            e.vf_buses = 0;
+        }
     }
     check_entries(entries)?;
     // CAST: The entry size is 64, asserted in `abi`.
@@ -1108,10 +1206,15 @@ fn check_entry(i: usize, e: &PciDevSer) -> Result<(), Invalid> {
         return Err(Invalid::Driver(i));
     }
     let sized = e.probe & abi::P_SIZED != 0;
+    let sriov = e.probe & abi::P_SRIOV != 0;
     let bad_order = e
         .bar_order
         .iter()
-        .any(|&o| o > abi::BAR_ORDER_MAX || (o != 0 && !sized));
+        .any(|&o| o > abi::BAR_ORDER_MAX || (o != 0 && !sized))
+        || e.vf_bar_order
+            .iter()
+            .any(|&o| o > abi::BAR_ORDER_MAX || (o != 0 && !sriov))
+        || (e.vf_buses != 0 && !sriov);
     let bad_window = e.probe & abi::P_WINDOWS != 0 && flags & abi::F_BRIDGE == 0;
     if bad_order || bad_window || (!sized && e.probe != 0) {
         return Err(Invalid::Probe(i));

@@ -61,10 +61,12 @@ int pci_liveupdate_test_inject(u32 fault);
 int pci_liveupdate_test_mismatch(struct pci_dev *dev);
 
 /*
- * Record a size for the first sized BAR of @dev that its address does not
- * fit (checksums fixed): the next kernel must not take it as preserved.
+ * Record a size for the first sized BAR (VF BAR) of @dev that its address
+ * does not fit (checksums fixed): the next kernel must not take it as
+ * preserved.
  */
 int pci_liveupdate_test_misfit(struct pci_dev *dev);
+int pci_liveupdate_test_vf_misfit(struct pci_dev *dev);
 
 /*
  * What the component knows of @dev: @path is set if the incoming table has

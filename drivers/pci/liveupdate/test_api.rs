@@ -405,6 +405,23 @@ pub unsafe extern "C" fn pci_liveupdate_test_misfit(dev: *mut bindings::pci_dev)
     }
 }
 
+/// Records the first sized VF BAR of `dev` as 1 TiB in the outgoing table.
+///
+/// # Safety
+///
+/// `dev` must be a valid `struct pci_dev` the caller holds a reference to.
+#[export]
+pub unsafe extern "C" fn pci_liveupdate_test_vf_misfit(dev: *mut bindings::pci_dev) -> c_int {
+    // SAFETY: Valid and referenced (function contract).
+    unsafe {
+        change_entry(dev, |e| {
+            let bar = e.vf_bar_order.iter().position(|&o| o != 0).ok_or(ENOENT)?;
+            e.vf_bar_order[bar] = 40;
+            Ok("recorded its first sized VF BAR as 1 TiB")
+        })
+    }
+}
+
 /// Records another device ID for `dev` in the outgoing table.
 ///
 /// # Safety

@@ -17,8 +17,8 @@
  * "finish" calls that API directly, outside any LUO session, to test how it
  * handles misuse. Writing an address to "mismatch" records another identity
  * for the device in the outgoing table; to "misfit", a BAR size its BAR
- * address does not fit; to "freeze", runs the shutdown
- * freeze hook on it. "timing" reports the time spent in the PCI core
+ * address does not fit ("vf_misfit": the same for a VF BAR); to "freeze",
+ * runs the shutdown freeze hook on it. "timing" reports the time spent in the PCI core
  * hooks, "anchor" where pci_liveupdate_preserve() is (fault injection's
  * stack filter needs addresses that KASLR moved), "dma_after_iommu_shutdown"
  * and "corrupt_iommu_handover" act at the very end of a kexec (below). A
@@ -361,7 +361,7 @@ static int pci_lu_test_show_table(struct seq_file *m, bool outgoing)
 	if (outgoing)
 		seq_printf(m, "capacity %d\n", pci_liveupdate_test_capacity());
 	for (i = 0; i < min(n, PCI_LU_TEST_MAX_ENTRIES); i++)
-		seq_printf(m, "%04x:%02x:%02x.%d refcount=%u vendor=%04x device=%04x class=%06x flags=%x upstream=%04x bus=%02x-%02x probe=%02x bars=%*phD driver=%.*s\n",
+		seq_printf(m, "%04x:%02x:%02x.%d refcount=%u vendor=%04x device=%04x class=%06x flags=%x upstream=%04x bus=%02x-%02x probe=%02x bars=%*phD vfbars=%*phD vfbuses=%u driver=%.*s\n",
 			   le32_to_cpu(e[i].segment), le16_to_cpu(e[i].bdf) >> 8,
 			   PCI_SLOT(le16_to_cpu(e[i].bdf) & 0xff),
 			   PCI_FUNC(le16_to_cpu(e[i].bdf) & 0xff),
@@ -370,6 +370,8 @@ static int pci_lu_test_show_table(struct seq_file *m, bool outgoing)
 			   le32_to_cpu(e[i].flags), le16_to_cpu(e[i].upstream),
 			   e[i].secondary, e[i].subordinate, e[i].probe,
 			   (int)sizeof(e[i].bar_order), e[i].bar_order,
+			   (int)sizeof(e[i].vf_bar_order), e[i].vf_bar_order,
+			   e[i].vf_buses,
 			   (int)sizeof(e[i].driver),
 			   e[i].driver[0] ? e[i].driver : "-");
 	kvfree(e);
@@ -451,6 +453,7 @@ static int pci_lu_test_do_freeze(struct pci_dev *pdev)
 PCI_LU_TEST_DIRECT(preserve, pci_lu_test_do_preserve);
 PCI_LU_TEST_DIRECT(mismatch, pci_liveupdate_test_mismatch);
 PCI_LU_TEST_DIRECT(misfit, pci_liveupdate_test_misfit);
+PCI_LU_TEST_DIRECT(vf_misfit, pci_liveupdate_test_vf_misfit);
 PCI_LU_TEST_DIRECT(freeze, pci_lu_test_do_freeze);
 PCI_LU_TEST_DIRECT(unpreserve, pci_lu_test_do_unpreserve);
 PCI_LU_TEST_DIRECT(finish, pci_lu_test_do_finish);
@@ -705,6 +708,7 @@ static int __init pci_lu_test_init(void)
 	debugfs_create_file("finish", 0200, dir, NULL, &pci_lu_test_finish_fops);
 	debugfs_create_file("mismatch", 0200, dir, NULL, &pci_lu_test_mismatch_fops);
 	debugfs_create_file("misfit", 0200, dir, NULL, &pci_lu_test_misfit_fops);
+	debugfs_create_file("vf_misfit", 0200, dir, NULL, &pci_lu_test_vf_misfit_fops);
 	debugfs_create_file("freeze", 0200, dir, NULL, &pci_lu_test_freeze_fops);
 	debugfs_create_file("fuzz", 0600, dir, NULL, &pci_lu_test_fuzz_fops);
 	debugfs_create_file("timing", 0400, dir, NULL, &pci_lu_test_timing_fops);

@@ -34,6 +34,8 @@
 #endif
 
 #define CFG_SIZE	4096
+/* PCI_DEV_SER_P_SRIOV */
+#define P_SRIOV		0x20
 #define SNAP_TOKEN	10
 /* Watched although not preserved: shows the counter counts. */
 #define CONTROL		TESTDEV_SW
@@ -185,7 +187,9 @@ static int stage1(struct pci_lu_ctx *ctx)
 {
 	struct vfio_lu_dev edu = VFIO_LU_DEV_INIT, nvme = VFIO_LU_DEV_INIT;
 	static uint8_t snap[N_FUNCS][CFG_SIZE];
-	int s, fd;
+	unsigned int probe = 0;
+	char bars[64];
+	int s, fd, ret;
 
 	if (vmm_open(ctx, EDU_SW, &edu) || vmm_open(ctx, NVME_PF, &nvme))
 		return 1;
@@ -199,6 +203,10 @@ static int stage1(struct pci_lu_ctx *ctx)
 	s = luo_create_session(ctx, "devices");
 	CHECK(ctx, s >= 0 && luo_preserve_fd(s, edu.fd, 1) == 0 &&
 	      luo_preserve_fd(s, nvme.fd, 2) == 0, "%s and %s preserved", EDU_SW, NVME_PF);
+	/* The VF BAR sizes and bus span, so SR-IOV init need not write. */
+	ret = pci_lu_probe_record("outgoing", NVME_PF, &probe, bars, sizeof(bars));
+	CHECK(ctx, ret == 0 && (probe & P_SRIOV), "%s recorded with its SR-IOV probe (probe=%02x)",
+	      NVME_PF, probe);
 	/* Last: preserve itself may change nothing either. */
 	for (int i = 0; i < N_FUNCS; i++)
 		CHECK(ctx, read_config(funcs[i], snap[i]) == 0, "config space of %s read",

@@ -3,7 +3,8 @@
  * Five consecutive Live Updates in one VM run with the same device: the
  * nvme on the first root port, owned through vfio-pci with admin-queue
  * registers only a reset clears. After each kexec the kernel must hand the
- * device over untouched (bus numbers, Bus Master, canary, no other driver);
+ * device over untouched (bus numbers, Bus Master, canary, no other driver,
+ * no config write: it is set up from the records handed on each time);
  * the test retrieves its VFIO file, binds it, checks the canary through
  * VFIO, finishes, and preserves the same file again for the next update.
  */
@@ -16,6 +17,8 @@
 #include "vfio_lu.h"
 
 #define UPDATES	5
+/* PCI_DEV_SER_P_SRIOV */
+#define P_SRIOV	0x20
 #define LAST_STAGE (UPDATES + 1)
 
 static int stage1(struct pci_lu_ctx *ctx)
@@ -40,8 +43,9 @@ static int stage2(struct pci_lu_ctx *ctx)
 {
 	struct vfio_lu_dev nvme = VFIO_LU_DEV_INIT;
 	int update = ctx->stage - 1;
-	char drv[64];
-	int s;
+	unsigned int probe = 0;
+	char drv[64], bars[64];
+	int s, ret;
 
 	pci_lu_check_firmware_buses(ctx, "after the update");
 	CHECK(ctx, pci_lu_incoming(NVME_PF) == 1, "update %d: %s incoming", update, NVME_PF);
@@ -51,6 +55,11 @@ static int stage2(struct pci_lu_ctx *ctx)
 	pci_lu_driver(NVME_PF, drv, sizeof(drv));
 	CHECK(ctx, !drv[0], "update %d: no driver took %s (got '%s')", update, NVME_PF, drv);
 	CHECK(ctx, nvme_has_canary(NVME_PF), "update %d: canary intact", update);
+	/* Each kernel hands on the records it was handed, SR-IOV's too. */
+	ret = pci_lu_probe_record("incoming", NVME_PF, &probe, bars, sizeof(bars));
+	CHECK(ctx, ret == 0 && (probe & P_SRIOV) && pci_lu_config_writes(NVME_PF) == 0,
+	      "update %d: %s set up from its records, no config write (probe=%02x)", update,
+	      NVME_PF, probe);
 
 	s = luo_retrieve_session(ctx, "hop");
 	nvme.fd = s >= 0 ? luo_retrieve_fd(s, 1) : -ENOENT;

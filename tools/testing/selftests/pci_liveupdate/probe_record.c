@@ -7,7 +7,9 @@
  * port above the other edu gets a BAR size its address does not fit
  * (test-only control): it must not be treated as preserved, the log names
  * the BAR, and so the edu below it is not treated as preserved either (its
- * resources could move): named, its Bus Master cleared.
+ * resources could move): named, its Bus Master cleared. The nvme PF is
+ * handed over with a VF BAR size its VF BAR does not fit: named, and not
+ * treated as preserved either.
  */
 #include <errno.h>
 #include <string.h>
@@ -39,6 +41,9 @@ static int stage1(struct pci_lu_ctx *ctx)
 	      "%s recorded with its windows (probe=%02x)", SWITCH_DN1, probe);
 	CHECK(ctx, pci_lu_write(PCI_LU_DEBUGFS "/misfit", ROOT_PORT4) == 0,
 	      "record a BAR size %s does not fit", ROOT_PORT4);
+	CHECK(ctx, pci_lu_preserve(s, NVME_PF, 3) == 0, "preserve %s", NVME_PF);
+	CHECK(ctx, pci_lu_write(PCI_LU_DEBUGFS "/vf_misfit", NVME_PF) == 0,
+	      "record a VF BAR size %s does not fit", NVME_PF);
 	CHECK(ctx, pci_lu_set_bus_master(EDU_SW) == 0 && pci_lu_set_bus_master(EDU_RP) == 0,
 	      "set Bus Master on both");
 	return 0;
@@ -66,9 +71,12 @@ static int stage2(struct pci_lu_ctx *ctx)
 	CHECK(ctx, pci_lu_bus_master(EDU_RP) == 0, "%s was stopped", EDU_RP);
 	CHECK(ctx, pci_lu_status_field(ROOT_PORT4, "path") == 0,
 	      "%s released with the device below it", ROOT_PORT4);
+	CHECK(ctx, pci_lu_dmesg_has(NVME_PF ": its SR-IOV capability does not match the record made when it was preserved (VF BAR 0 does not fit its recorded size); not treated as preserved"),
+	      "kernel named the VF BAR of %s that does not fit", NVME_PF);
+	CHECK(ctx, pci_lu_incoming(NVME_PF) == 0, "%s is not incoming", NVME_PF);
 	s = luo_retrieve_session(ctx, "devices");
-	CHECK(ctx, s >= 0 && luo_retrieve_fd(s, 1) >= 0 && luo_retrieve_fd(s, 2) >= 0,
-	      "retrieve the session's fds");
+	CHECK(ctx, s >= 0 && luo_retrieve_fd(s, 1) >= 0 && luo_retrieve_fd(s, 2) >= 0 &&
+	      luo_retrieve_fd(s, 3) >= 0, "retrieve the session's fds");
 	CHECK(ctx, luo_finish_session(s) == 0, "finish session");
 	CHECK(ctx, pci_lu_dmesg_has("every incoming preserved device finished"),
 	      "table drained without the misfit device");
