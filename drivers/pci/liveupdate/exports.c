@@ -18,6 +18,7 @@
 #include <linux/liveupdate.h>
 #include <linux/mutex.h>
 #include <linux/pci_liveupdate.h>
+#include <linux/pm_runtime.h>
 #include <linux/workqueue.h>
 
 #include "../pci.h"
@@ -129,11 +130,35 @@ bool pci_liveupdate_sriov_record(struct pci_dev *dev, u64 *vf_bar_sizes,
 }
 
 /*
- * After an incoming device finished: bind the drivers (pcieport) that
- * pci_liveupdate_may_probe() kept off the bridges of its path that no
- * incoming device needs any more. From a work item, as a finish may come
- * with device locks held; under the rescan lock, as a bus scan binds
- * drivers, so that a bridge being removed is not bound again.
+ * A running device must not be powered down before its driver took it back,
+ * nor a bridge above it: neither by runtime PM (power/control set to auto,
+ * a driver's idle D3 such as vfio-pci's) nor through its parent. A usage
+ * count from pci_pm_init() until it finishes keeps it active, and so its
+ * path. Taken during enumeration and dropped under the rescan lock.
+ */
+void pci_liveupdate_pm_hold(struct pci_dev *dev)
+{
+	if (!pci_liveupdate_adopt_config(dev))
+		return;
+	pm_runtime_get_noresume(&dev->dev);
+	dev->liveupdate.pm_held = true;
+}
+
+static void pci_liveupdate_pm_release(struct pci_dev *dev)
+{
+	if (!dev->liveupdate.pm_held || pci_liveupdate_adopt_config(dev))
+		return;
+	dev->liveupdate.pm_held = false;
+	pm_runtime_put(&dev->dev);
+}
+
+/*
+ * After an incoming device finished: let the functions it no longer keeps
+ * (itself, the bridges of its path no incoming device needs any more)
+ * runtime suspend again, and bind the drivers (pcieport) that
+ * pci_liveupdate_may_probe() kept off those bridges. From a work item, as a
+ * finish may come with device locks held; under the rescan lock, as a bus
+ * scan binds drivers, so that a bridge being removed is not bound again.
  */
 static void pci_liveupdate_probe_ports_fn(struct work_struct *work)
 {
@@ -141,6 +166,7 @@ static void pci_liveupdate_probe_ports_fn(struct work_struct *work)
 
 	pci_lock_rescan_remove();
 	for_each_pci_dev(pdev) {
+		pci_liveupdate_pm_release(pdev);
 		if (pci_dev_is_added(pdev) && pci_liveupdate_port_deferred(pdev) &&
 		    device_attach(&pdev->dev) < 0)
 			pci_warn(pdev, "Live Update: port driver did not bind after finish\n");

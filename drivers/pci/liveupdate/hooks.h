@@ -75,6 +75,12 @@ void pci_liveupdate_scan_bridge_end(struct pci_dev *dev, int pass);
  */
 bool pci_liveupdate_adopt_config(struct pci_dev *dev);
 
+/*
+ * pci_pm_init(): an incoming function, or a bridge on an incoming path,
+ * stays in D0 until finish: its runtime PM is held off (exports.c).
+ */
+void pci_liveupdate_pm_hold(struct pci_dev *dev);
+
 /* pci_acs_init() / pci_enable_acs(): adopt the previous kernel's ACS. */
 void pci_liveupdate_init_acs(struct pci_dev *dev);
 bool pci_liveupdate_adopt_acs(struct pci_dev *dev);
@@ -120,6 +126,7 @@ static inline bool pci_liveupdate_bar_masks(struct pci_dev *dev,
 	return false;
 }
 static inline void pci_liveupdate_bars_read(struct pci_dev *dev) {}
+static inline void pci_liveupdate_pm_hold(struct pci_dev *dev) {}
 static inline bool pci_liveupdate_vf_bar_masks(struct pci_dev *dev,
 					       u32 *sizes, u8 *vf_buses)
 {

@@ -1258,6 +1258,9 @@ pub unsafe extern "C" fn pci_liveupdate_claim_failed(dev: *mut bindings::pci_dev
     let _state = STATE.lock();
     // SAFETY: `lu` points into a valid device; written under `STATE`.
     unsafe { (*pdev.lu()).incoming = false };
+    // SAFETY: A plain C call that only queues work: the device may runtime
+    // suspend again, and bind its port driver if it is a bridge.
+    unsafe { bindings::pci_liveupdate_probe_ports() };
 }
 
 /// PCI core hook from `pci_rebar_set_size()`: a Resizable BAR changed size,
