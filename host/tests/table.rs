@@ -343,6 +343,7 @@ fn sriov_record_matches_the_capability() {
         ctrl: 0x10, // ARI Capable Hierarchy
         supported_pages: 0x553,
         page: 0x1,
+        num_vfs: 0,
         vf_bars: [0x0010_000c, 0x8, 0xfe80_0000, 0, 0, 0],
     };
     assert_eq!(check_sriov(&p, &regs, 12, 5), Ok(()));
@@ -358,8 +359,21 @@ fn sriov_record_matches_the_capability() {
     assert_eq!(check_sriov(&p, &odd, 12, 5), Err(SriovMisfit::PageSize));
     let two = SriovRegs { page: 0x3, ..regs };
     assert_eq!(check_sriov(&p, &two, 12, 5), Err(SriovMisfit::PageSize));
+    // 64 KiB pages: VF BARs of 16 and 4 KiB per VF are not whole pages.
     let big = SriovRegs { page: 0x10, ..regs };
-    assert_eq!(check_sriov(&p, &big, 16, 5), Ok(()));
+    assert_eq!(check_sriov(&p, &big, 16, 5), Err(SriovMisfit::VfBar(0)));
+    let big_bars = Probe {
+        vf_bar_order: [16, 0, 17, 0, 0, 0],
+        ..p
+    };
+    let big_regs = SriovRegs {
+        vf_bars: [0x0010_000c, 0x8, 0xfe80_0000, 0, 0, 0],
+        ..big
+    };
+    assert_eq!(check_sriov(&big_bars, &big_regs, 16, 5), Ok(()));
+    // NumVFs left set: the stock path would clear it.
+    let numvfs = SriovRegs { num_vfs: 2, ..regs };
+    assert_eq!(check_sriov(&p, &numvfs, 12, 5), Err(SriovMisfit::NumVfs));
     // A VF BAR not aligned to its recorded size.
     let moved = SriovRegs {
         vf_bars: [0x0010_200c, 0x8, 0xfe80_0000, 0, 0, 0],

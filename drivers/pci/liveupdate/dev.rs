@@ -163,15 +163,16 @@ impl PciDev {
         if !pf {
             return;
         }
-        for (o, &size) in p.vf_bar_order.iter_mut().zip(&sizes) {
-            *o = match size {
-                0 => 0,
-                _ => match Probe::order(size) {
-                    Some(n) => n,
+        let mut orders = [0u8; abi::VF_BARS];
+        for (o, &size) in orders.iter_mut().zip(&sizes) {
+            if size != 0 {
+                match Probe::order(size) {
+                    Some(n) => *o = n,
                     None => return,
-                },
-            };
+                }
+            }
         }
+        p.vf_bar_order = orders;
         p.vf_buses = buses;
         p.flags |= abi::P_SRIOV;
     }
@@ -241,6 +242,9 @@ impl PciDev {
                 .unwrap_or(0),
             supported_pages: dword(bindings::PCI_SRIOV_SUP_PGSIZE),
             page: dword(bindings::PCI_SRIOV_SYS_PGSIZE),
+            num_vfs: self
+                .config_word(pos + bindings::PCI_SRIOV_NUM_VF)
+                .unwrap_or(0),
             ..Default::default()
         };
         for (i, b) in r.vf_bars.iter_mut().enumerate() {

@@ -949,13 +949,10 @@ pub unsafe extern "C" fn pci_liveupdate_setup_device(dev: *mut bindings::pci_dev
             table::check_sriov(&p, &r, kernel::page::PAGE_SHIFT as u32, bus)
         })
     });
-    let sriov_misfit = match sriov {
-        Some(None) => Some(None),
-        Some(Some(Err(m))) if m != table::SriovMisfit::VfEnabled => Some(Some(m)),
-        _ => None,
-    };
-    let same =
-        same_place && misfit.is_none() && !window_misfit && sriov_misfit.is_none() && up_kept;
+    // Without the capability this is not the function that was preserved;
+    // a capability that does not fit is only set up anew (see below).
+    let sriov_missing = matches!(sriov, Some(None));
+    let same = same_place && misfit.is_none() && !window_misfit && !sriov_missing && up_kept;
     // Bus Master found set is kept only on a preserved device whose IOMMU
     // was handed over: anything else could DMA where it must not.
     let stop = if !bm {
@@ -992,10 +989,12 @@ pub unsafe extern "C" fn pci_liveupdate_setup_device(dev: *mut bindings::pci_dev
         // SAFETY: As above.
         unsafe { (*lu).incoming = true };
         if let Some(mut p) = probe {
+            // With VF Enable clear the PF does not depend on its SR-IOV
+            // registers: setting them up by writing does not disturb it.
             if let Some(Some(Err(m))) = sriov {
                 dev_info!(
                     pdev.as_dev(),
-                    "{m}: SR-IOV is set up anew, as on any boot, not from the Live Update record\n"
+                    "{m}; SR-IOV is set up anew as on any boot, not from its Live Update record\n"
                 );
                 p.flags &= !abi::P_SRIOV;
             }
@@ -1033,17 +1032,11 @@ pub unsafe extern "C" fn pci_liveupdate_setup_device(dev: *mut bindings::pci_dev
             reg,
             e.bar_order[i]
         );
-    } else if let Some(m) = sriov_misfit {
-        match m {
-            Some(m) => dev_warn!(
-                pdev.as_dev(),
-                "its SR-IOV capability does not match the record made when it was preserved ({m}); not treated as preserved\n"
-            ),
-            None => dev_warn!(
-                pdev.as_dev(),
-                "has no SR-IOV capability but was preserved with one; not treated as preserved\n"
-            ),
-        }
+    } else if sriov_missing {
+        dev_warn!(
+            pdev.as_dev(),
+            "has no SR-IOV capability but was preserved with one; not treated as preserved\n"
+        );
     } else if window_misfit {
         dev_warn!(
             pdev.as_dev(),
@@ -1104,9 +1097,12 @@ pub unsafe extern "C" fn pci_liveupdate_bar_masks(
     let (bars, n, _) = pdev.bar_registers();
     // CAST: `howmany` is at most `PCI_STD_NUM_BARS`, asserted by the caller.
     let n = n.min(howmany as usize);
-    // SAFETY: `sizes` has room for `howmany >= n` values (function contract).
-    let out = unsafe { core::slice::from_raw_parts_mut(sizes, n) };
-    let rom_mask = table::bar_masks(&p, &bars[..n], out);
+    let mut masks = [0u32; 6];
+    let rom_mask = table::bar_masks(&p, &bars[..n], &mut masks[..n]);
+    // SAFETY: `sizes` has room for `howmany >= n` values (function
+    // contract); written, never read: the caller's array may be
+    // uninitialised.
+    unsafe { core::ptr::copy_nonoverlapping(masks.as_ptr(), sizes, n) };
     if !rom.is_null() {
         // SAFETY: Valid for writes when not NULL (function contract).
         unsafe { *rom = rom_mask };
@@ -1140,9 +1136,11 @@ pub unsafe extern "C" fn pci_liveupdate_vf_bar_masks(
     let Some(regs) = pdev.sriov_registers() else {
         return false;
     };
-    // SAFETY: Room for `PCI_SRIOV_NUM_BARS` values (function contract).
-    let out = unsafe { core::slice::from_raw_parts_mut(sizes, abi::VF_BARS) };
-    table::bar_masks(&p.vf_bars(), &regs.vf_bars, out);
+    let mut masks = [0u32; abi::VF_BARS];
+    table::bar_masks(&p.vf_bars(), &regs.vf_bars, &mut masks);
+    // SAFETY: Room for `PCI_SRIOV_NUM_BARS` values (function contract);
+    // written, never read: the caller's array may be uninitialised.
+    unsafe { core::ptr::copy_nonoverlapping(masks.as_ptr(), sizes, abi::VF_BARS) };
     // SAFETY: Valid for writes (function contract).
     unsafe { *vf_buses = p.vf_buses };
     true

@@ -279,6 +279,8 @@ pub struct SriovRegs {
     pub supported_pages: u32,
     /// System Page Size.
     pub page: u32,
+    /// NumVFs.
+    pub num_vfs: u16,
     /// VF BAR 0-5.
     pub vf_bars: [u32; abi::VF_BARS],
 }
@@ -292,10 +294,13 @@ pub enum SriovMisfit {
     /// VF Enable is set: this kernel does not keep VFs yet, so it sets
     /// SR-IOV up anew rather than from the record.
     VfEnabled,
+    /// NumVFs is not 0, which SR-IOV set up from the record would keep.
+    NumVfs,
     /// The System Page Size is not one supported page of at least this
     /// kernel's page size.
     PageSize,
-    /// A VF BAR's address does not fit its recorded size.
+    /// A VF BAR's address does not fit its recorded size, or that size
+    /// is not a whole number of system pages.
     VfBar(usize),
     /// The VF bus numbers would pass bus 255.
     Buses,
@@ -305,6 +310,7 @@ impl fmt::Display for SriovMisfit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SriovMisfit::VfEnabled => f.write_str("VF Enable is set"),
+            SriovMisfit::NumVfs => f.write_str("NumVFs is not 0"),
             SriovMisfit::PageSize => f.write_str("the System Page Size is not usable"),
             SriovMisfit::VfBar(i) => write!(f, "VF BAR {i} does not fit its recorded size"),
             SriovMisfit::Buses => f.write_str("the VF bus numbers pass bus 255"),
@@ -314,10 +320,15 @@ impl fmt::Display for SriovMisfit {
 
 /// Checks an SR-IOV record against the capability of a function on bus
 /// `bus` in a kernel with pages of 2^`page_shift` bytes, so that SR-IOV
-/// can be set up from the record instead of by writing the capability.
+/// can be set up from the record instead of by writing the capability:
+/// VF Enable clear, NumVFs 0, a usable System Page Size, each VF BAR
+/// aligned to its recorded size of whole pages, the VF buses below 256.
 pub fn check_sriov(p: &Probe, r: &SriovRegs, page_shift: u32, bus: u8) -> Result<(), SriovMisfit> {
     if r.ctrl & SRIOV_CTRL_VFE != 0 {
         return Err(SriovMisfit::VfEnabled);
+    }
+    if r.num_vfs != 0 {
+        return Err(SriovMisfit::NumVfs);
     }
     // Bit n of the page size registers stands for 2^(n + 12) bytes.
     let smallest = page_shift.saturating_sub(12);
@@ -328,6 +339,15 @@ pub fn check_sriov(p: &Probe, r: &SriovRegs, page_shift: u32, bus: u8) -> Result
         return Err(SriovMisfit::PageSize);
     }
     check_bars(&p.vf_bars(), &r.vf_bars, None).map_err(SriovMisfit::VfBar)?;
+    // Each VF's share of a VF BAR is a whole number of system pages.
+    let page_order = 12 + r.page.trailing_zeros();
+    if let Some(i) = p
+        .vf_bar_order
+        .iter()
+        .position(|&o| o != 0 && u32::from(o) < page_order)
+    {
+        return Err(SriovMisfit::VfBar(i));
+    }
     if bus.checked_add(p.vf_buses).is_none() {
         return Err(SriovMisfit::Buses);
     }

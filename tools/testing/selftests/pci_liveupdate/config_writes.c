@@ -18,6 +18,7 @@
  * bridge of the paths. After retrieving and opening the files the bytes
  * are checked again; after finish pcieport binds the kept root port.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

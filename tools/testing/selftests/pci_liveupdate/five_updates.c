@@ -27,13 +27,7 @@ static int stage1(struct pci_lu_ctx *ctx)
 	int s;
 
 	pci_lu_declare_stages(ctx, LAST_STAGE);
-	nvme.fd = vfio_lu_bind_driver(NVME_PF) ?: vfio_lu_cdev_open(NVME_PF);
-	CHECK(ctx, nvme.fd >= 0 && vfio_lu_attach(&nvme) == 0,
-	      "%s opened through vfio-pci and bound to iommufd", NVME_PF);
-	CHECK(ctx, vfio_lu_set_master(&nvme) == 0 && pci_lu_set_bus_master(ROOT_PORT1) == 0,
-	      "Bus Master on %s and %s", NVME_PF, ROOT_PORT1);
-	CHECK(ctx, nvme_vfio_plant_canary(&nvme) == 0 && nvme_vfio_has_canary(&nvme),
-	      "canary planted through VFIO");
+	nvme_vmm_start(ctx, &nvme);
 	s = luo_create_session(ctx, "hop");
 	CHECK(ctx, s >= 0 && luo_preserve_fd(s, nvme.fd, 1) == 0, "preserve for update 1");
 	return 0;

@@ -4,9 +4,10 @@
  * root port is preserved through vfio-pci; the second kernel is booted with
  * pcie_port_pm=force. Before retrieve, the test allows runtime PM of the
  * nvme and of its root port (power/control = auto) and binds vfio-pci,
- * whose idle device would go to D3hot at once: both must stay active and in
- * D0, the canary intact. After retrieve and finish, closing the file lets
- * vfio-pci put the nvme in D3hot as on any boot: the provocation works.
+ * whose idle device would go to D3hot at once: both must stay runtime
+ * active and held (the nvme in D0, its canary intact). After retrieve and
+ * finish both are released, and closing the file lets vfio-pci put the
+ * nvme in D3hot as on any boot: the provocation works.
  */
 #include <errno.h>
 #include <string.h>
@@ -52,13 +53,7 @@ static int stage1(struct pci_lu_ctx *ctx)
 	struct vfio_lu_dev nvme = VFIO_LU_DEV_INIT;
 	int s;
 
-	nvme.fd = vfio_lu_bind_driver(NVME_PF) ?: vfio_lu_cdev_open(NVME_PF);
-	CHECK(ctx, nvme.fd >= 0 && vfio_lu_attach(&nvme) == 0,
-	      "%s opened through vfio-pci and bound to iommufd", NVME_PF);
-	CHECK(ctx, vfio_lu_set_master(&nvme) == 0 && pci_lu_set_bus_master(ROOT_PORT1) == 0,
-	      "Bus Master on %s and %s", NVME_PF, ROOT_PORT1);
-	CHECK(ctx, nvme_vfio_plant_canary(&nvme) == 0 && nvme_vfio_has_canary(&nvme),
-	      "canary planted through VFIO");
+	nvme_vmm_start(ctx, &nvme);
 	CHECK(ctx, pci_lu_find_cap(NVME_PF, PCI_CAP_ID_PM) > 0 && power_state(NVME_PF) == 0,
 	      "%s has a PM capability and is in D0", NVME_PF);
 	s = luo_create_session(ctx, "power");
@@ -83,12 +78,13 @@ static int stage2(struct pci_lu_ctx *ctx)
 	      NVME_PF);
 	/* vfio-pci's idle D3 is immediate; pcieport's autosuspend 100 ms. */
 	vfio_lu_sleep_ms(1500);
+	/* The root port has no PM capability: its runtime status tells. */
 	for (i = 0; i < 2; i++) {
 		runtime_status(path[i], st, sizeof(st));
-		CHECK(ctx, !strcmp(st, "active") && power_state(path[i]) <= 0,
-		      "%s still active in D0 while incoming (%s, D%d)", path[i], st,
-		      power_state(path[i]));
+		CHECK(ctx, !strcmp(st, "active") && pci_lu_status_field(path[i], "pm_held") == 1,
+		      "%s still runtime active, held, while incoming (%s)", path[i], st);
 	}
+	CHECK(ctx, power_state(NVME_PF) == 0, "%s still in D0", NVME_PF);
 	CHECK(ctx, nvme_has_canary(NVME_PF), "canary intact before retrieve");
 
 	s = luo_retrieve_session(ctx, "power");
@@ -100,6 +96,12 @@ static int stage2(struct pci_lu_ctx *ctx)
 	close(s);
 
 	/* Released: the idle device suspends as on any boot. */
+	for (i = 0; i < 2; i++) {
+		for (int t = 0; t < 30 && pci_lu_status_field(path[i], "pm_held") != 0; t++)
+			vfio_lu_sleep_ms(100);
+		CHECK(ctx, pci_lu_status_field(path[i], "pm_held") == 0,
+		      "%s released after finish", path[i]);
+	}
 	vfio_lu_close(&nvme);
 	for (i = 0; i < 30; i++) {
 		runtime_status(NVME_PF, st, sizeof(st));

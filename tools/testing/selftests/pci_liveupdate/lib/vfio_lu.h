@@ -388,6 +388,22 @@ static inline bool nvme_vfio_has_canary(struct vfio_lu_dev *d)
 	       vfio_lu_bar_rd(d, NVME_ACQ) == CANARY_ACQ;
 }
 
+/*
+ * What a VMM keeping the nvme on the first root port does before the
+ * update: opens it through vfio-pci and iommufd, sets Bus Master on it and
+ * on its root port, and plants the canary; each step is a check.
+ */
+static inline void nvme_vmm_start(struct pci_lu_ctx *ctx, struct vfio_lu_dev *nvme)
+{
+	nvme->fd = vfio_lu_bind_driver(NVME_PF) ?: vfio_lu_cdev_open(NVME_PF);
+	CHECK(ctx, nvme->fd >= 0 && vfio_lu_attach(nvme) == 0,
+	      "%s opened through vfio-pci and bound to iommufd", NVME_PF);
+	CHECK(ctx, vfio_lu_set_master(nvme) == 0 && pci_lu_set_bus_master(ROOT_PORT1) == 0,
+	      "Bus Master on %s and %s", NVME_PF, ROOT_PORT1);
+	CHECK(ctx, nvme_vfio_plant_canary(nvme) == 0 && nvme_vfio_has_canary(nvme),
+	      "canary planted through VFIO");
+}
+
 /* Loads this same kernel and initramfs for stage 2, as /init does; 0 or -errno. */
 static inline int vfio_lu_load_next_kernel(void)
 {
