@@ -265,14 +265,7 @@ fn probe_records_are_checked() {
         .iter()
         .position(|e| e.flags.get() & abi::F_BRIDGE == 0)
         .unwrap();
-    let damaged = |idx: usize, f: &dyn Fn(&mut PciDevSer)| {
-        let mut t = sample();
-        f(&mut t.buf[idx]);
-        let n = t.hdr.count.get() as usize;
-        let (mut hdr, entries) = (t.hdr, t.buf[..n].to_vec());
-        table::seal(&mut hdr, &entries);
-        validate_bytes(&mut hdr, t.array_bytes())
-    };
+    let damaged = damaged_sample;
     assert_eq!(
         damaged(leaf, &|e| e.bar_order[3] = 64),
         Err(Invalid::Probe(leaf))
@@ -304,14 +297,7 @@ fn sriov_records_are_checked() {
         .iter()
         .position(|e| e.probe & abi::P_SRIOV != 0)
         .expect("the model has SR-IOV PFs");
-    let damaged = |f: &dyn Fn(&mut PciDevSer)| {
-        let mut t = sample();
-        f(&mut t.buf[pf]);
-        let n = t.hdr.count.get() as usize;
-        let (mut hdr, entries) = (t.hdr, t.buf[..n].to_vec());
-        table::seal(&mut hdr, &entries);
-        validate_bytes(&mut hdr, t.array_bytes())
-    };
+    let damaged = |f: &dyn Fn(&mut PciDevSer)| damaged_sample(pf, f);
     // The record reads back as written.
     let got = damaged(&|_| {}).unwrap();
     assert_eq!(table::Probe::of(&got[pf]), table::Probe::of(&t.buf[pf]));
@@ -562,6 +548,17 @@ fn sample() -> OwnedTable {
         t.preserve(&topo.node(ep)).unwrap();
     }
     t
+}
+
+/// [`sample`] with entry `idx` changed by `f` and the table sealed again,
+/// as the next kernel would validate it.
+fn damaged_sample(idx: usize, f: &dyn Fn(&mut PciDevSer)) -> Result<Vec<PciDevSer>, Invalid> {
+    let mut t = sample();
+    f(&mut t.buf[idx]);
+    let n = t.hdr.count.get() as usize;
+    let (mut hdr, entries) = (t.hdr, t.buf[..n].to_vec());
+    table::seal(&mut hdr, &entries);
+    validate_bytes(&mut hdr, t.array_bytes())
 }
 
 /// Makes both checksums match again, so a structural check is reached.
