@@ -98,6 +98,7 @@ impl Topology {
             class: if bridge.is_some() { 0x060400 } else { 0x010802 },
             bridge,
             upstream: parent.map(|p| self.devs[p].info.bdf),
+            virtfn: false,
             probe: model_probe(bridge.is_some(), id, devfn),
         };
         self.devs.push(ModelDev { info, parent });
@@ -127,6 +128,44 @@ impl Topology {
     /// Adds an endpoint at function `devfn` below `parent`.
     pub fn endpoint_fn(&mut self, parent: Option<usize>, devfn: u8) -> usize {
         self.add_fn(parent, devfn, false, 0x0010)
+    }
+
+    /// Enables `num` VFs on the SR-IOV endpoint `pf` (First VF Offset 1,
+    /// VF Stride 1, as QEMU's nvme) and adds them; returns their indices.
+    pub fn enable_vfs(&mut self, pf: usize, num: u16) -> Vec<usize> {
+        let p = &mut self.devs[pf].info;
+        assert!(p.probe.has_sriov(), "not an SR-IOV PF");
+        p.probe.flags |= abi::P_VFS;
+        p.probe.vfs = table::VfState {
+            ctrl: 0x19,
+            num_vfs: num,
+            offset: 1,
+            stride: 1,
+            vf_device: 0x0011,
+            page: 0,
+        };
+        let pf_info = *p;
+        (0..num)
+            .map(|i| {
+                let info = DevInfo {
+                    bdf: pf_info.probe.vfs.vf_rid(pf_info.bdf, i).expect("VF routing ID"),
+                    device: 0x0011,
+                    bridge: None,
+                    upstream: Some(pf_info.bdf),
+                    virtfn: true,
+                    probe: Probe {
+                        flags: abi::P_SIZED,
+                        ..Probe::default()
+                    },
+                    ..pf_info
+                };
+                self.devs.push(ModelDev {
+                    info,
+                    parent: Some(pf),
+                });
+                self.devs.len() - 1
+            })
+            .collect()
     }
 
     /// The QEMU topology of the kselftests: three root ports, a switch with

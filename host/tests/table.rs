@@ -330,24 +330,27 @@ fn sriov_record_matches_the_capability() {
         supported_pages: 0x553,
         page: 0x1,
         num_vfs: 0,
+        offset: 1,
+        stride: 1,
+        vf_device: 0x11,
         vf_bars: [0x0010_000c, 0x8, 0xfe80_0000, 0, 0, 0],
     };
-    assert_eq!(check_sriov(&p, &regs, 12, 5), Ok(()));
+    assert_eq!(check_sriov(&p, &regs, 12, 0x0500), Ok(()));
     let mut masks = [0; 6];
     table::bar_masks(&p.vf_bars(), &regs.vf_bars, &mut masks);
     assert_eq!(masks, [0xffff_c00c, 0xffff_ffff, 0xffff_f000, 0, 0, 0]);
     let vfe = SriovRegs { ctrl: 0x19, ..regs };
-    assert_eq!(check_sriov(&p, &vfe, 12, 5), Err(SriovMisfit::VfEnabled));
+    assert_eq!(check_sriov(&p, &vfe, 12, 0x0500), Err(SriovMisfit::VfEnabled));
     // 4 KiB pages in a kernel with 64 KiB pages; a size not supported;
     // two sizes at once.
-    assert_eq!(check_sriov(&p, &regs, 16, 5), Err(SriovMisfit::PageSize));
+    assert_eq!(check_sriov(&p, &regs, 16, 0x0500), Err(SriovMisfit::PageSize));
     let odd = SriovRegs { page: 0x4, ..regs };
-    assert_eq!(check_sriov(&p, &odd, 12, 5), Err(SriovMisfit::PageSize));
+    assert_eq!(check_sriov(&p, &odd, 12, 0x0500), Err(SriovMisfit::PageSize));
     let two = SriovRegs { page: 0x3, ..regs };
-    assert_eq!(check_sriov(&p, &two, 12, 5), Err(SriovMisfit::PageSize));
+    assert_eq!(check_sriov(&p, &two, 12, 0x0500), Err(SriovMisfit::PageSize));
     // 64 KiB pages: VF BARs of 16 and 4 KiB per VF are not whole pages.
     let big = SriovRegs { page: 0x10, ..regs };
-    assert_eq!(check_sriov(&p, &big, 16, 5), Err(SriovMisfit::VfBar(0)));
+    assert_eq!(check_sriov(&p, &big, 16, 0x0500), Err(SriovMisfit::VfBar(0)));
     let big_bars = Probe {
         vf_bar_order: [16, 0, 17, 0, 0, 0],
         ..p
@@ -356,17 +359,17 @@ fn sriov_record_matches_the_capability() {
         vf_bars: [0x0010_000c, 0x8, 0xfe80_0000, 0, 0, 0],
         ..big
     };
-    assert_eq!(check_sriov(&big_bars, &big_regs, 16, 5), Ok(()));
+    assert_eq!(check_sriov(&big_bars, &big_regs, 16, 0x0500), Ok(()));
     // NumVFs left set: the stock path would clear it.
     let numvfs = SriovRegs { num_vfs: 2, ..regs };
-    assert_eq!(check_sriov(&p, &numvfs, 12, 5), Err(SriovMisfit::NumVfs));
+    assert_eq!(check_sriov(&p, &numvfs, 12, 0x0500), Err(SriovMisfit::NumVfs));
     // A VF BAR not aligned to its recorded size.
     let moved = SriovRegs {
         vf_bars: [0x0010_200c, 0x8, 0xfe80_0000, 0, 0, 0],
         ..regs
     };
-    assert_eq!(check_sriov(&p, &moved, 12, 5), Err(SriovMisfit::VfBar(0)));
-    assert_eq!(check_sriov(&p, &regs, 12, 255), Err(SriovMisfit::Buses));
+    assert_eq!(check_sriov(&p, &moved, 12, 0x0500), Err(SriovMisfit::VfBar(0)));
+    assert_eq!(check_sriov(&p, &regs, 12, 0xff00), Err(SriovMisfit::Buses));
 }
 
 #[test]
@@ -844,4 +847,160 @@ fn window_records_match_the_registers() {
     };
     assert!(!check_windows(&pref32, 0xd0d0, 0xfe01_fe01));
     assert!(check_windows(&pref32, 0xd0d0, 0xfe00_fe00));
+}
+
+/// The QEMU topology with two VFs enabled on the nvme PF behind rp1.
+fn with_vfs() -> (Topology, usize, Vec<usize>) {
+    let (mut topo, eps) = Topology::qemu();
+    let pf = eps[0];
+    assert!(topo.node(pf).info().probe.has_sriov());
+    let vfs = topo.enable_vfs(pf, 2);
+    (topo, pf, vfs)
+}
+
+#[test]
+fn vf_needs_its_pf_preserved_with_vfs_enabled() {
+    let (topo, pf, vfs) = with_vfs();
+    let mut t = OwnedTable::new();
+    assert_eq!(t.preserve(&topo.node(vfs[0])), Err(Error::NoPf));
+    assert!(t.view().is_empty());
+    // The PF preserved before its VFs were enabled: refreshed by the VF.
+    let (plain, _) = Topology::qemu();
+    t.preserve(&plain.node(pf)).unwrap();
+    t.preserve(&topo.node(vfs[0])).unwrap();
+    let pfi = topo.node(pf).info();
+    let e = *t.view().find(pfi.segment, pfi.bdf).unwrap();
+    assert_eq!(e.refcount.get(), 2);
+    assert_ne!(e.probe & abi::P_VFS, 0);
+    assert_eq!(e.num_vfs.get(), 2);
+    let vfi = topo.node(vfs[0]).info();
+    let v = *t.view().find(vfi.segment, vfi.bdf).unwrap();
+    assert_eq!(v.flags.get(), abi::F_DIRECT | abi::F_UPSTREAM | abi::F_VIRTFN);
+    assert_eq!(v.upstream.get(), pfi.bdf);
+    assert_ne!(t.hdr.incompat.get() & abi::INCOMPAT_VF, 0);
+    // The root port counts the PF and the VF.
+    assert_eq!(refs(&mut t, &topo, 0), Some((2, false)));
+    t.validate().unwrap();
+    assert_eq!(t.preserve(&topo.node(vfs[0])), Err(Error::Busy));
+    t.preserve(&topo.node(vfs[1])).unwrap();
+    t.validate().unwrap();
+}
+
+#[test]
+fn pf_stays_while_vfs_are_preserved() {
+    let (topo, pf, vfs) = with_vfs();
+    let mut t = OwnedTable::new();
+    t.preserve(&topo.node(pf)).unwrap();
+    t.preserve(&topo.node(vfs[1])).unwrap();
+    let before = (t.hdr, t.buf.clone());
+    assert_eq!(t.unpreserve(&topo.node(pf)), Err(Error::HasVfs));
+    assert_eq!((t.hdr, t.buf.clone()), before);
+    t.unpreserve(&topo.node(vfs[1])).unwrap();
+    assert_eq!(t.hdr.incompat.get() & abi::INCOMPAT_VF, 0);
+    t.unpreserve(&topo.node(pf)).unwrap();
+    assert!(t.view().is_empty());
+}
+
+#[test]
+fn pf_and_vf_finish_in_either_order() {
+    for pf_first in [true, false] {
+        let (topo, pf, vfs) = with_vfs();
+        let mut t = OwnedTable::new();
+        t.preserve(&topo.node(pf)).unwrap();
+        t.preserve(&topo.node(vfs[0])).unwrap();
+        let mut hdr = t.hdr;
+        let mut entries = validate_bytes(&mut hdr, t.array_bytes()).unwrap();
+        let mut view = table::Table::new(&mut hdr, &mut entries).unwrap();
+        let (p, v) = (topo.node(pf).info(), topo.node(vfs[0]).info());
+        let order = if pf_first { [p, v] } else { [v, p] };
+        view.finish(order[0].segment, order[0].bdf).unwrap();
+        table::check_entries(view.entries()).unwrap();
+        view.finish(order[1].segment, order[1].bdf).unwrap();
+        assert!(view.is_empty());
+    }
+}
+
+#[test]
+fn vf_links_are_checked() {
+    let (topo, pf, vfs) = with_vfs();
+    let mut t = OwnedTable::new();
+    t.preserve(&topo.node(pf)).unwrap();
+    t.preserve(&topo.node(vfs[0])).unwrap();
+    let good = t.validate().unwrap();
+    let vi = good.iter().position(|e| table::is_virtfn(e)).unwrap();
+    let pi = vi - 1;
+    // A VF whose upstream is the root port, not its PF.
+    let mut bad = good.clone();
+    bad[vi].upstream = bad[0].bdf;
+    assert!(table::check_entries(&bad).is_err());
+    // A VF at a routing ID none of the PF's VFs has.
+    let mut bad = good.clone();
+    let moved = bad[vi].bdf.get() + 8;
+    bad[vi].bdf.set(moved);
+    assert!(table::check_entries(&bad).is_err());
+    // A PF that no longer records its VFs enabled.
+    let mut bad = good.clone();
+    bad[pi].probe &= !abi::P_VFS;
+    bad[pi].num_vfs.set(0);
+    assert!(table::check_entries(&bad).is_err());
+    // NumVFs 0 with VFs recorded.
+    let mut bad = good.clone();
+    bad[pi].num_vfs.set(0);
+    assert!(matches!(table::check_entries(&bad), Err(Invalid::Probe(_))));
+    // A VF without the direct mark.
+    let mut bad = good.clone();
+    bad[vi].flags.set(abi::F_UPSTREAM | abi::F_VIRTFN);
+    assert!(table::check_entries(&bad).is_err());
+    // The PF does not count its VF.
+    let mut bad = good.clone();
+    bad[pi].refcount.set(1);
+    assert!(matches!(table::check_entries(&bad), Err(Invalid::Refcount(..))));
+    // A reader that does not know VFs refuses the whole table.
+    let hdr = t.hdr;
+    assert!(hdr.incompat.get() & abi::INCOMPAT_VF != 0);
+    assert!(abi::INCOMPAT_KNOWN & abi::INCOMPAT_VF != 0);
+}
+
+#[test]
+fn kept_vfs_must_match_the_record() {
+    use table::{check_sriov, SriovMisfit, SriovRegs};
+    let (topo, pf, _) = with_vfs();
+    let p = topo.node(pf).info().probe;
+    let v = *p.kept_vfs().unwrap();
+    let regs = SriovRegs {
+        ctrl: v.ctrl,
+        supported_pages: 0x553,
+        page: 1 << v.page,
+        num_vfs: v.num_vfs,
+        offset: v.offset,
+        stride: v.stride,
+        vf_device: v.vf_device,
+        vf_bars: [0x0010_000c, 0x8, 0, 0xfe80_0000, 0, 0],
+    };
+    let rid = topo.node(pf).info().bdf;
+    assert_eq!(check_sriov(&p, &regs, 12, rid), Ok(()));
+    for bad in [
+        SriovRegs { ctrl: 0x10, ..regs },
+        SriovRegs { ctrl: v.ctrl & !0x8, ..regs },
+        SriovRegs { num_vfs: 1, ..regs },
+        SriovRegs { stride: 2, ..regs },
+        SriovRegs { offset: 2, ..regs },
+        SriovRegs { vf_device: 0x12, ..regs },
+        SriovRegs { page: 0x2, ..regs },
+    ] {
+        assert_eq!(check_sriov(&p, &bad, 12, rid), Err(SriovMisfit::VfState), "{bad:?}");
+    }
+    // The last VF routes past the recorded bus span.
+    let far = SriovRegs { offset: 0x300, ..regs };
+    let pfar = table::Probe {
+        vfs: table::VfState { offset: 0x300, ..v },
+        ..p
+    };
+    assert_eq!(check_sriov(&pfar, &far, 12, rid), Err(SriovMisfit::Buses));
+    // VFs enabled but none recorded: set up anew.
+    let plain = table::Probe {
+        flags: p.flags & !abi::P_VFS,
+        ..p
+    };
+    assert_eq!(check_sriov(&plain, &regs, 12, rid), Err(SriovMisfit::VfEnabled));
 }

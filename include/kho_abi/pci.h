@@ -64,8 +64,15 @@
  */
 #define PCI_LU_COMPAT_PROBE	0x00000001U
 
+/*
+ * The table holds SR-IOV virtual functions (%PCI_DEV_SER_F_VIRTFN). A VF
+ * runs only while its PF keeps VF Enable and every SR-IOV register: a
+ * reader that would set SR-IOV up anew must refuse the table.
+ */
+#define PCI_LU_INCOMPAT_VF	0x00000002U
+
 #define PCI_LU_COMPAT_KNOWN	PCI_LU_COMPAT_PROBE
-#define PCI_LU_INCOMPAT_KNOWN	PCI_LU_INCOMPAT_ENTRY_SUM
+#define PCI_LU_INCOMPAT_KNOWN	(PCI_LU_INCOMPAT_ENTRY_SUM | PCI_LU_INCOMPAT_VF)
 
 /* Room for a driver name and its NUL. */
 #define PCI_DEV_SER_DRIVER_LEN	24
@@ -109,8 +116,13 @@ struct pci_lu_ser {
 #define PCI_DEV_SER_F_BRIDGE	0x2
 /* @upstream holds the BDF of the upstream bridge. */
 #define PCI_DEV_SER_F_UPSTREAM	0x4
+/*
+ * An SR-IOV virtual function, always preserved directly; @upstream holds
+ * its PF, which the entry depends on as other devices on their bridges.
+ */
+#define PCI_DEV_SER_F_VIRTFN	0x8
 #define PCI_DEV_SER_F_ALL	(PCI_DEV_SER_F_DIRECT | PCI_DEV_SER_F_BRIDGE | \
-				 PCI_DEV_SER_F_UPSTREAM)
+				 PCI_DEV_SER_F_UPSTREAM | PCI_DEV_SER_F_VIRTFN)
 
 /* BAR 0-5 and the expansion ROM. */
 #define PCI_DEV_SER_BARS	7
@@ -128,6 +140,11 @@ struct pci_lu_ser {
  * next kernel sets up SR-IOV without sizing the VF BARs or trying NumVFs.
  */
 #define PCI_DEV_SER_P_SRIOV		0x20
+/*
+ * With %PCI_DEV_SER_P_SRIOV: VF Enable was set and the SR-IOV state fields
+ * (@sriov_ctrl to @sriov_page) are valid; the next kernel keeps the VFs.
+ */
+#define PCI_DEV_SER_P_VFS		0x40
 
 /* VF BAR 0-5 of the SR-IOV capability. */
 #define PCI_DEV_SER_VF_BARS	6
@@ -168,10 +185,21 @@ struct pci_lu_ser {
  * @vf_buses: With %PCI_DEV_SER_P_SRIOV, how many bus numbers above the
  *            function's own the VFs may use at any NumVFs.
  * @reserved: Zero when written, ignored when read.
+ * @sriov_ctrl: With %PCI_DEV_SER_P_VFS, SR-IOV Control as found at preserve
+ *            (VF Enable, VF MSE, ARI Capable Hierarchy).
+ * @num_vfs:  With %PCI_DEV_SER_P_VFS, NumVFs.
+ * @vf_offset: With %PCI_DEV_SER_P_VFS, First VF Offset.
+ * @vf_stride: With %PCI_DEV_SER_P_VFS, VF Stride.
+ * @vf_device: With %PCI_DEV_SER_P_VFS, VF Device ID.
+ * @sriov_page: With %PCI_DEV_SER_P_VFS, n for the System Page Size 1 << n
+ *            (pages of 2^(n + 12) bytes).
+ * @reserved2: Zero when written, ignored when read.
  *
  * The entries below a bridge are exactly the entries on its secondary bus
- * whose @upstream is the bridge, so the next kernel can check every
- * @refcount against the table alone.
+ * whose @upstream is the bridge, VFs aside; the entries below a PF are its
+ * VFs (%PCI_DEV_SER_F_VIRTFN, @upstream the PF), each at one of the
+ * routing IDs its recorded NumVFs, First VF Offset and VF Stride give. So
+ * the next kernel can check every @refcount against the table alone.
  */
 struct pci_dev_ser {
 	__le32 segment;
@@ -190,6 +218,13 @@ struct pci_dev_ser {
 	u8 vf_bar_order[PCI_DEV_SER_VF_BARS];
 	u8 vf_buses;
 	u8 reserved;
+	__le16 sriov_ctrl;
+	__le16 num_vfs;
+	__le16 vf_offset;
+	__le16 vf_stride;
+	__le16 vf_device;
+	u8 sriov_page;
+	u8 reserved2[5];
 } __packed;
 
 static_assert(sizeof(struct pci_lu_ser) == 64);
@@ -198,7 +233,7 @@ static_assert(offsetof(struct pci_lu_ser, checksum) == 24);
 static_assert(offsetof(struct pci_lu_ser, header_checksum) == 28);
 static_assert(offsetof(struct pci_lu_ser, compat) == 32);
 static_assert(offsetof(struct pci_lu_ser, incompat) == 36);
-static_assert(sizeof(struct pci_dev_ser) == 64);
+static_assert(sizeof(struct pci_dev_ser) == 80);
 static_assert(offsetof(struct pci_dev_ser, refcount) == 6);
 static_assert(offsetof(struct pci_dev_ser, class) == 12);
 static_assert(offsetof(struct pci_dev_ser, flags) == 16);
@@ -209,5 +244,8 @@ static_assert(offsetof(struct pci_dev_ser, bar_order) == PCI_DEV_SER_MIN_SIZE);
 static_assert(offsetof(struct pci_dev_ser, probe) == 55);
 static_assert(offsetof(struct pci_dev_ser, vf_bar_order) == 56);
 static_assert(offsetof(struct pci_dev_ser, vf_buses) == 62);
+static_assert(offsetof(struct pci_dev_ser, sriov_ctrl) == 64);
+static_assert(offsetof(struct pci_dev_ser, vf_device) == 72);
+static_assert(offsetof(struct pci_dev_ser, sriov_page) == 74);
 
 #endif /* _LINUX_KHO_ABI_PCI_H */

@@ -58,8 +58,13 @@ int pci_liveupdate_preserve(struct pci_dev *dev);
  * pci_liveupdate_unpreserve() - Undo pci_liveupdate_preserve().
  * @dev: The device. A device that is not preserved gets a warning, as does
  *       any call once shutdown has begun; nothing changes then.
+ *
+ * Return: 0; -EBUSY if @dev is a PF whose VFs are preserved: it stays
+ * preserved, and its caller must keep it running (no reset, VF Enable
+ * kept) until they are unpreserved; -EINVAL if @dev is not preserved;
+ * -ESHUTDOWN once shutdown has begun.
  */
-void pci_liveupdate_unpreserve(struct pci_dev *dev);
+int pci_liveupdate_unpreserve(struct pci_dev *dev);
 
 /**
  * pci_liveupdate_finish() - End the preservation of an incoming device.
@@ -131,8 +136,9 @@ static inline int pci_liveupdate_preserve(struct pci_dev *dev)
 	return -EOPNOTSUPP;
 }
 
-static inline void pci_liveupdate_unpreserve(struct pci_dev *dev)
+static inline int pci_liveupdate_unpreserve(struct pci_dev *dev)
 {
+	return -EOPNOTSUPP;
 }
 
 static inline void pci_liveupdate_finish(struct pci_dev *dev)

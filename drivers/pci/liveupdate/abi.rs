@@ -34,10 +34,13 @@ pub const COMPAT_KNOWN: u32 = COMPAT_PROBE;
 /// `probe`), so the next kernel need not write to the device to learn it.
 pub const COMPAT_PROBE: u32 = 1 << 0;
 /// `PCI_LU_INCOMPAT_*` bits this kernel knows; unknown ones refuse the data.
-pub const INCOMPAT_KNOWN: u32 = INCOMPAT_ENTRY_SUM;
+pub const INCOMPAT_KNOWN: u32 = INCOMPAT_ENTRY_SUM | INCOMPAT_VF;
 /// `checksum` is the wrapping sum of each entry's CRC32C, so that changes
 /// update it from the entries they touch.
 pub const INCOMPAT_ENTRY_SUM: u32 = 1 << 0;
+/// `PCI_LU_INCOMPAT_VF`: the table holds SR-IOV VFs ([`F_VIRTFN`]); a
+/// reader that cannot keep them running with their PF refuses the table.
+pub const INCOMPAT_VF: u32 = 1 << 1;
 
 /// `PCI_DEV_SER_DRIVER_LEN`: room for a driver name and its NUL.
 pub const DRIVER_LEN: usize = 24;
@@ -48,8 +51,10 @@ pub const F_DIRECT: u32 = 1 << 0;
 pub const F_BRIDGE: u32 = 1 << 1;
 /// `PCI_DEV_SER_F_UPSTREAM`: the `upstream` field is valid.
 pub const F_UPSTREAM: u32 = 1 << 2;
+/// `PCI_DEV_SER_F_VIRTFN`: an SR-IOV VF; `upstream` is its PF.
+pub const F_VIRTFN: u32 = 1 << 3;
 /// All defined flags.
-pub const F_ALL: u32 = F_DIRECT | F_BRIDGE | F_UPSTREAM;
+pub const F_ALL: u32 = F_DIRECT | F_BRIDGE | F_UPSTREAM | F_VIRTFN;
 
 /// `PCI_DEV_SER_BARS`: BAR 0-5 and the expansion ROM in `bar_order`.
 pub const BARS: usize = 7;
@@ -65,12 +70,15 @@ pub const P_PREF_WINDOW: u8 = 1 << 3;
 pub const P_PREF_64: u8 = 1 << 4;
 /// `PCI_DEV_SER_P_SRIOV`: `vf_bar_order` and `vf_buses` are valid.
 pub const P_SRIOV: u8 = 1 << 5;
+/// `PCI_DEV_SER_P_VFS`: with [`P_SRIOV`], VF Enable was set; the `sriov_*`
+/// and `vf_*` state fields are valid.
+pub const P_VFS: u8 = 1 << 6;
 /// `PCI_DEV_SER_VF_BARS`: VF BAR 0-5 of the SR-IOV capability.
 pub const VF_BARS: usize = 6;
 /// Probe bits that only a bridge may have.
 pub const P_WINDOWS: u8 = P_IO_WINDOW | P_PREF_WINDOW | P_PREF_64;
 /// All defined probe bits; unknown ones are ignored.
-pub const P_ALL: u8 = P_SIZED | P_INTX_BROKEN | P_WINDOWS | P_SRIOV;
+pub const P_ALL: u8 = P_SIZED | P_INTX_BROKEN | P_WINDOWS | P_SRIOV | P_VFS;
 /// Largest `bar_order`: a 64-bit BAR of 2^63 bytes.
 pub const BAR_ORDER_MAX: u8 = 63;
 
@@ -166,6 +174,21 @@ pub struct PciDevSer {
     pub vf_buses: u8,
     /// Zero when written, ignored when read.
     pub reserved: u8,
+    /// With [`P_VFS`]: SR-IOV Control as found at preserve.
+    pub sriov_ctrl: U16,
+    /// With [`P_VFS`]: NumVFs.
+    pub num_vfs: U16,
+    /// With [`P_VFS`]: First VF Offset.
+    pub vf_offset: U16,
+    /// With [`P_VFS`]: VF Stride.
+    pub vf_stride: U16,
+    /// With [`P_VFS`]: VF Device ID.
+    pub vf_device: U16,
+    /// With [`P_VFS`]: the bit set in System Page Size (page of 2^(n + 12)
+    /// bytes).
+    pub sriov_page: u8,
+    /// Zero when written, ignored when read.
+    pub reserved2: [u8; 5],
 }
 
 /// Size of [`PciLuSer`] in bytes.
@@ -184,7 +207,7 @@ const _: () = {
     assert!(core::mem::offset_of!(PciLuSer, header_checksum) == 28);
     assert!(core::mem::offset_of!(PciLuSer, compat) == 32);
     assert!(core::mem::offset_of!(PciLuSer, incompat) == 36);
-    assert!(DEV_SER_SIZE == 64);
+    assert!(DEV_SER_SIZE == 80);
     assert!(core::mem::offset_of!(PciDevSer, refcount) == 6);
     assert!(core::mem::offset_of!(PciDevSer, class) == 12);
     assert!(core::mem::offset_of!(PciDevSer, flags) == 16);
@@ -195,4 +218,7 @@ const _: () = {
     assert!(core::mem::offset_of!(PciDevSer, probe) == 55);
     assert!(core::mem::offset_of!(PciDevSer, vf_bar_order) == 56);
     assert!(core::mem::offset_of!(PciDevSer, vf_buses) == 62);
+    assert!(core::mem::offset_of!(PciDevSer, sriov_ctrl) == 64);
+    assert!(core::mem::offset_of!(PciDevSer, vf_device) == 72);
+    assert!(core::mem::offset_of!(PciDevSer, sriov_page) == 74);
 };

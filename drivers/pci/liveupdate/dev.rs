@@ -124,7 +124,8 @@ impl PciDev {
         // bit fields do not change after enumeration.
         unsafe {
             let lu = &raw const (*d).liveupdate;
-            if !(*lu).bars_sized {
+            // A VF's BARs are read-only zero: there is nothing to size.
+            if !(*lu).bars_sized && !self.is_virtfn() {
                 return Probe::default();
             }
             let bits = [
@@ -175,6 +176,11 @@ impl PciDev {
         p.vf_bar_order = orders;
         p.vf_buses = buses;
         p.flags |= abi::P_SRIOV;
+        // Enabled VFs: the state they run with, read, never written.
+        if let Some(v) = self.sriov_registers().and_then(|r| r.vf_state()) {
+            p.vfs = v;
+            p.flags |= abi::P_VFS;
+        }
     }
 
     /// Takes what probing would find from a valid record, so that the PCI
@@ -192,6 +198,7 @@ impl PciDev {
             (*lu).bars_sized = true;
             (*lu).probed = true;
             (*lu).vfs_probed = p.has_sriov();
+            (*lu).vfs_kept = p.kept_vfs().is_some();
             (*lu).vf_bar_order = p.vf_bar_order;
             (*lu).vf_buses = p.vf_buses;
             bindings::pci_dev::set_broken_intx_masking_raw(d, bit(abi::P_INTX_BROKEN));
@@ -244,6 +251,15 @@ impl PciDev {
             page: dword(bindings::PCI_SRIOV_SYS_PGSIZE),
             num_vfs: self
                 .config_word(pos + bindings::PCI_SRIOV_NUM_VF)
+                .unwrap_or(0),
+            offset: self
+                .config_word(pos + bindings::PCI_SRIOV_VF_OFFSET)
+                .unwrap_or(0),
+            stride: self
+                .config_word(pos + bindings::PCI_SRIOV_VF_STRIDE)
+                .unwrap_or(0),
+            vf_device: self
+                .config_word(pos + bindings::PCI_SRIOV_VF_DID)
                 .unwrap_or(0),
             ..Default::default()
         };
@@ -483,8 +499,16 @@ impl PciDev {
         unsafe { &raw mut (*self.ptr()).liveupdate }
     }
 
-    /// The bridge above this device, `None` on a root bus.
+    /// The bridge above this device, `None` on a root bus; for a VF, its
+    /// PF, which it depends on as other devices on their bridges.
     pub(crate) fn upstream(&self) -> Option<PciDev> {
+        if self.is_virtfn() {
+            // SAFETY: `ptr` is a valid VF (type invariant), which holds a
+            // reference on its PF for as long as it exists.
+            let pf = unsafe { bindings::pci_liveupdate_physfn(self.ptr()) };
+            // INVARIANT: The VF keeps its PF alive.
+            return NonNull::new(pf).map(PciDev);
+        }
         // SAFETY: `ptr` is valid (type invariant).
         let bus = unsafe { (*self.ptr()).bus };
         if bus.is_null() {
@@ -527,6 +551,7 @@ impl PciDev {
             class,
             bridge: None,
             upstream: self.upstream().map(|b| b.bdf()),
+            virtfn: self.is_virtfn(),
             probe: Probe::default(),
         }
     }

@@ -8,6 +8,7 @@
  * wraps the PCI core internals the Rust side needs.
  */
 
+#include <linux/delay.h>
 #include <linux/device.h>
 #include <linux/export.h>
 #include <linux/init.h>
@@ -15,6 +16,7 @@
 #include <linux/kstrtox.h>
 #include <linux/kexec.h>
 #include <linux/kexec_handover.h>
+#include <linux/kho/abi/pci.h>
 #include <linux/liveupdate.h>
 #include <linux/mutex.h>
 #include <linux/pci_liveupdate.h>
@@ -128,6 +130,96 @@ bool pci_liveupdate_sriov_record(struct pci_dev *dev, u64 *vf_bar_sizes,
 	return false;
 #endif
 }
+
+struct pci_dev *pci_liveupdate_physfn(struct pci_dev *dev)
+{
+	return pci_physfn(dev);
+}
+
+#ifdef CONFIG_PCI_IOV
+/* The stock way out: VF Enable and VF MSE cleared, as sriov_disable() does. */
+static void pci_liveupdate_drop_vfs(struct pci_dev *dev)
+{
+	struct pci_sriov *iov = dev->sriov;
+
+	iov->ctrl &= ~(PCI_SRIOV_CTRL_VFE | PCI_SRIOV_CTRL_MSE);
+	pci_write_config_word(dev, iov->pos + PCI_SRIOV_CTRL, iov->ctrl);
+	ssleep(1);
+	pci_write_config_word(dev, iov->pos + PCI_SRIOV_NUM_VF, 0);
+}
+
+/*
+ * Creates the pci_devs of the VFs an incoming PF kept enabled, at the BDFs
+ * they have, without writing to the PF: the hardware VFs never went away.
+ * Their BARs are carved from the PF's VF BARs, so those must be claimed.
+ */
+static void pci_liveupdate_add_vfs(struct pci_dev *dev)
+{
+	struct pci_sriov *iov = dev->sriov;
+	char drv[PCI_DEV_SER_DRIVER_LEN];
+	bool named;
+	u16 num;
+	int i, rc;
+
+	dev->liveupdate.vfs_kept = false;
+	pci_read_config_word(dev, iov->pos + PCI_SRIOV_NUM_VF, &num);
+	for (i = 0; i < PCI_SRIOV_NUM_BARS; i++) {
+		struct resource *res = pci_resource_n(dev, pci_resource_num_from_vf_bar(i));
+
+		if (res->flags && !res->parent) {
+			pci_err(dev, "Live Update: VF BAR %d %pR is not claimed; its %u VFs are disabled\n",
+				i, res, num);
+			pci_liveupdate_drop_vfs(dev);
+			return;
+		}
+	}
+	for (i = 0; i < num; i++) {
+		rc = pci_iov_add_virtfn(dev, i);
+		if (rc) {
+			pci_err(dev, "Live Update: cannot add VF %d (%d); its %u VFs are disabled\n",
+				i, rc, num);
+			while (i--)
+				pci_iov_remove_virtfn(dev, i);
+			pci_liveupdate_drop_vfs(dev);
+			return;
+		}
+	}
+	iov->num_VFs = num;
+	pci_read_config_word(dev, iov->pos + PCI_SRIOV_INITIAL_VF, &iov->initial_VFs);
+
+	/* As vfio-pci captures the VFs it enables: the PF's driver takes them. */
+	named = pci_liveupdate_incoming_driver(dev, drv, sizeof(drv));
+	for (i = 0; named && i < num; i++) {
+		struct pci_dev *vf;
+
+		vf = pci_get_domain_bus_and_slot(pci_domain_nr(dev->bus),
+						 pci_iov_virtfn_bus(dev, i),
+						 pci_iov_virtfn_devfn(dev, i));
+		if (vf && !vf->dev.driver && !pci_liveupdate_is_incoming(vf))
+			WARN_ON(device_set_driver_override(&vf->dev, drv));
+		pci_dev_put(vf);
+	}
+	pci_info(dev, "Live Update: kept %u VFs enabled\n", num);
+}
+
+/*
+ * After the boot's resource claims (x86: fs_initcall) and before any
+ * driver's initcall: the VFs of incoming PFs exist before a driver could
+ * probe them.
+ */
+static int __init pci_liveupdate_keep_vfs(void)
+{
+	struct pci_dev *dev = NULL;
+
+	pci_lock_rescan_remove();
+	for_each_pci_dev(dev)
+		if (dev->is_physfn && dev->liveupdate.vfs_kept)
+			pci_liveupdate_add_vfs(dev);
+	pci_unlock_rescan_remove();
+	return 0;
+}
+fs_initcall_sync(pci_liveupdate_keep_vfs);
+#endif
 
 /*
  * A running device must not be powered down before its driver took it back,

@@ -43,6 +43,11 @@ void pci_liveupdate_bars_read(struct pci_dev *dev);
  */
 bool pci_liveupdate_vf_bar_masks(struct pci_dev *dev, u32 *sizes,
 				 u8 *vf_buses);
+/*
+ * An incoming PF kept VF Enable: its recorded driver names the driver of
+ * its VFs that were not preserved (into @buf of @len bytes; false if none).
+ */
+bool pci_liveupdate_incoming_driver(struct pci_dev *dev, char *buf, size_t len);
 /* INTx masking and bridge windows were taken from the record: no probing. */
 bool pci_liveupdate_probed(struct pci_dev *dev);
 /* pci_claim_resource() failed: abandon what depends on an incoming @dev. */
@@ -113,6 +118,8 @@ void pci_liveupdate_dma_release(struct pci_dev *dev);
 /* The per-VF BAR sizes and VF bus span of an SR-IOV PF; false if none. */
 bool pci_liveupdate_sriov_record(struct pci_dev *dev, u64 *vf_bar_sizes,
 				 u8 *vf_buses);
+/* The PF of a VF, @dev itself for any other function. */
+struct pci_dev *pci_liveupdate_physfn(struct pci_dev *dev);
 /* Whether the device at @segment/@bdf was found and is incoming. */
 bool pci_liveupdate_found_incoming(u32 segment, u16 bdf);
 

@@ -532,13 +532,6 @@ pub unsafe extern "C" fn pci_liveupdate_preserve(dev: *mut bindings::pci_dev) ->
     if !ready() {
         return ENODEV.to_errno();
     }
-    if pdev.is_virtfn() {
-        dev_warn!(
-            pdev.as_dev(),
-            "Live Update cannot preserve SR-IOV virtual functions\n"
-        );
-        return EINVAL.to_errno();
-    }
     let driver = match pdev.driver() {
         Ok(d) => d,
         Err(name) => {
@@ -612,6 +605,23 @@ fn table_err(pdev: &PciDev, what: &str, e: TableError) -> Error {
             EBUSY
         }
         TableError::NoSpace(_) => ENOMEM,
+        TableError::NoPf => {
+            let info = pdev.identity();
+            dev_warn!(
+                pdev.as_dev(),
+                "{what} refused: its PF {:04x}:{} is not preserved with VF Enable set\n",
+                info.segment,
+                Bdf(info.upstream)
+            );
+            EINVAL
+        }
+        TableError::HasVfs => {
+            dev_warn!(
+                pdev.as_dev(),
+                "{what} refused: VFs of this PF are preserved; it stays preserved until they are not\n"
+            );
+            EBUSY
+        }
         TableError::Overflow => EOVERFLOW,
         TableError::NotPreserved => {
             dev_warn!(
@@ -633,21 +643,22 @@ fn table_err(pdev: &PciDev, what: &str, e: TableError) -> Error {
 /// Acts only on the preservation made for this `pci_dev`: once it was
 /// dropped (at removal), a new device found at the same address and
 /// preserved again belongs to another caller. A device that is not
-/// preserved gets a warning and nothing changes.
+/// preserved gets a warning and nothing changes. A PF whose VFs are
+/// preserved stays preserved (`-EBUSY`).
 ///
 /// # Safety
 ///
 /// `dev` must be a valid `struct pci_dev` the caller holds a reference to.
 #[export]
-pub unsafe extern "C" fn pci_liveupdate_unpreserve(dev: *mut bindings::pci_dev) {
+pub unsafe extern "C" fn pci_liveupdate_unpreserve(dev: *mut bindings::pci_dev) -> c_int {
     // SAFETY: Valid and referenced (function contract).
     let Some(pdev) = (unsafe { entry_dev(dev) }) else {
-        return;
+        return EINVAL.to_errno();
     };
     let mut state = STATE.lock();
     if state.frozen {
         dev_warn!(pdev.as_dev(), "unpreserve refused: shutdown has begun\n");
-        return;
+        return ESHUTDOWN.to_errno();
     }
     let lu = pdev.lu();
     // SAFETY: `lu` points into a valid device; read under `STATE`.
@@ -657,7 +668,7 @@ pub unsafe extern "C" fn pci_liveupdate_unpreserve(dev: *mut bindings::pci_dev) 
             pdev.as_dev(),
             "unpreserve: this device's preservation was already dropped; nothing changed\n"
         );
-        return;
+        return EINVAL.to_errno();
     }
     let r = if mine {
         state.outgoing().and_then(|out| {
@@ -673,14 +684,19 @@ pub unsafe extern "C" fn pci_liveupdate_unpreserve(dev: *mut bindings::pci_dev) 
         Err(table_err(&pdev, "unpreserve", TableError::NotPreserved))
     };
     match r {
-        Ok(()) => dev_info!(pdev.as_dev(), "will no longer be preserved\n"),
-        Err(e) if e == ENOENT => {
-            dev_warn!(
-                pdev.as_dev(),
-                "unpreserve: no outgoing PCI Live Update FLB\n"
-            )
+        Ok(()) => {
+            dev_info!(pdev.as_dev(), "will no longer be preserved\n");
+            0
         }
-        Err(_) => {}
+        Err(e) => {
+            if e == ENOENT {
+                dev_warn!(
+                    pdev.as_dev(),
+                    "unpreserve: no outgoing PCI Live Update FLB\n"
+                );
+            }
+            e.to_errno()
+        }
     }
 }
 
@@ -943,10 +959,9 @@ pub unsafe extern "C" fn pci_liveupdate_setup_device(dev: *mut bindings::pci_dev
     });
     // SR-IOV set up from the record must find the capability as it was.
     let sriov = checked.filter(|p| p.has_sriov()).map(|p| {
-        let bus = (info.bdf >> 8) as u8;
         pdev.sriov_registers().map(|r| {
             // CAST: `PAGE_SHIFT` is 12 to 16.
-            table::check_sriov(&p, &r, kernel::page::PAGE_SHIFT as u32, bus)
+            table::check_sriov(&p, &r, kernel::page::PAGE_SHIFT as u32, info.bdf)
         })
     });
     // Without the capability this is not the function that was preserved;
@@ -1143,6 +1158,42 @@ pub unsafe extern "C" fn pci_liveupdate_vf_bar_masks(
     unsafe { core::ptr::copy_nonoverlapping(masks.as_ptr(), sizes, abi::VF_BARS) };
     // SAFETY: Valid for writes (function contract).
     unsafe { *vf_buses = p.vf_buses };
+    true
+}
+
+/// The driver recorded for an incoming device, NUL-terminated into `buf`
+/// of `len` bytes; `false` if it is not incoming directly or none was
+/// recorded. For the VFs of a PF that kept VF Enable that were not
+/// preserved: the PF's driver takes them, as vfio-pci takes the VFs it
+/// enables.
+///
+/// # Safety
+///
+/// `dev` must be a valid `struct pci_dev` the caller holds a reference to;
+/// `buf` must be valid for writes of `len` bytes.
+#[export]
+pub unsafe extern "C" fn pci_liveupdate_incoming_driver(
+    dev: *mut bindings::pci_dev,
+    buf: *mut c_char,
+    len: usize,
+) -> bool {
+    // SAFETY: Valid and referenced (function contract).
+    let Some(pdev) = (unsafe { entry_dev(dev) }) else {
+        return false;
+    };
+    let Some(e) = STATE.lock().incoming_entry(&pdev) else {
+        return false;
+    };
+    let name = table::driver_of(&e);
+    if !table::is_direct(&e) || name.is_empty() || name.len() >= len {
+        return false;
+    }
+    // SAFETY: `buf` has room for `len > name.len()` bytes (function
+    // contract); `name` is a local copy, so the ranges do not overlap.
+    unsafe {
+        core::ptr::copy_nonoverlapping(name.as_ptr(), buf.cast::<u8>(), name.len());
+        *buf.add(name.len()) = 0;
+    }
     true
 }
 

@@ -81,8 +81,10 @@ pub struct DevInfo {
     pub class: u32,
     /// Secondary and subordinate bus numbers if the device is a bridge.
     pub bridge: Option<(u8, u8)>,
-    /// BDF of the upstream bridge, `None` on a root bus.
+    /// BDF of the upstream bridge, `None` on a root bus; for a VF, its PF.
     pub upstream: Option<u16>,
+    /// Whether the device is an SR-IOV virtual function.
+    pub virtfn: bool,
     /// What probing the device found.
     pub probe: Probe,
 }
@@ -100,6 +102,49 @@ pub struct Probe {
     /// With [`abi::P_SRIOV`]: bus numbers above the function's own that
     /// its VFs may use.
     pub vf_buses: u8,
+    /// With [`abi::P_VFS`]: the SR-IOV state the VFs run with.
+    pub vfs: VfState,
+}
+
+/// The SR-IOV state of a PF whose VFs are enabled, as the table records it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VfState {
+    /// SR-IOV Control.
+    pub ctrl: u16,
+    /// NumVFs.
+    pub num_vfs: u16,
+    /// First VF Offset.
+    pub offset: u16,
+    /// VF Stride.
+    pub stride: u16,
+    /// VF Device ID.
+    pub vf_device: u16,
+    /// The bit set in System Page Size.
+    pub page: u8,
+}
+
+/// SR-IOV Control bits that must be as recorded for VFs to be kept:
+/// VF Enable, VF MSE, ARI Capable Hierarchy.
+pub const SRIOV_CTRL_KEPT: u16 = SRIOV_CTRL_VFE | (1 << 3) | (1 << 4);
+
+impl VfState {
+    /// Routing ID of VF `i` of the PF at `pf`, if it fits in 16 bits.
+    pub fn vf_rid(&self, pf: u16, i: u16) -> Option<u16> {
+        let rid = u32::from(pf) + u32::from(self.offset) + u32::from(self.stride) * u32::from(i);
+        u16::try_from(rid).ok()
+    }
+
+    /// Which VF of the PF at `pf` has routing ID `rid`, if any.
+    pub fn vf_index(&self, pf: u16, rid: u16) -> Option<u16> {
+        let first = u32::from(pf) + u32::from(self.offset);
+        let d = u32::from(rid).checked_sub(first)?;
+        let i = match self.stride {
+            0 => (d == 0).then_some(0)?,
+            s if d % u32::from(s) == 0 => d / u32::from(s),
+            _ => return None,
+        };
+        u16::try_from(i).ok().filter(|&i| i < self.num_vfs)
+    }
 }
 
 impl Probe {
@@ -110,7 +155,20 @@ impl Probe {
             flags: e.probe,
             vf_bar_order: e.vf_bar_order,
             vf_buses: e.vf_buses,
+            vfs: VfState {
+                ctrl: e.sriov_ctrl.get(),
+                num_vfs: e.num_vfs.get(),
+                offset: e.vf_offset.get(),
+                stride: e.vf_stride.get(),
+                vf_device: e.vf_device.get(),
+                page: e.sriov_page,
+            },
         }
+    }
+
+    /// The SR-IOV state of enabled VFs, if the record has it.
+    pub fn kept_vfs(&self) -> Option<&VfState> {
+        (self.has_sriov() && self.flags & abi::P_VFS != 0).then_some(&self.vfs)
     }
 
     /// Whether there is an SR-IOV record.
@@ -281,8 +339,33 @@ pub struct SriovRegs {
     pub page: u32,
     /// NumVFs.
     pub num_vfs: u16,
+    /// First VF Offset.
+    pub offset: u16,
+    /// VF Stride.
+    pub stride: u16,
+    /// VF Device ID.
+    pub vf_device: u16,
     /// VF BAR 0-5.
     pub vf_bars: [u32; abi::VF_BARS],
+}
+
+impl SriovRegs {
+    /// The state to record for enabled VFs; `None` with VF Enable clear or
+    /// a System Page Size that is not one page size.
+    pub fn vf_state(&self) -> Option<VfState> {
+        if self.ctrl & SRIOV_CTRL_VFE == 0 || self.num_vfs == 0 || !self.page.is_power_of_two() {
+            return None;
+        }
+        Some(VfState {
+            ctrl: self.ctrl,
+            num_vfs: self.num_vfs,
+            offset: self.offset,
+            stride: self.stride,
+            vf_device: self.vf_device,
+            // CAST: A bit index of a `u32`.
+            page: self.page.trailing_zeros() as u8,
+        })
+    }
 }
 
 /// `PCI_SRIOV_CTRL_VFE`.
@@ -291,9 +374,11 @@ pub const SRIOV_CTRL_VFE: u16 = 1 << 0;
 /// Why an SR-IOV record does not fit the capability as found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SriovMisfit {
-    /// VF Enable is set: this kernel does not keep VFs yet, so it sets
-    /// SR-IOV up anew rather than from the record.
+    /// VF Enable is set but the record has no VFs to keep.
     VfEnabled,
+    /// The VFs were recorded enabled, but VF Enable, VF MSE, ARI, NumVFs,
+    /// the offset, stride, VF Device ID or page size differ.
+    VfState,
     /// NumVFs is not 0, which SR-IOV set up from the record would keep.
     NumVfs,
     /// The System Page Size is not one supported page of at least this
@@ -309,7 +394,8 @@ pub enum SriovMisfit {
 impl fmt::Display for SriovMisfit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SriovMisfit::VfEnabled => f.write_str("VF Enable is set"),
+            SriovMisfit::VfEnabled => f.write_str("VF Enable is set but no VFs were recorded"),
+            SriovMisfit::VfState => f.write_str("the SR-IOV state differs from the one recorded"),
             SriovMisfit::NumVfs => f.write_str("NumVFs is not 0"),
             SriovMisfit::PageSize => f.write_str("the System Page Size is not usable"),
             SriovMisfit::VfBar(i) => write!(f, "VF BAR {i} does not fit its recorded size"),
@@ -318,17 +404,37 @@ impl fmt::Display for SriovMisfit {
     }
 }
 
-/// Checks an SR-IOV record against the capability of a function on bus
-/// `bus` in a kernel with pages of 2^`page_shift` bytes, so that SR-IOV
+/// Checks an SR-IOV record against the capability of the function at
+/// `rid` in a kernel with pages of 2^`page_shift` bytes, so that SR-IOV
 /// can be set up from the record instead of by writing the capability:
-/// VF Enable clear, NumVFs 0, a usable System Page Size, each VF BAR
-/// aligned to its recorded size of whole pages, the VF buses below 256.
-pub fn check_sriov(p: &Probe, r: &SriovRegs, page_shift: u32, bus: u8) -> Result<(), SriovMisfit> {
-    if r.ctrl & SRIOV_CTRL_VFE != 0 {
-        return Err(SriovMisfit::VfEnabled);
-    }
-    if r.num_vfs != 0 {
-        return Err(SriovMisfit::NumVfs);
+/// VF Enable clear and NumVFs 0, or the VFs' state exactly as recorded; a
+/// usable System Page Size, each VF BAR aligned to its recorded size of
+/// whole pages, the VF buses below 256.
+pub fn check_sriov(p: &Probe, r: &SriovRegs, page_shift: u32, rid: u16) -> Result<(), SriovMisfit> {
+    let bus = (rid >> 8) as u8;
+    match p.kept_vfs() {
+        Some(v) => {
+            let same = r.ctrl & SRIOV_CTRL_KEPT == v.ctrl & SRIOV_CTRL_KEPT
+                && r.ctrl & SRIOV_CTRL_VFE != 0
+                && r.num_vfs == v.num_vfs
+                && r.offset == v.offset
+                && r.stride == v.stride
+                && r.vf_device == v.vf_device
+                && u32::from(v.page) < 32
+                && r.page == 1 << v.page;
+            if !same {
+                return Err(SriovMisfit::VfState);
+            }
+            // Every VF routes within the span the record gives them.
+            let last = v.num_vfs.checked_sub(1).and_then(|n| v.vf_rid(rid, n));
+            let span = u16::from(bus) + u16::from(p.vf_buses);
+            if last.is_none_or(|l| l >> 8 > span) {
+                return Err(SriovMisfit::Buses);
+            }
+        }
+        None if r.ctrl & SRIOV_CTRL_VFE != 0 => return Err(SriovMisfit::VfEnabled),
+        None if r.num_vfs != 0 => return Err(SriovMisfit::NumVfs),
+        None => {}
     }
     // Bit n of the page size registers stands for 2^(n + 12) bytes.
     let smallest = page_shift.saturating_sub(12);
@@ -368,6 +474,7 @@ impl DevInfo {
             && e.secondary == sec
             && e.subordinate == sub
             && (e.flags.get() & abi::F_BRIDGE != 0) == self.bridge.is_some()
+            && is_virtfn(e) == self.virtfn
             && upstream_of(e) == self.upstream
     }
 
@@ -390,6 +497,9 @@ impl DevInfo {
         }
         if self.upstream.is_some() {
             flags |= abi::F_UPSTREAM;
+        }
+        if self.virtfn {
+            flags |= abi::F_VIRTFN;
         }
         PciDevSer {
             segment: U32::new(self.segment),
@@ -421,9 +531,28 @@ fn probe_fields(p: &Probe, bridge: bool) -> PciDevSer {
         if e.probe & abi::P_SRIOV != 0 {
             e.vf_bar_order = p.vf_bar_order;
             e.vf_buses = p.vf_buses;
+        } else {
+            e.probe &= !abi::P_VFS;
+        }
+        if e.probe & abi::P_VFS != 0 {
+            set_vf_state(&mut e, &p.vfs);
         }
     }
     e
+}
+
+fn set_vf_state(e: &mut PciDevSer, v: &VfState) {
+    e.sriov_ctrl = U16::new(v.ctrl);
+    e.num_vfs = U16::new(v.num_vfs);
+    e.vf_offset = U16::new(v.offset);
+    e.vf_stride = U16::new(v.stride);
+    e.vf_device = U16::new(v.vf_device);
+    e.sriov_page = v.page;
+}
+
+/// Whether `e` is an SR-IOV virtual function.
+pub fn is_virtfn(e: &PciDevSer) -> bool {
+    e.flags.get() & abi::F_VIRTFN != 0
 }
 
 /// Upstream bridge BDF recorded in `e`, if any.
@@ -482,9 +611,14 @@ impl Path {
         };
         let mut cur = Some(*dev);
         while let Some(node) = cur {
+            // Above a device are bridges, and above a VF first its PF.
+            let pf_of_vf = p.len == 1 && p.nodes[0].virtfn;
             let slot = p.nodes.get_mut(p.len).ok_or(Error::BadPath)?;
             *slot = node.info();
-            if p.len > 0 && slot.bridge.is_none() {
+            if p.len > 0 && slot.bridge.is_none() && !pf_of_vf {
+                return Err(Error::BadPath);
+            }
+            if p.len > 0 && slot.virtfn {
                 return Err(Error::BadPath);
             }
             p.len += 1;
@@ -493,9 +627,15 @@ impl Path {
         Ok(p)
     }
 
-    /// The device first, then its bridges, nearest first.
+    /// The device first, then (for a VF) its PF, then its bridges,
+    /// nearest first.
     pub fn nodes(&self) -> &[DevInfo] {
         &self.nodes[..self.len]
+    }
+
+    /// Whether the path starts at a VF, whose PF is the second node.
+    pub fn is_vf(&self) -> bool {
+        self.nodes().first().is_some_and(|n| n.virtfn)
     }
 }
 
@@ -515,6 +655,10 @@ pub enum Error {
     Inconsistent,
     /// The path is not a chain of bridges, or is deeper than [`MAX_DEPTH`].
     BadPath,
+    /// A VF's PF is not preserved directly with its VFs enabled.
+    NoPf,
+    /// A PF's VFs are preserved: it stays preserved while they are.
+    HasVfs,
     /// The change would make the table invalid for the next kernel; it was
     /// rolled back.
     Rejected(Invalid),
@@ -532,6 +676,8 @@ impl fmt::Display for Error {
                 f,
                 "upstream path is not a chain of at most {MAX_DEPTH} bridges"
             ),
+            Error::NoPf => f.write_str("its PF is not preserved with VF Enable set"),
+            Error::HasVfs => f.write_str("VFs of this PF are preserved"),
             Error::Rejected(why) => write!(f, "the next kernel would reject the table ({why})"),
         }
     }
@@ -633,8 +779,18 @@ pub fn header_checksum(hdr: &PciLuSer) -> u32 {
 /// Writes both checksums of a header describing `entries`.
 pub fn seal(hdr: &mut PciLuSer, entries: &[PciDevSer]) {
     hdr.incompat = U32::new(hdr.incompat.get() | abi::INCOMPAT_ENTRY_SUM);
+    set_vf_bit(hdr, entries);
     hdr.checksum = U32::new(checksum(entries));
     hdr.header_checksum = U32::new(header_checksum(hdr));
+}
+
+/// Sets [`abi::INCOMPAT_VF`] exactly when `entries` hold a VF.
+fn set_vf_bit(hdr: &mut PciLuSer, entries: &[PciDevSer]) {
+    let mut bits = hdr.incompat.get() & !abi::INCOMPAT_VF;
+    if entries.iter().any(is_virtfn) {
+        bits |= abi::INCOMPAT_VF;
+    }
+    hdr.incompat = U32::new(bits);
 }
 
 /// Writes an empty header.
@@ -723,6 +879,9 @@ impl<'a> Table<'a> {
         self.buf[at] = e;
         self.set_len(len + 1);
         self.adjust_sum(entry_sum(&e), 0);
+        if is_virtfn(&e) {
+            self.hdr.incompat = U32::new(self.hdr.incompat.get() | abi::INCOMPAT_VF);
+        }
         Ok(())
     }
 
@@ -732,10 +891,14 @@ impl<'a> Table<'a> {
             return;
         }
         let gone = entry_sum(&self.buf[at]);
+        let vf = is_virtfn(&self.buf[at]);
         self.adjust_sum(0, gone);
         self.buf.copy_within(at + 1..len, at);
         self.buf[len - 1] = PciDevSer::default();
         self.set_len(len - 1);
+        if vf {
+            set_vf_bit(self.hdr, &self.buf[..len - 1]);
+        }
     }
 
     /// Drops one reference of entry `i` (and its direct mark if `direct`);
@@ -766,9 +929,17 @@ impl<'a> Table<'a> {
     /// Returns the number of entries the walk will add.
     pub fn plan_preserve(&self, path: &Path) -> Result<usize, Error> {
         let mut new = 0;
+        let vf = path.is_vf();
         for (depth, info) in path.nodes().iter().enumerate() {
+            let pf = vf && depth == 1;
             match self.find(info.segment, info.bdf) {
                 Some(e) if depth == 0 && is_direct(e) => return Err(Error::Busy),
+                // A VF runs only while its PF does: the PF's owner must
+                // keep it (and VF Enable) first.
+                Some(e) if pf && (!is_direct(e) || info.probe.kept_vfs().is_none()) => {
+                    return Err(Error::NoPf)
+                }
+                None if pf => return Err(Error::NoPf),
                 Some(e) if !info.matches(e) || e.refcount.get() == 0 => {
                     return Err(Error::Inconsistent)
                 }
@@ -807,8 +978,11 @@ impl<'a> Table<'a> {
         // Apply from the snapshot; the plan guarantees room and refcounts.
         let mut applied = 0;
         let mut result = Ok(());
+        let vf = path.is_vf();
         for (depth, info) in path.nodes().iter().enumerate() {
             let direct = depth == 0;
+            // A VF's PF records the SR-IOV state the VF runs with now.
+            let pf = vf && depth == 1;
             let step = match search(self.entries(), info.segment, info.bdf) {
                 Ok(i) => match self.buf[i].refcount.get().checked_add(1) {
                     Some(r) => {
@@ -817,6 +991,14 @@ impl<'a> Table<'a> {
                             if direct {
                                 e.flags = U32::new(e.flags.get() | abi::F_DIRECT);
                                 e.driver = *driver;
+                            }
+                            if pf {
+                                let p = probe_fields(&info.probe, false);
+                                e.bar_order = p.bar_order;
+                                e.probe = p.probe;
+                                e.vf_bar_order = p.vf_bar_order;
+                                e.vf_buses = p.vf_buses;
+                                set_vf_state(e, &Probe::of(&p).vfs);
                             }
                         });
                         Ok(())
@@ -872,7 +1054,13 @@ impl<'a> Table<'a> {
     /// path is updated or nothing changes.
     pub fn unpreserve(&mut self, dev: &DevInfo) -> Result<(), Error> {
         match self.find(dev.segment, dev.bdf) {
-            Some(e) if is_direct(e) && dev.same_identity(e) => {}
+            // Only VFs add references to a device that is not a bridge.
+            Some(e) if is_direct(e) && dev.same_identity(e) => {
+                // Only VFs add references to a device that is not a bridge.
+                if e.flags.get() & abi::F_BRIDGE == 0 && e.refcount.get() > 1 {
+                    return Err(Error::HasVfs);
+                }
+            }
             _ => return Err(Error::NotPreserved),
         }
         self.release_path(dev.segment, dev.bdf)
@@ -1155,6 +1343,7 @@ pub fn validate<'b>(
         }
         *e = zerocopy::transmute!(raw);
         e.reserved = 0;
+        e.reserved2 = [0; 5];
         if !probed || e.probe & abi::P_SIZED == 0 {
             e.bar_order = [0; abi::BARS];
             e.probe = 0;
@@ -1165,6 +1354,11 @@ pub fn validate<'b>(
         if e.probe & abi::P_SRIOV == 0 {
             e.vf_bar_order = [0; abi::VF_BARS];
             e.vf_buses = 0;
+            e.probe &= !abi::P_VFS;
+        }
+        // ... and to one that did not know the VF state.
+        if e.probe & abi::P_VFS == 0 {
+            set_vf_state(e, &VfState::default());
         }
     }
     check_entries(entries)?;
@@ -1236,8 +1430,21 @@ fn check_entry(i: usize, e: &PciDevSer) -> Result<(), Invalid> {
             .any(|&o| o > abi::BAR_ORDER_MAX || (o != 0 && !sriov))
         || (e.vf_buses != 0 && !sriov);
     let bad_window = e.probe & abi::P_WINDOWS != 0 && flags & abi::F_BRIDGE == 0;
-    if bad_order || bad_window || (!sized && e.probe != 0) {
+    // VFs are enabled on a function that is not a bridge, at least one,
+    // with one page size.
+    let bad_vfs = e.probe & abi::P_VFS != 0
+        && (!sriov
+            || flags & abi::F_BRIDGE != 0
+            || e.sriov_ctrl.get() & SRIOV_CTRL_VFE == 0
+            || e.num_vfs.get() == 0
+            || e.sriov_page > 31);
+    if bad_order || bad_window || bad_vfs || (!sized && e.probe != 0) {
         return Err(Invalid::Probe(i));
+    }
+    // A VF is preserved directly below its PF, never as a bridge.
+    let vf_flags = abi::F_DIRECT | abi::F_UPSTREAM;
+    if is_virtfn(e) && (flags & vf_flags != vf_flags || flags & abi::F_BRIDGE != 0) {
+        return Err(Invalid::Flags(i));
     }
     Ok(())
 }
@@ -1252,7 +1459,8 @@ fn check_links(entries: &[PciDevSer], i: usize, e: &PciDevSer) -> Result<(), Inv
         let first = u16::from(e.secondary) << 8;
         let lo = search(entries, seg, first).unwrap_or_else(|x| x);
         let hi = search(entries, seg, first | 0xff).map_or_else(|x| x, |x| x + 1);
-        for c in &entries[lo..hi] {
+        // VFs on that bus hang below their PF instead.
+        for c in entries[lo..hi].iter().filter(|c| !is_virtfn(c)) {
             if upstream_of(c) != Some(e.bdf.get()) {
                 return Err(Invalid::Upstream(i));
             }
@@ -1262,15 +1470,35 @@ fn check_links(entries: &[PciDevSer], i: usize, e: &PciDevSer) -> Result<(), Inv
             want += u32::from(c.refcount.get());
         }
     }
+    let pf = e.bdf.get();
+    if let Some(v) = Probe::of(e).kept_vfs() {
+        // The entries below a PF are its VFs, at most up to its last one.
+        let last = v.num_vfs.checked_sub(1).and_then(|n| v.vf_rid(pf, n));
+        let lo = search(entries, seg, pf).map_or_else(|x| x, |x| x + 1);
+        let hi = last.map_or(lo, |l| search(entries, seg, l).map_or_else(|x| x, |x| x + 1));
+        for c in entries[lo..hi.max(lo)].iter() {
+            if is_virtfn(c) && upstream_of(c) == Some(pf) {
+                want += u32::from(c.refcount.get());
+            }
+        }
+    }
     let refs = e.refcount.get();
     if u32::from(refs) != want {
         return Err(Invalid::Refcount(i, refs, want));
     }
     if let Some(up) = upstream_of(e) {
         let parent = search(entries, seg, up).ok().map(|p| &entries[p]);
-        match parent {
-            Some(p) if p.flags.get() & abi::F_BRIDGE != 0 && p.secondary == bus => {}
-            _ => return Err(Invalid::Upstream(i)),
+        let linked = match parent {
+            // A VF's PF has it among the VFs its state gives.
+            Some(p) if is_virtfn(e) => Probe::of(p)
+                .kept_vfs()
+                .filter(|_| p.flags.get() & abi::F_BRIDGE == 0 && !is_virtfn(p))
+                .is_some_and(|v| v.vf_index(up, pf).is_some()),
+            Some(p) => p.flags.get() & abi::F_BRIDGE != 0 && p.secondary == bus,
+            None => false,
+        };
+        if !linked {
+            return Err(Invalid::Upstream(i));
         }
     }
     // What `finish` walks: accept no path it would refuse. The links were

@@ -44,6 +44,7 @@ mod suite {
                     class: 0x060400,
                     bridge: Some((r + 1, r + 1)),
                     upstream: None,
+                    virtfn: false,
                     probe: Default::default(),
                 },
                 Fake::Endpoint(k) => {
@@ -56,6 +57,7 @@ mod suite {
                         class: 0x00ff00,
                         bridge: None,
                         upstream: Some(u16::from(r + 1) << 3),
+                        virtfn: false,
                         probe: Default::default(),
                     }
                 }

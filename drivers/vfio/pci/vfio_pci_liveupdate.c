@@ -32,6 +32,8 @@
 #include <linux/kho/abi/vfio_pci.h>
 #include <linux/liveupdate.h>
 #include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/slab.h>
 #include <linux/pci.h>
 #include <linux/pci_liveupdate.h>
 #include <linux/vfio.h>
@@ -146,11 +148,59 @@ static int vfio_pci_lu_preserve(struct liveupdate_file_op_args *args)
 	return 0;
 }
 
+/*
+ * PF files whose unpreserve was refused because VFs of the PF are still
+ * preserved: held open, so that nothing resets the PF (and with it its
+ * VFs), until the last such VF is unpreserved.
+ */
+struct vfio_pci_lu_held {
+	struct list_head node;
+	struct pci_dev *pdev;
+	struct file *file;
+};
+
+static LIST_HEAD(vfio_pci_lu_held_pfs);
+static DEFINE_MUTEX(vfio_pci_lu_held_lock);
+
+static void vfio_pci_lu_hold_pf(struct pci_dev *pdev, struct file *file)
+{
+	struct vfio_pci_lu_held *h = kzalloc_obj(*h);
+
+	/* Without memory the PF file closes: its VFs are reset with it. */
+	if (WARN_ON(!h))
+		return;
+	h->pdev = pdev;
+	h->file = get_file(file);
+	guard(mutex)(&vfio_pci_lu_held_lock);
+	list_add(&h->node, &vfio_pci_lu_held_pfs);
+	pci_info(pdev, "Live Update: PF kept open and preserved while its VFs are\n");
+}
+
+/* A VF was unpreserved: its PF's pending unpreserve may go through now. */
+static void vfio_pci_lu_release_pf(struct pci_dev *vf)
+{
+	struct pci_dev *pf = pci_physfn(vf);
+	struct vfio_pci_lu_held *h, *tmp;
+
+	guard(mutex)(&vfio_pci_lu_held_lock);
+	list_for_each_entry_safe(h, tmp, &vfio_pci_lu_held_pfs, node) {
+		if (h->pdev != pf || pci_liveupdate_unpreserve(pf))
+			continue;
+		list_del(&h->node);
+		fput(h->file);
+		kfree(h);
+	}
+}
+
 static void vfio_pci_lu_unpreserve(struct liveupdate_file_op_args *args)
 {
 	struct vfio_pci_core_device *vdev = vfio_pci_lu_vdev(args->file);
+	struct pci_dev *pdev = vdev->pdev;
 
-	pci_liveupdate_unpreserve(vdev->pdev);
+	if (pci_liveupdate_unpreserve(pdev) == -EBUSY)
+		vfio_pci_lu_hold_pf(pdev, args->file);
+	else if (pdev->is_virtfn)
+		vfio_pci_lu_release_pf(pdev);
 	kho_unpreserve_free(phys_to_virt(args->serialized_data));
 }
 

@@ -2,10 +2,11 @@
 /*
  * What the vfio-pci Live Update handler refuses, and how a VMM's mistakes
  * end. In the first kernel: group, container and group-device files are
- * refused, as are a VF, a cdev file not bound to iommufd, a second file of
- * an open device and the same file twice; closing a session unpreserves its
- * device; a preserve does not wait for a removal that its own session
- * blocks, and the test handler refuses a device whose binding is changing;
+ * refused, as are a VF whose PF is not preserved, a cdev file not bound to
+ * iommufd, a second file of an open device and the same file twice;
+ * closing a session unpreserves its device; a preserve does not wait for
+ * a removal that its own session blocks, and the test handler refuses a
+ * device whose binding is changing;
  * a kexec with interrupts still enabled fails naming the device, and
  * succeeds once they are disabled. In the second kernel: the preserved
  * device came back, the unpreserved one was stopped.
@@ -42,7 +43,7 @@ static void group_files(struct pci_lu_ctx *ctx, int s)
 	close(container);
 }
 
-/* A VF cannot be preserved: the PF's driver owns how it comes back. */
+/* A VF runs only with its PF: here the nvme driver's, not preserved. */
 static void vf_file(struct pci_lu_ctx *ctx, int s)
 {
 	struct vfio_lu_dev vf = VFIO_LU_DEV_INIT;
@@ -55,8 +56,8 @@ static void vf_file(struct pci_lu_ctx *ctx, int s)
 	      NVME_VF);
 	ret = vf.fd >= 0 ? luo_preserve_fd(s, vf.fd, 13) : vf.fd;
 	CHECK(ctx, ret == -EINVAL, "VF file refused (EINVAL, got %d)", ret);
-	CHECK(ctx, pci_lu_dmesg_has("0000:01:00.1: Live Update cannot preserve SR-IOV virtual functions"),
-	      "kernel named the VF");
+	CHECK(ctx, pci_lu_dmesg_has("0000:01:00.1: preserve refused: its PF 0000:01:00.0 is not preserved with VF Enable set"),
+	      "kernel named the VF and its PF");
 	vfio_lu_close(&vf);
 	CHECK(ctx, pci_lu_write("/sys/bus/pci/devices/" NVME_PF "/sriov_numvfs", "0") == 0,
 	      "disable the VF");

@@ -48,6 +48,7 @@ struct vfio_lu_dev {
 	uint64_t bar0_off;	/* offset of BAR0 in fd */
 	volatile uint8_t *bar0;	/* BAR0 mmap, NULL if vfio does not allow it */
 	size_t bar0_len;
+	const uint8_t *vf_token;	/* a VF of a vfio-pci PF binds with the PF's token */
 };
 
 #define VFIO_LU_DEV_INIT { .fd = -1, .iommufd = -1 }
@@ -171,7 +172,28 @@ static inline int vfio_lu_bind(struct vfio_lu_dev *dev)
 		return -errno;
 	dev->ioas = alloc.out_ioas_id;
 	bind.iommufd = dev->iommufd;
+	if (dev->vf_token) {
+		bind.flags = VFIO_DEVICE_BIND_FLAG_TOKEN;
+		bind.token_uuid_ptr = (uintptr_t)dev->vf_token;
+	}
 	return ioctl(dev->fd, VFIO_DEVICE_BIND_IOMMUFD, &bind) ? -errno : 0;
+}
+
+/* Sets the VF token of the PF open on @fd (16 bytes); 0 or -errno. */
+static inline int vfio_lu_set_vf_token(int fd, const uint8_t *token)
+{
+	struct {
+		struct vfio_device_feature f;
+		uint8_t uuid[16];
+	} arg = {
+		.f = {
+			.argsz = sizeof(arg),
+			.flags = VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_PCI_VF_TOKEN,
+		},
+	};
+
+	memcpy(arg.uuid, token, sizeof(arg.uuid));
+	return ioctl(fd, VFIO_DEVICE_FEATURE, &arg) ? -errno : 0;
 }
 
 /* Attaches the bound device to its IOAS; 0 or -errno. */

@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A VF assigned through vfio-pci survives the Live Update with its PF, VF
+ * Enable never dropping.
+ *
+ * Stage 1 opens the nvme PF through vfio-pci as the other tests do
+ * (canary, Bus Master), enables two VFs (vfio-pci takes them), sets the
+ * PF's VF token and opens VF 01:00.1 with it. On the VF: Bus Master and an
+ * Interrupt Line canary, which QEMU clears on a VF FLR and loses when VF
+ * Enable drops (the VFs are destroyed then). Preserving the VF before its
+ * PF is refused; then the PF and the VF are preserved, each in its own
+ * session.
+ *
+ * Stage 2, before anything opens them: both VFs exist at the same BDFs,
+ * the preserved one incoming with Bus Master and its canary, the other an
+ * ordinary VF taken by the PF's driver; SR-IOV Control, NumVFs and the VF
+ * BARs are as in stage 1 and no config write reached the PF or the VF (a
+ * VF Enable toggle would be one). Then the VMM's order: the PF is
+ * retrieved and its VF token set, the VF is retrieved and binds only with
+ * that token; both finish, and sriov_numvfs can be changed again.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nvme.h"
+#include "pci_lu.h"
+#include "vfio_lu.h"
+
+#define NVME_VF2	"0000:01:00.2"
+#define SRIOV_CTRL	0x08
+#define SRIOV_NUM_VF	0x10
+#define SRIOV_BAR	0x24
+#define CTRL_KEPT	0x19	/* VF Enable, VF MSE, ARI Capable Hierarchy */
+#define LINE_CANARY	0x5a
+#define NUMVFS		"/sys/bus/pci/devices/" NVME_PF "/sriov_numvfs"
+
+static const uint8_t token[16] = {
+	0x6c, 0x75, 0x2d, 0x76, 0x66, 0x2d, 0x74, 0x6f,
+	0x6b, 0x65, 0x6e, 0x2d, 0x30, 0x30, 0x30, 0x31,
+};
+
+/* What stage 2 compares: SR-IOV Control, NumVFs, VF BAR 0 and 1. */
+struct sriov_regs {
+	unsigned int ctrl, num_vfs, bar0, bar1;
+};
+
+static int read_regs(struct sriov_regs *r)
+{
+	int pos = pci_lu_find_ext_cap(NVME_PF, 0x10);
+	int err = 0;
+
+	if (pos <= 0)
+		return -ENOENT;
+	r->ctrl = pci_lu_config_word(NVME_PF, pos + SRIOV_CTRL);
+	r->num_vfs = pci_lu_config_word(NVME_PF, pos + SRIOV_NUM_VF);
+	r->bar0 = pci_lu_config_dword(NVME_PF, pos + SRIOV_BAR, &err);
+	r->bar1 = pci_lu_config_dword(NVME_PF, pos + SRIOV_BAR + 4, &err);
+	return err;
+}
+
+static int line_of(const char *bdf)
+{
+	int v = pci_lu_config_word(bdf, 0x3c);
+
+	return v < 0 ? v : (v & 0xff);
+}
+
+static int stage1(struct pci_lu_ctx *ctx)
+{
+	struct vfio_lu_dev pf = VFIO_LU_DEV_INIT;
+	struct vfio_lu_dev vf = VFIO_LU_DEV_INIT;
+	struct sriov_regs r = {};
+	char args[128];
+	int s_pf, s_vf, ret;
+
+	/* The first open resets the PF, and a PF reset clears VF Enable. */
+	nvme_vmm_start(ctx, &pf);
+	CHECK(ctx, pci_lu_write(NUMVFS, "2") == 0, "two VFs enabled on %s through vfio-pci",
+	      NVME_PF);
+	CHECK(ctx, vfio_lu_set_vf_token(pf.fd, token) == 0, "VF token set on %s", NVME_PF);
+	vf.vf_token = token;
+	vf.fd = vfio_lu_bind_driver(NVME_VF) ?: vfio_lu_cdev_open(NVME_VF);
+	if (!CHECK(ctx, vf.fd >= 0 && vfio_lu_attach(&vf) == 0,
+		   "VF %s opened through vfio-pci with the PF's token", NVME_VF))
+		return 1;
+	CHECK(ctx, vfio_lu_set_master(&vf) == 0 && pci_lu_bus_master(NVME_VF) == 1,
+	      "Bus Master on VF %s", NVME_VF);
+	ret = pci_lu_config_word(NVME_VF, 0x3c);	/* Interrupt Pin kept */
+	CHECK(ctx, ret >= 0 && pci_lu_config_write_word(NVME_VF, 0x3c,
+						     (ret & 0xff00) | LINE_CANARY) == 0 &&
+	      line_of(NVME_VF) == LINE_CANARY, "Interrupt Line canary on VF %s", NVME_VF);
+	ret = read_regs(&r);
+	if (!CHECK(ctx, ret == 0 && (r.ctrl & 0x9) == 0x9 && r.num_vfs == 2,
+		   "SR-IOV Control %#x (VF Enable, VF MSE), NumVFs %u", r.ctrl, r.num_vfs))
+		return 1;
+	snprintf(args, sizeof(args), "pci_lu_sriov=%x,%x,%x,%x", r.ctrl, r.num_vfs, r.bar0,
+		 r.bar1);
+	CHECK(ctx, pci_lu_stage2_cmdline(args) == 0, "SR-IOV registers handed to stage 2");
+
+	s_pf = luo_create_session(ctx, "sriov-pf");
+	s_vf = luo_create_session(ctx, "sriov-vf");
+	if (!CHECK(ctx, s_pf >= 0 && s_vf >= 0, "create two sessions"))
+		return 1;
+	ret = luo_preserve_fd(s_vf, vf.fd, 2);
+	CHECK(ctx, ret == -EINVAL, "the VF is refused before its PF is preserved (%d)", ret);
+	CHECK(ctx, pci_lu_dmesg_has("0000:01:00.1: preserve refused: its PF 0000:01:00.0 is not preserved with VF Enable set"),
+	      "kernel named the VF and its PF");
+	CHECK(ctx, luo_preserve_fd(s_pf, pf.fd, 1) == 0, "preserve the VFIO file of %s", NVME_PF);
+	CHECK(ctx, luo_preserve_fd(s_vf, vf.fd, 2) == 0, "preserve the VFIO file of VF %s",
+	      NVME_VF);
+	CHECK(ctx, pci_lu_status_field(NVME_PF, "outgoing") == 1 &&
+	      pci_lu_status_field(NVME_VF, "outgoing") == 1 &&
+	      pci_lu_status_field(NVME_VF2, "outgoing") == 0,
+	      "the PF and one VF are outgoing, the other VF is not");
+	return 0;
+}
+
+/* Before anything opens them: what the kernel made of the PF and its VFs. */
+static void stage2_found(struct pci_lu_ctx *ctx)
+{
+	struct sriov_regs was = {}, now = {};
+	const char *cmd = NULL;
+	char buf[1024], drv[64];
+	int ret;
+
+	if (pci_lu_read("/proc/cmdline", buf, sizeof(buf)) >= 0)
+		cmd = strstr(buf, "pci_lu_sriov=");
+	CHECK(ctx, cmd && sscanf(cmd, "pci_lu_sriov=%x,%x,%x,%x", &was.ctrl, &was.num_vfs,
+				 &was.bar0, &was.bar1) == 4, "stage 1 handed its SR-IOV registers");
+	ret = read_regs(&now);
+	CHECK(ctx, ret == 0 && (now.ctrl & CTRL_KEPT) == (was.ctrl & CTRL_KEPT) &&
+	      now.num_vfs == was.num_vfs && now.bar0 == was.bar0 && now.bar1 == was.bar1,
+	      "SR-IOV Control %#x, NumVFs %u, VF BARs %#x %#x as in stage 1", now.ctrl,
+	      now.num_vfs, now.bar0, now.bar1);
+	CHECK(ctx, pci_lu_config_writes(NVME_PF) == 0 && pci_lu_config_writes(NVME_VF) == 0,
+	      "no config write to %s or %s (VF Enable never cleared)", NVME_PF, NVME_VF);
+	CHECK(ctx, pci_lu_dmesg_has("0000:01:00.0: Live Update: kept 2 VFs enabled"),
+	      "kernel kept the VFs at PF enumeration");
+	CHECK(ctx, pci_lu_incoming(NVME_PF) == 1 && pci_lu_incoming(NVME_VF) == 1,
+	      "%s and VF %s are incoming", NVME_PF, NVME_VF);
+	CHECK(ctx, access("/sys/bus/pci/devices/" NVME_VF2 "/physfn", F_OK) == 0 &&
+	      pci_lu_incoming(NVME_VF2) == 0, "VF %s exists and is not incoming", NVME_VF2);
+	CHECK(ctx, pci_lu_status_field(NVME_VF, "bm_at_enum") == 1 &&
+	      pci_lu_bus_master(NVME_VF) == 1, "VF %s arrived and stays with Bus Master set",
+	      NVME_VF);
+	CHECK(ctx, line_of(NVME_VF) == LINE_CANARY, "VF %s Interrupt Line canary intact (%#x)",
+	      NVME_VF, line_of(NVME_VF));
+	CHECK(ctx, nvme_has_canary(NVME_PF), "%s canary intact", NVME_PF);
+	/* vfio-pci takes VFs only once their PF is bound: its VF token rules. */
+	for (int i = 0; i < 2; i++) {
+		const char *bdf = i ? NVME_VF2 : NVME_VF;
+
+		pci_lu_driver(bdf, drv, sizeof(drv));
+		CHECK(ctx, !drv[0], "VF %s has no driver before its PF is back ('%s')", bdf, drv);
+	}
+	CHECK(ctx, pci_lu_read("/sys/bus/pci/devices/" NVME_VF2 "/driver_override", buf,
+			       sizeof(buf)) >= 0 && !strncmp(buf, "vfio-pci", 8),
+	      "VF %s is left to the PF's driver, vfio-pci", NVME_VF2);
+	CHECK(ctx, pci_lu_read(NUMVFS, buf, sizeof(buf)) >= 0 && buf[0] == '2',
+	      "sriov_numvfs reports 2");
+}
+
+static int stage2(struct pci_lu_ctx *ctx)
+{
+	struct vfio_lu_dev pf = VFIO_LU_DEV_INIT;
+	struct vfio_lu_dev vf = VFIO_LU_DEV_INIT;
+	struct vfio_device_info info;
+	char buf[16];
+	int s_pf, s_vf, fd, ret;
+
+	stage2_found(ctx);
+	fd = vfio_lu_cdev_open(NVME_VF);
+	CHECK(ctx, fd < 0, "VF %s cannot be opened before retrieve (%d)", NVME_VF, fd);
+	if (fd >= 0)
+		close(fd);
+
+	/* The PF first: its VF token is what the VFs bind with. */
+	s_pf = luo_retrieve_session(ctx, "sriov-pf");
+	s_vf = luo_retrieve_session(ctx, "sriov-vf");
+	if (!CHECK(ctx, s_pf >= 0 && s_vf >= 0, "retrieve both sessions"))
+		return 1;
+	pf.fd = luo_retrieve_fd(s_pf, 1);
+	CHECK(ctx, pf.fd >= 0 && vfio_lu_attach(&pf) == 0 && nvme_vfio_has_canary(&pf),
+	      "PF %s retrieved, bound to iommufd, canary intact", NVME_PF);
+	CHECK(ctx, pf.fd >= 0 && vfio_lu_set_vf_token(pf.fd, token) == 0,
+	      "VF token set on the retrieved PF");
+	CHECK(ctx, wait_driver(NVME_VF2, "vfio-pci", 5000),
+	      "VF %s bound to vfio-pci once its PF is", NVME_VF2);
+	CHECK(ctx, vfio_lu_bind_driver(NVME_VF) == 0, "vfio-pci binds incoming VF %s", NVME_VF);
+	fd = vfio_lu_cdev_open(NVME_VF);
+	CHECK(ctx, fd == -EBUSY, "opening the cdev of incoming VF %s fails with EBUSY (%d)",
+	      NVME_VF, fd);
+	if (fd >= 0)
+		close(fd);
+	vf.fd = luo_retrieve_fd(s_vf, 2);
+	if (!CHECK(ctx, vf.fd >= 0, "retrieve the VFIO file of VF %s (%d)", NVME_VF, vf.fd))
+		return 1;
+	ret = vfio_lu_bind(&vf);
+	CHECK(ctx, ret == -EACCES, "the retrieved VF does not bind without the VF token (%d)",
+	      ret);
+	close(vf.iommufd);
+	vf.vf_token = token;
+	CHECK(ctx, vfio_lu_attach(&vf) == 0 && vfio_lu_get_info(vf.fd, &info) == 0,
+	      "the retrieved VF binds with the token and answers VFIO_DEVICE_GET_INFO");
+	CHECK(ctx, pci_lu_bus_master(NVME_VF) == 1 && (vfio_lu_cfg_word(&vf, 0x04) & 0x4),
+	      "VF %s keeps Bus Master after the first open", NVME_VF);
+	CHECK(ctx, luo_finish_session(s_vf) == 0 && luo_finish_session(s_pf) == 0,
+	      "finish both sessions");
+	CHECK(ctx, pci_lu_incoming(NVME_VF) == 0 && pci_lu_incoming(NVME_PF) == 0,
+	      "neither is incoming after finish");
+
+	/* SR-IOV is the PF driver's again, as on any boot. */
+	vfio_lu_close(&vf);
+	CHECK(ctx, pci_lu_write(NUMVFS, "0") == 0 &&
+	      access("/sys/bus/pci/devices/" NVME_VF "/physfn", F_OK) != 0,
+	      "sriov_numvfs set to 0 removes the VFs");
+	CHECK(ctx, pci_lu_write(NUMVFS, "1") == 0 && pci_lu_read(NUMVFS, buf, sizeof(buf)) >= 0 &&
+	      buf[0] == '1', "and set to 1 enables one again");
+	vfio_lu_close(&pf);
+	CHECK(ctx, !pci_lu_dmesg_has("WARNING:"), "no kernel warning");
+	return 0;
+}
+
+PCI_LU_TEST(stage1, stage2)
