@@ -222,6 +222,12 @@ unsafe extern "C" fn flb_unpreserve(argp: *mut bindings::liveupdate_flb_op_args)
 /// [`table::validate`] into a new allocation of this kernel's entries.
 fn validate_copy(hdr: &mut PciLuSer, array: &[u8]) -> Result<KVec<abi::PciDevSer>, table::Invalid> {
     let count = table::validate_header(hdr)?.count;
+    // Test kernels: read as a kernel without VF support would.
+    #[cfg(CONFIG_PCI_LIVEUPDATE_TEST)]
+    // SAFETY: A plain C call.
+    if unsafe { bindings::pci_liveupdate_test_no_vfs() } && hdr.incompat.get() & abi::INCOMPAT_VF != 0 {
+        return Err(table::Invalid::Incompat(abi::INCOMPAT_VF));
+    }
     // Bounded by what the array can hold: a larger count is refused by
     // `validate` before it needs the room.
     let room = count.min(array.len() / abi::DEV_SER_MIN_SIZE);

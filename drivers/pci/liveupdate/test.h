@@ -51,6 +51,13 @@ int pci_liveupdate_test_fuzz(u64 seed, u32 variants, bool reseal, u32 *stats);
  */
 bool pci_liveupdate_test_fail_retrieve(void);
 
+/*
+ * Boot parameter pci_liveupdate_test.no_vfs=1: this kernel reads the
+ * incoming table as one without SR-IOV VF support (PCI_LU_INCOMPAT_VF
+ * unknown) would.
+ */
+bool pci_liveupdate_test_no_vfs(void);
+
 /* Inject @fault (PCI_LU_TEST_*). Returns 0 or a negative errno. */
 int pci_liveupdate_test_inject(u32 fault);
 

@@ -312,6 +312,16 @@ bool pci_liveupdate_test_fail_retrieve(void)
 	return pci_lu_test_fail_retrieve;
 }
 
+/* pci_liveupdate_test.no_vfs=1: read tables as a kernel without VF support */
+static bool pci_lu_test_no_vfs;
+module_param_named(no_vfs, pci_lu_test_no_vfs, bool, 0444);
+MODULE_PARM_DESC(no_vfs, "Refuse incoming tables with VFs, as a kernel without VF support");
+
+bool pci_liveupdate_test_no_vfs(void)
+{
+	return pci_lu_test_no_vfs;
+}
+
 /*
  * pci_liveupdate_test.quirk_class=1: an early fixup rewrites the class of
  * every edu, as a quirk only one of two kernels has would.

@@ -1,23 +1,26 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * A VF assigned through vfio-pci survives the Live Update with its PF, VF
- * Enable never dropping.
+ * A VF assigned through vfio-pci survives two Live Updates with its PF,
+ * VF Enable never dropping.
  *
  * Stage 1 opens the nvme PF through vfio-pci as the other tests do
  * (canary, Bus Master), enables two VFs (vfio-pci takes them), sets the
  * PF's VF token and opens VF 01:00.1 with it. On the VF: Bus Master and an
  * Interrupt Line canary, which QEMU clears on a VF FLR and loses when VF
  * Enable drops (the VFs are destroyed then). Preserving the VF before its
- * PF is refused; then the PF and the VF are preserved, each in its own
- * session.
+ * PF is refused; closing the PF's session while the VF is preserved keeps
+ * the PF preserved until the VF's closes. Then the PF and the VF are
+ * preserved, each in its own session.
  *
- * Stage 2, before anything opens them: both VFs exist at the same BDFs,
- * the preserved one incoming with Bus Master and its canary, the other an
- * ordinary VF taken by the PF's driver; SR-IOV Control, NumVFs and the VF
- * BARs are as in stage 1 and no config write reached the PF or the VF (a
- * VF Enable toggle would be one). Then the VMM's order: the PF is
- * retrieved and its VF token set, the VF is retrieved and binds only with
- * that token; both finish, and sriov_numvfs can be changed again.
+ * After each update, before anything opens them: both VFs exist at the
+ * same BDFs, the preserved one incoming with Bus Master and its canary, the
+ * other one not incoming and left to the PF's driver; neither has a driver
+ * until the PF is back; SR-IOV Control, NumVFs and the VF BARs are as in
+ * stage 1 and no config write reached the PF or the VF (a VF Enable toggle
+ * would be one). Then the VMM's order: the PF is retrieved and its VF
+ * token set (vfio-pci takes the other VF then), the VF is retrieved and
+ * binds only with that token; both finish. The same files carry both into
+ * the second update, after which sriov_numvfs can be changed again.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -35,6 +38,13 @@
 #define CTRL_KEPT	0x19	/* VF Enable, VF MSE, ARI Capable Hierarchy */
 #define LINE_CANARY	0x5a
 #define NUMVFS		"/sys/bus/pci/devices/" NVME_PF "/sriov_numvfs"
+#ifdef SRIOV_NO_SUPPORT
+#define LAST_STAGE	2
+#define NEXT_ARGS	" pci_liveupdate_test.no_vfs=1"
+#else
+#define LAST_STAGE	3	/* two Live Updates */
+#define NEXT_ARGS	""
+#endif
 
 static const uint8_t token[16] = {
 	0x6c, 0x75, 0x2d, 0x76, 0x66, 0x2d, 0x74, 0x6f,
@@ -75,6 +85,7 @@ static int stage1(struct pci_lu_ctx *ctx)
 	char args[128];
 	int s_pf, s_vf, ret;
 
+	pci_lu_declare_stages(ctx, LAST_STAGE);
 	/* The first open resets the PF, and a PF reset clears VF Enable. */
 	nvme_vmm_start(ctx, &pf);
 	CHECK(ctx, pci_lu_write(NUMVFS, "2") == 0, "two VFs enabled on %s through vfio-pci",
@@ -95,8 +106,8 @@ static int stage1(struct pci_lu_ctx *ctx)
 	if (!CHECK(ctx, ret == 0 && (r.ctrl & 0x9) == 0x9 && r.num_vfs == 2,
 		   "SR-IOV Control %#x (VF Enable, VF MSE), NumVFs %u", r.ctrl, r.num_vfs))
 		return 1;
-	snprintf(args, sizeof(args), "pci_lu_sriov=%x,%x,%x,%x", r.ctrl, r.num_vfs, r.bar0,
-		 r.bar1);
+	snprintf(args, sizeof(args), "pci_lu_sriov=%x,%x,%x,%x%s", r.ctrl, r.num_vfs, r.bar0,
+		 r.bar1, NEXT_ARGS);
 	CHECK(ctx, pci_lu_stage2_cmdline(args) == 0, "SR-IOV registers handed to stage 2");
 
 	s_pf = luo_create_session(ctx, "sriov-pf");
@@ -107,9 +118,25 @@ static int stage1(struct pci_lu_ctx *ctx)
 	CHECK(ctx, ret == -EINVAL, "the VF is refused before its PF is preserved (%d)", ret);
 	CHECK(ctx, pci_lu_dmesg_has("0000:01:00.1: preserve refused: its PF 0000:01:00.0 is not preserved with VF Enable set"),
 	      "kernel named the VF and its PF");
-	CHECK(ctx, luo_preserve_fd(s_pf, pf.fd, 1) == 0, "preserve the VFIO file of %s", NVME_PF);
-	CHECK(ctx, luo_preserve_fd(s_vf, vf.fd, 2) == 0, "preserve the VFIO file of VF %s",
-	      NVME_VF);
+
+	/* The PF's session closed first: the PF stays preserved for its VF. */
+	CHECK(ctx, luo_preserve_fd(s_pf, pf.fd, 1) == 0 && luo_preserve_fd(s_vf, vf.fd, 2) == 0,
+	      "preserve the PF and the VF");
+	close(s_pf);
+	CHECK(ctx, pci_lu_dmesg_has("0000:01:00.0: unpreserve refused: VFs of this PF are preserved") &&
+	      pci_lu_status_field(NVME_PF, "outgoing") == 1,
+	      "closing the PF's session first keeps the PF preserved for its VF");
+	close(s_vf);
+	CHECK(ctx, pci_lu_status_field(NVME_PF, "outgoing") == 0 &&
+	      pci_lu_status_field(NVME_VF, "outgoing") == 0,
+	      "closing the VF's session then releases both");
+
+	s_pf = luo_create_session(ctx, "sriov-pf");
+	s_vf = luo_create_session(ctx, "sriov-vf");
+	CHECK(ctx, s_pf >= 0 && luo_preserve_fd(s_pf, pf.fd, 1) == 0,
+	      "preserve the VFIO file of %s", NVME_PF);
+	CHECK(ctx, s_vf >= 0 && luo_preserve_fd(s_vf, vf.fd, 2) == 0,
+	      "preserve the VFIO file of VF %s", NVME_VF);
 	CHECK(ctx, pci_lu_status_field(NVME_PF, "outgoing") == 1 &&
 	      pci_lu_status_field(NVME_VF, "outgoing") == 1 &&
 	      pci_lu_status_field(NVME_VF2, "outgoing") == 0,
@@ -162,6 +189,51 @@ static void stage2_found(struct pci_lu_ctx *ctx)
 	      "sriov_numvfs reports 2");
 }
 
+/* The same files carry the PF and the VF into one more Live Update. */
+static int next_update(struct pci_lu_ctx *ctx, struct vfio_lu_dev *pf, struct vfio_lu_dev *vf)
+{
+	char buf[1024];
+	const char *arg = NULL;
+	int s_pf, s_vf;
+
+	if (pci_lu_read("/proc/cmdline", buf, sizeof(buf)) >= 0)
+		arg = strstr(buf, "pci_lu_sriov=");
+	CHECK(ctx, arg && pci_lu_stage2_cmdline(arg) == 0,
+	      "stage 1's SR-IOV registers handed on");
+	s_pf = luo_create_session(ctx, "sriov-pf");
+	s_vf = luo_create_session(ctx, "sriov-vf");
+	CHECK(ctx, s_pf >= 0 && s_vf >= 0 && luo_preserve_fd(s_pf, pf->fd, 1) == 0 &&
+	      luo_preserve_fd(s_vf, vf->fd, 2) == 0 &&
+	      pci_lu_status_field(NVME_VF, "outgoing") == 1,
+	      "PF and VF preserved again for update %d", ctx->stage);
+	pci_lu_next_hop(ctx);
+	return 0;
+}
+
+#ifdef SRIOV_NO_SUPPORT
+/* A kernel that does not know VFs refuses the table and boots as usual. */
+static int stage2_refused(struct pci_lu_ctx *ctx)
+{
+	struct sriov_regs now = {};
+	int ret;
+
+	CHECK(ctx, pci_lu_dmesg_has("invalid handover data from the previous kernel (unknown incompatible features 0x2): no device is treated as preserved"),
+	      "the table with VFs is refused, naming the feature");
+	CHECK(ctx, pci_lu_incoming(NVME_PF) == 0 && pci_lu_incoming_count() == 0,
+	      "nothing is incoming");
+	CHECK(ctx, pci_lu_dmesg_has("0000:01:00.0: cleared Bus Master left set by the previous kernel (handover data refused)"),
+	      "Bus Master cleared on %s at enumeration", NVME_PF);
+	ret = read_regs(&now);
+	CHECK(ctx, ret == 0 && !(now.ctrl & 0x1) && now.num_vfs == 0 &&
+	      access("/sys/bus/pci/devices/" NVME_VF "/physfn", F_OK) != 0,
+	      "SR-IOV set up anew: VF Enable clear, NumVFs 0, no VF (ctrl %#x)", now.ctrl);
+	CHECK(ctx, wait_driver(NVME_PF, "nvme", 10000), "%s taken by its own driver, nvme",
+	      NVME_PF);
+	CHECK(ctx, !pci_lu_dmesg_has("WARNING:"), "no kernel warning");
+	return 0;
+}
+#endif
+
 static int stage2(struct pci_lu_ctx *ctx)
 {
 	struct vfio_lu_dev pf = VFIO_LU_DEV_INIT;
@@ -170,6 +242,9 @@ static int stage2(struct pci_lu_ctx *ctx)
 	char buf[16];
 	int s_pf, s_vf, fd, ret;
 
+#ifdef SRIOV_NO_SUPPORT
+	return stage2_refused(ctx);
+#endif
 	stage2_found(ctx);
 	fd = vfio_lu_cdev_open(NVME_VF);
 	CHECK(ctx, fd < 0, "VF %s cannot be opened before retrieve (%d)", NVME_VF, fd);
@@ -210,6 +285,10 @@ static int stage2(struct pci_lu_ctx *ctx)
 	      "finish both sessions");
 	CHECK(ctx, pci_lu_incoming(NVME_VF) == 0 && pci_lu_incoming(NVME_PF) == 0,
 	      "neither is incoming after finish");
+	close(s_vf);
+	close(s_pf);
+	if (ctx->stage < LAST_STAGE)
+		return next_update(ctx, &pf, &vf);
 
 	/* SR-IOV is the PF driver's again, as on any boot. */
 	vfio_lu_close(&vf);
