@@ -148,7 +148,11 @@ impl Topology {
         (0..num)
             .map(|i| {
                 let info = DevInfo {
-                    bdf: pf_info.probe.vfs.vf_rid(pf_info.bdf, i).expect("VF routing ID"),
+                    bdf: pf_info
+                        .probe
+                        .vfs
+                        .vf_rid(pf_info.bdf, i)
+                        .expect("VF routing ID"),
                     device: 0x0011,
                     bridge: None,
                     upstream: Some(pf_info.bdf),

@@ -340,17 +340,32 @@ fn sriov_record_matches_the_capability() {
     table::bar_masks(&p.vf_bars(), &regs.vf_bars, &mut masks);
     assert_eq!(masks, [0xffff_c00c, 0xffff_ffff, 0xffff_f000, 0, 0, 0]);
     let vfe = SriovRegs { ctrl: 0x19, ..regs };
-    assert_eq!(check_sriov(&p, &vfe, 12, 0x0500), Err(SriovMisfit::VfEnabled));
+    assert_eq!(
+        check_sriov(&p, &vfe, 12, 0x0500),
+        Err(SriovMisfit::VfEnabled)
+    );
     // 4 KiB pages in a kernel with 64 KiB pages; a size not supported;
     // two sizes at once.
-    assert_eq!(check_sriov(&p, &regs, 16, 0x0500), Err(SriovMisfit::PageSize));
+    assert_eq!(
+        check_sriov(&p, &regs, 16, 0x0500),
+        Err(SriovMisfit::PageSize)
+    );
     let odd = SriovRegs { page: 0x4, ..regs };
-    assert_eq!(check_sriov(&p, &odd, 12, 0x0500), Err(SriovMisfit::PageSize));
+    assert_eq!(
+        check_sriov(&p, &odd, 12, 0x0500),
+        Err(SriovMisfit::PageSize)
+    );
     let two = SriovRegs { page: 0x3, ..regs };
-    assert_eq!(check_sriov(&p, &two, 12, 0x0500), Err(SriovMisfit::PageSize));
+    assert_eq!(
+        check_sriov(&p, &two, 12, 0x0500),
+        Err(SriovMisfit::PageSize)
+    );
     // 64 KiB pages: VF BARs of 16 and 4 KiB per VF are not whole pages.
     let big = SriovRegs { page: 0x10, ..regs };
-    assert_eq!(check_sriov(&p, &big, 16, 0x0500), Err(SriovMisfit::VfBar(0)));
+    assert_eq!(
+        check_sriov(&p, &big, 16, 0x0500),
+        Err(SriovMisfit::VfBar(0))
+    );
     let big_bars = Probe {
         vf_bar_order: [16, 0, 17, 0, 0, 0],
         ..p
@@ -362,13 +377,19 @@ fn sriov_record_matches_the_capability() {
     assert_eq!(check_sriov(&big_bars, &big_regs, 16, 0x0500), Ok(()));
     // NumVFs left set: the stock path would clear it.
     let numvfs = SriovRegs { num_vfs: 2, ..regs };
-    assert_eq!(check_sriov(&p, &numvfs, 12, 0x0500), Err(SriovMisfit::NumVfs));
+    assert_eq!(
+        check_sriov(&p, &numvfs, 12, 0x0500),
+        Err(SriovMisfit::NumVfs)
+    );
     // A VF BAR not aligned to its recorded size.
     let moved = SriovRegs {
         vf_bars: [0x0010_200c, 0x8, 0xfe80_0000, 0, 0, 0],
         ..regs
     };
-    assert_eq!(check_sriov(&p, &moved, 12, 0x0500), Err(SriovMisfit::VfBar(0)));
+    assert_eq!(
+        check_sriov(&p, &moved, 12, 0x0500),
+        Err(SriovMisfit::VfBar(0))
+    );
     assert_eq!(check_sriov(&p, &regs, 12, 0xff00), Err(SriovMisfit::Buses));
 }
 
@@ -875,7 +896,10 @@ fn vf_needs_its_pf_preserved_with_vfs_enabled() {
     assert_eq!(e.num_vfs.get(), 2);
     let vfi = topo.node(vfs[0]).info();
     let v = *t.view().find(vfi.segment, vfi.bdf).unwrap();
-    assert_eq!(v.flags.get(), abi::F_DIRECT | abi::F_UPSTREAM | abi::F_VIRTFN);
+    assert_eq!(
+        v.flags.get(),
+        abi::F_DIRECT | abi::F_UPSTREAM | abi::F_VIRTFN
+    );
     assert_eq!(v.upstream.get(), pfi.bdf);
     assert_ne!(t.hdr.incompat.get() & abi::INCOMPAT_VF, 0);
     // The root port counts the PF and the VF.
@@ -954,7 +978,10 @@ fn vf_links_are_checked() {
     // The PF does not count its VF.
     let mut bad = good.clone();
     bad[pi].refcount.set(1);
-    assert!(matches!(table::check_entries(&bad), Err(Invalid::Refcount(..))));
+    assert!(matches!(
+        table::check_entries(&bad),
+        Err(Invalid::Refcount(..))
+    ));
     // A reader that does not know VFs refuses the whole table.
     let hdr = t.hdr;
     assert!(hdr.incompat.get() & abi::INCOMPAT_VF != 0);
@@ -981,17 +1008,30 @@ fn kept_vfs_must_match_the_record() {
     assert_eq!(check_sriov(&p, &regs, 12, rid), Ok(()));
     for bad in [
         SriovRegs { ctrl: 0x10, ..regs },
-        SriovRegs { ctrl: v.ctrl & !0x8, ..regs },
+        SriovRegs {
+            ctrl: v.ctrl & !0x8,
+            ..regs
+        },
         SriovRegs { num_vfs: 1, ..regs },
         SriovRegs { stride: 2, ..regs },
         SriovRegs { offset: 2, ..regs },
-        SriovRegs { vf_device: 0x12, ..regs },
+        SriovRegs {
+            vf_device: 0x12,
+            ..regs
+        },
         SriovRegs { page: 0x2, ..regs },
     ] {
-        assert_eq!(check_sriov(&p, &bad, 12, rid), Err(SriovMisfit::VfState), "{bad:?}");
+        assert_eq!(
+            check_sriov(&p, &bad, 12, rid),
+            Err(SriovMisfit::VfState),
+            "{bad:?}"
+        );
     }
     // The last VF routes past the recorded bus span.
-    let far = SriovRegs { offset: 0x300, ..regs };
+    let far = SriovRegs {
+        offset: 0x300,
+        ..regs
+    };
     let pfar = table::Probe {
         vfs: table::VfState { offset: 0x300, ..v },
         ..p
@@ -1002,5 +1042,8 @@ fn kept_vfs_must_match_the_record() {
         flags: p.flags & !abi::P_VFS,
         ..p
     };
-    assert_eq!(check_sriov(&plain, &regs, 12, rid), Err(SriovMisfit::VfEnabled));
+    assert_eq!(
+        check_sriov(&plain, &regs, 12, rid),
+        Err(SriovMisfit::VfEnabled)
+    );
 }

@@ -8,7 +8,6 @@
  * wraps the PCI core internals the Rust side needs.
  */
 
-#include <linux/delay.h>
 #include <linux/device.h>
 #include <linux/export.h>
 #include <linux/init.h>
@@ -137,57 +136,24 @@ struct pci_dev *pci_liveupdate_physfn(struct pci_dev *dev)
 }
 
 #ifdef CONFIG_PCI_IOV
-/* The stock way out: VF Enable and VF MSE cleared, as sriov_disable() does. */
-static void pci_liveupdate_drop_vfs(struct pci_dev *dev)
-{
-	struct pci_sriov *iov = dev->sriov;
-
-	iov->ctrl &= ~(PCI_SRIOV_CTRL_VFE | PCI_SRIOV_CTRL_MSE);
-	pci_write_config_word(dev, iov->pos + PCI_SRIOV_CTRL, iov->ctrl);
-	ssleep(1);
-	pci_write_config_word(dev, iov->pos + PCI_SRIOV_NUM_VF, 0);
-}
-
 /*
  * Creates the pci_devs of the VFs an incoming PF kept enabled, at the BDFs
- * they have, without writing to the PF: the hardware VFs never went away.
- * Their BARs are carved from the PF's VF BARs, so those must be claimed.
+ * they have: the hardware VFs never went away. The VFs that were not
+ * preserved go to the PF's recorded driver, as vfio-pci takes the VFs it
+ * enables.
  */
 static void pci_liveupdate_add_vfs(struct pci_dev *dev)
 {
-	struct pci_sriov *iov = dev->sriov;
 	char drv[PCI_DEV_SER_DRIVER_LEN];
 	bool named;
-	u16 num;
-	int i, rc;
+	int i, num;
 
 	dev->liveupdate.vfs_kept = false;
-	pci_read_config_word(dev, iov->pos + PCI_SRIOV_NUM_VF, &num);
-	for (i = 0; i < PCI_SRIOV_NUM_BARS; i++) {
-		struct resource *res = pci_resource_n(dev, pci_resource_num_from_vf_bar(i));
-
-		if (res->flags && !res->parent) {
-			pci_err(dev, "Live Update: VF BAR %d %pR is not claimed; its %u VFs are disabled\n",
-				i, res, num);
-			pci_liveupdate_drop_vfs(dev);
-			return;
-		}
+	num = pci_iov_keep_vfs(dev);
+	if (num < 0) {
+		pci_err(dev, "Live Update: cannot keep its VFs (%d); they are disabled\n", num);
+		return;
 	}
-	for (i = 0; i < num; i++) {
-		rc = pci_iov_add_virtfn(dev, i);
-		if (rc) {
-			pci_err(dev, "Live Update: cannot add VF %d (%d); its %u VFs are disabled\n",
-				i, rc, num);
-			while (i--)
-				pci_iov_remove_virtfn(dev, i);
-			pci_liveupdate_drop_vfs(dev);
-			return;
-		}
-	}
-	iov->num_VFs = num;
-	pci_read_config_word(dev, iov->pos + PCI_SRIOV_INITIAL_VF, &iov->initial_VFs);
-
-	/* As vfio-pci captures the VFs it enables: the PF's driver takes them. */
 	named = pci_liveupdate_incoming_driver(dev, drv, sizeof(drv));
 	for (i = 0; named && i < num; i++) {
 		struct pci_dev *vf;
@@ -199,7 +165,7 @@ static void pci_liveupdate_add_vfs(struct pci_dev *dev)
 			WARN_ON(device_set_driver_override(&vf->dev, drv));
 		pci_dev_put(vf);
 	}
-	pci_info(dev, "Live Update: kept %u VFs enabled\n", num);
+	pci_info(dev, "Live Update: kept %d VFs enabled\n", num);
 }
 
 /*

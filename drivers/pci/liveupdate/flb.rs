@@ -225,7 +225,9 @@ fn validate_copy(hdr: &mut PciLuSer, array: &[u8]) -> Result<KVec<abi::PciDevSer
     // Test kernels: read as a kernel without VF support would.
     #[cfg(CONFIG_PCI_LIVEUPDATE_TEST)]
     // SAFETY: A plain C call.
-    if unsafe { bindings::pci_liveupdate_test_no_vfs() } && hdr.incompat.get() & abi::INCOMPAT_VF != 0 {
+    if unsafe { bindings::pci_liveupdate_test_no_vfs() }
+        && hdr.incompat.get() & abi::INCOMPAT_VF != 0
+    {
         return Err(table::Invalid::Incompat(abi::INCOMPAT_VF));
     }
     // Bounded by what the array can hold: a larger count is refused by

@@ -1475,7 +1475,9 @@ fn check_links(entries: &[PciDevSer], i: usize, e: &PciDevSer) -> Result<(), Inv
         // The entries below a PF are its VFs, at most up to its last one.
         let last = v.num_vfs.checked_sub(1).and_then(|n| v.vf_rid(pf, n));
         let lo = search(entries, seg, pf).map_or_else(|x| x, |x| x + 1);
-        let hi = last.map_or(lo, |l| search(entries, seg, l).map_or_else(|x| x, |x| x + 1));
+        let hi = last.map_or(lo, |l| {
+            search(entries, seg, l).map_or_else(|x| x, |x| x + 1)
+        });
         for c in entries[lo..hi.max(lo)].iter() {
             if is_virtfn(c) && upstream_of(c) == Some(pf) {
                 want += u32::from(c.refcount.get());
