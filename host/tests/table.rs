@@ -951,7 +951,7 @@ fn vf_links_are_checked() {
     t.preserve(&topo.node(pf)).unwrap();
     t.preserve(&topo.node(vfs[0])).unwrap();
     let good = t.validate().unwrap();
-    let vi = good.iter().position(|e| table::is_virtfn(e)).unwrap();
+    let vi = good.iter().position(table::is_virtfn).unwrap();
     let pi = vi - 1;
     // A VF whose upstream is the root port, not its PF.
     let mut bad = good.clone();
@@ -985,7 +985,6 @@ fn vf_links_are_checked() {
     // A reader that does not know VFs refuses the whole table.
     let hdr = t.hdr;
     assert!(hdr.incompat.get() & abi::INCOMPAT_VF != 0);
-    assert!(abi::INCOMPAT_KNOWN & abi::INCOMPAT_VF != 0);
 }
 
 #[test]
