@@ -24,9 +24,20 @@ fn main() {
                 t.preserve(&topo.node(e)).unwrap();
             }
         }
-        let mut image = vec![(seed % 2) as u8];
-        image.extend_from_slice(t.hdr.as_bytes());
-        image.extend_from_slice(t.array_bytes());
-        fs::write(dir.join(format!("seed-{seed:02}")), image).unwrap();
+        write(&dir, &format!("seed-{seed:02}"), seed, &t);
     }
+    // The QEMU topology's SR-IOV PF with a VF preserved below it.
+    let (mut topo, eps) = Topology::qemu();
+    let vfs = topo.enable_vfs(eps[0], 2);
+    let mut t = OwnedTable::new();
+    t.preserve(&topo.node(eps[0])).unwrap();
+    t.preserve(&topo.node(vfs[1])).unwrap();
+    write(&dir, "seed-vf", 0, &t);
+}
+
+fn write(dir: &std::path::Path, name: &str, mode: u64, t: &OwnedTable) {
+    let mut image = vec![(mode % 2) as u8];
+    image.extend_from_slice(t.hdr.as_bytes());
+    image.extend_from_slice(t.array_bytes());
+    fs::write(dir.join(name), image).unwrap();
 }

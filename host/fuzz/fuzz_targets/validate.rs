@@ -37,6 +37,7 @@ impl Node for Recorded<'_> {
             bridge: (e.flags.get() & pci_lu_host::abi::F_BRIDGE != 0)
                 .then_some((e.secondary, e.subordinate)),
             upstream: table::upstream_of(e),
+            virtfn: table::is_virtfn(e),
             probe: table::Probe::of(e),
         }
     }
@@ -84,7 +85,11 @@ fuzz_target!(|data: &[u8]| {
     }
     let mut buf = snapshot.clone();
     let mut t = Table::new(&mut hdr, &mut buf).expect("validated sizes");
-    for idx in 0..snapshot.len() {
+    // A PF stays preserved while its VFs are: VFs first.
+    let vfs_first = (0..snapshot.len())
+        .filter(|&i| table::is_virtfn(&snapshot[i]))
+        .chain((0..snapshot.len()).filter(|&i| !table::is_virtfn(&snapshot[i])));
+    for idx in vfs_first {
         if table::is_direct(&snapshot[idx]) {
             let dev = Recorded {
                 entries: &snapshot,
