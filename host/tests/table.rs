@@ -953,15 +953,14 @@ fn vf_links_are_checked() {
     let good = t.validate().unwrap();
     let vi = good.iter().position(table::is_virtfn).unwrap();
     let pi = vi - 1;
-    // A VF whose upstream is the root port, not its PF.
+    // A VF whose upstream is the root port, not its PF: the PF misses it.
     let mut bad = good.clone();
     bad[vi].upstream = bad[0].bdf;
-    assert!(table::check_entries(&bad).is_err());
+    assert!(matches!(table::check_entries(&bad), Err(Invalid::Refcount(i, 2, 1)) if i == pi));
     // A VF at a routing ID none of the PF's VFs has.
     let mut bad = good.clone();
-    let moved = bad[vi].bdf.get() + 8;
-    bad[vi].bdf.set(moved);
-    assert!(table::check_entries(&bad).is_err());
+    bad[pi].vf_offset.set(3);
+    assert_eq!(table::check_entries(&bad), Err(Invalid::Upstream(vi)));
     // A PF that no longer records its VFs enabled.
     let mut bad = good.clone();
     bad[pi].probe &= !abi::P_VFS;

@@ -332,8 +332,8 @@ impl PciDev {
     }
 
     /// Whether the device decodes resource `idx` now: a BAR with its
-    /// decoding enabled in the Command register, an enabled ROM, or an
-    /// enabled bridge window. SR-IOV resources count as not decoded.
+    /// decoding enabled in the Command register, an enabled ROM, an enabled
+    /// bridge window, or a VF BAR of a PF whose VFs were kept enabled.
     pub(crate) fn decodes(&self, idx: usize) -> bool {
         if idx >= bindings::PCI_NUM_RESOURCES as usize {
             return false;
@@ -358,6 +358,10 @@ impl PciDev {
         } else if (bindings::PCI_BRIDGE_RESOURCES..=bindings::PCI_BRIDGE_RESOURCE_END).contains(&i)
         {
             space && !has(bindings::IORESOURCE_DISABLED)
+        } else if (bindings::PCI_IOV_RESOURCES..=bindings::PCI_IOV_RESOURCE_END).contains(&i) {
+            // SAFETY: `lu` points into a valid device; `vfs_kept` is set
+            // at enumeration and cleared under the rescan lock.
+            has(bindings::IORESOURCE_MEM) && unsafe { (*self.lu()).vfs_kept }
         } else {
             false
         }
@@ -406,7 +410,7 @@ impl PciDev {
     /// [`PciDev::identity`]: early fixups may already have rewritten the
     /// `struct pci_dev` fields.
     pub(crate) fn read_ids(&self) {
-        // A VF's ID registers read as all ones; it is never preserved.
+        // A VF's ID registers read as all ones: its IDs come from the PF.
         if self.is_virtfn() {
             return;
         }
@@ -503,10 +507,12 @@ impl PciDev {
     /// PF, which it depends on as other devices on their bridges.
     pub(crate) fn upstream(&self) -> Option<PciDev> {
         if self.is_virtfn() {
-            // SAFETY: `ptr` is a valid VF (type invariant), which holds a
-            // reference on its PF for as long as it exists.
+            // SAFETY: `ptr` is a valid VF (type invariant).
             let pf = unsafe { bindings::pci_liveupdate_physfn(self.ptr()) };
-            // INVARIANT: The VF keeps its PF alive.
+            // INVARIANT: A VF holds a reference on its PF until
+            // `pci_iov_remove_virtfn()`, which runs the removal hook first;
+            // callers check `removed` or `is_added` under `STATE`, as for a
+            // bridge (see `Node::info`).
             return NonNull::new(pf).map(PciDev);
         }
         // SAFETY: `ptr` is valid (type invariant).

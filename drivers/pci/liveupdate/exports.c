@@ -135,37 +135,58 @@ struct pci_dev *pci_liveupdate_physfn(struct pci_dev *dev)
 	return pci_physfn(dev);
 }
 
+/* A PF with kept VFs is no longer incoming: disable them as any boot does. */
+void pci_liveupdate_drop_vfs(struct pci_dev *dev)
+{
 #ifdef CONFIG_PCI_IOV
+	if (!dev->is_physfn || !dev->liveupdate.vfs_kept)
+		return;
+	dev->liveupdate.vfs_kept = false;
+	pci_iov_drop_kept_vfs(dev);
+	pci_warn(dev, "Live Update: its kept VFs are disabled\n");
+#endif
+}
+
+#ifdef CONFIG_PCI_IOV
+
 /*
  * Creates the pci_devs of the VFs an incoming PF kept enabled, at the BDFs
  * they have: the hardware VFs never went away. The VFs that were not
  * preserved go to the PF's recorded driver, as vfio-pci takes the VFs it
- * enables.
+ * enables; no driver probes them before that is set.
  */
 static void pci_liveupdate_add_vfs(struct pci_dev *dev)
 {
+	struct pci_sriov *iov = dev->sriov;
 	char drv[PCI_DEV_SER_DRIVER_LEN];
-	bool named;
+	bool named, autoprobe;
 	int i, num;
 
-	dev->liveupdate.vfs_kept = false;
-	num = pci_iov_keep_vfs(dev);
-	if (num < 0) {
-		pci_err(dev, "Live Update: cannot keep its VFs (%d); they are disabled\n", num);
+	/* Abandoned since enumeration: nothing keeps its VFs any more. */
+	if (!pci_liveupdate_is_incoming(dev)) {
+		pci_liveupdate_drop_vfs(dev);
 		return;
 	}
-	named = pci_liveupdate_incoming_driver(dev, drv, sizeof(drv));
+	dev->liveupdate.vfs_kept = false;
+	autoprobe = iov->drivers_autoprobe;
+	iov->drivers_autoprobe = false;
+	num = pci_iov_keep_vfs(dev);
+	named = num > 0 && pci_liveupdate_incoming_driver(dev, drv, sizeof(drv));
 	for (i = 0; named && i < num; i++) {
 		struct pci_dev *vf;
 
 		vf = pci_get_domain_bus_and_slot(pci_domain_nr(dev->bus),
 						 pci_iov_virtfn_bus(dev, i),
 						 pci_iov_virtfn_devfn(dev, i));
-		if (vf && !vf->dev.driver && !pci_liveupdate_is_incoming(vf))
+		if (vf && !pci_liveupdate_is_incoming(vf))
 			WARN_ON(device_set_driver_override(&vf->dev, drv));
 		pci_dev_put(vf);
 	}
-	pci_info(dev, "Live Update: kept %d VFs enabled\n", num);
+	iov->drivers_autoprobe = autoprobe;
+	if (num < 0)
+		pci_err(dev, "Live Update: cannot keep its VFs (%d); they are disabled\n", num);
+	else
+		pci_info(dev, "Live Update: kept %d VFs enabled\n", num);
 }
 
 /*

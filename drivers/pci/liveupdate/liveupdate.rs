@@ -1261,7 +1261,9 @@ pub unsafe extern "C" fn pci_liveupdate_claim_failed(dev: *mut bindings::pci_dev
         let bus = (e.bdf.get() >> 8) as u8;
         let below = top.flags.get() & abi::F_BRIDGE != 0
             && (top.secondary..=top.subordinate).contains(&bus);
-        e.segment.get() == seg && table::is_direct(e) && (e.bdf == top.bdf || below)
+        // A PF's VFs (not enumerated yet) depend on its VF BARs.
+        let vf = table::is_virtfn(e) && table::upstream_of(e) == Some(top.bdf.get());
+        e.segment.get() == seg && table::is_direct(e) && (e.bdf == top.bdf || below || vf)
     };
     // One at a time in table order: abandoning takes `STATE` itself.
     let mut after = None;
@@ -1300,13 +1302,23 @@ pub unsafe extern "C" fn pci_liveupdate_claim_failed(dev: *mut bindings::pci_dev
         // SAFETY: `d` is valid and referenced until the put below. A
         // refusal (its driver took it over) is logged by `end_incoming`.
         let _ = unsafe { end_incoming(d, true) };
+        // SAFETY: As below: a PF below loses its kept VFs before its VF
+        // BARs can be assigned anew.
+        unsafe { bindings::pci_liveupdate_drop_vfs(d) };
         // SAFETY: Drops the reference taken by the lookup.
         unsafe { bindings::pci_dev_put(d) };
     }
     // Whatever is left below, this device no longer keeps its resources.
-    let _state = STATE.lock();
-    // SAFETY: `lu` points into a valid device; written under `STATE`.
-    unsafe { (*pdev.lu()).incoming = false };
+    {
+        let _state = STATE.lock();
+        // SAFETY: `lu` points into a valid device; written under `STATE`.
+        unsafe { (*pdev.lu()).incoming = false };
+    }
+    // Its VF BARs may be assigned anew: not under enabled VFs.
+    // SAFETY: Valid (function contract). Claims run during enumeration
+    // or a rescan, serialised with the VF adding initcall (initcall order
+    // at boot, the rescan lock later).
+    unsafe { bindings::pci_liveupdate_drop_vfs(dev) };
     // SAFETY: A plain C call that only queues work: the device may runtime
     // suspend again, and bind its port driver if it is a bridge.
     unsafe { bindings::pci_liveupdate_probe_ports() };

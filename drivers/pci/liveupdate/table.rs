@@ -798,7 +798,7 @@ pub fn init_header(hdr: &mut PciLuSer) {
     *hdr = PciLuSer {
         magic: U32::new(abi::SER_MAGIC),
         version: U16::new(abi::SER_VERSION),
-        // CAST: The entry size is 64, asserted in `abi`.
+        // CAST: The entry size is 80, asserted in `abi`.
         entry_size: U16::new(abi::DEV_SER_SIZE as u16),
         compat: U32::new(abi::COMPAT_PROBE),
         ..PciLuSer::default()
@@ -1054,7 +1054,6 @@ impl<'a> Table<'a> {
     /// path is updated or nothing changes.
     pub fn unpreserve(&mut self, dev: &DevInfo) -> Result<(), Error> {
         match self.find(dev.segment, dev.bdf) {
-            // Only VFs add references to a device that is not a bridge.
             Some(e) if is_direct(e) && dev.same_identity(e) => {
                 // Only VFs add references to a device that is not a bridge.
                 if e.flags.get() & abi::F_BRIDGE == 0 && e.refcount.get() > 1 {
@@ -1362,7 +1361,7 @@ pub fn validate<'b>(
         }
     }
     check_entries(entries)?;
-    // CAST: The entry size is 64, asserted in `abi`.
+    // CAST: The entry size is 80, asserted in `abi`.
     hdr.entry_size = U16::new(abi::DEV_SER_SIZE as u16);
     // CAST: At most the validated capacity, a `u32`.
     hdr.capacity = U32::new(shape.count as u32);

@@ -176,6 +176,18 @@ static void vfio_pci_lu_hold_pf(struct pci_dev *pdev, struct file *file)
 	pci_info(pdev, "Live Update: PF kept open and preserved while its VFs are\n");
 }
 
+/* Whether @pf is held open only for its preserved VFs. */
+static bool vfio_pci_lu_pf_held(struct pci_dev *pf)
+{
+	struct vfio_pci_lu_held *h;
+
+	guard(mutex)(&vfio_pci_lu_held_lock);
+	list_for_each_entry(h, &vfio_pci_lu_held_pfs, node)
+		if (h->pdev == pf)
+			return true;
+	return false;
+}
+
 /* A VF was unpreserved: its PF's pending unpreserve may go through now. */
 static void vfio_pci_lu_release_pf(struct pci_dev *vf)
 {
@@ -224,6 +236,16 @@ static int vfio_pci_lu_freeze(struct liveupdate_file_op_args *args)
 	struct vfio_pci_core_device *vdev = vfio_pci_lu_vdev(args->file);
 	struct pci_dev *pdev = vdev->pdev;
 	int ret = 0;
+
+	/*
+	 * A PF held only for its VFs is in no session: nothing would freeze
+	 * it, and no file would take it over after the kexec.
+	 */
+	if (pdev->is_virtfn && vfio_pci_lu_pf_held(pci_physfn(pdev))) {
+		pci_err(pdev, "Live Update: freeze refused: its PF %s is no longer preserved in a session\n",
+			pci_name(pci_physfn(pdev)));
+		return -EBUSY;
+	}
 
 	/*
 	 * Wait for every ioctl, read and write in flight and keep new ones out:
@@ -359,6 +381,15 @@ static int vfio_pci_lu_retrieve(struct liveupdate_file_op_args *args)
 		goto out;
 	}
 
+	/*
+	 * vfio-pci takes a VF only once its PF is bound (VF token): a VF
+	 * retrieved first binds its incoming PF as the PF's retrieve would.
+	 */
+	if (pdev->is_virtfn && pci_liveupdate_is_incoming(pci_physfn(pdev))) {
+		ret = vfio_pci_lu_bind(pci_physfn(pdev));
+		if (ret)
+			goto fail;
+	}
 	ret = vfio_pci_lu_bind(pdev);
 	if (ret)
 		goto fail;

@@ -9,22 +9,25 @@
  * Interrupt Line canary, which QEMU clears on a VF FLR and loses when VF
  * Enable drops (the VFs are destroyed then). Preserving the VF before its
  * PF is refused; closing the PF's session while the VF is preserved keeps
- * the PF preserved until the VF's closes. Then the PF and the VF are
- * preserved, each in its own session.
+ * the PF preserved until the VF's closes, and a kexec in between fails
+ * (EBUSY, VF and PF named). Then the PF and the VF are preserved, each in
+ * its own session.
  *
  * After each update, before anything opens them: both VFs exist at the
  * same BDFs, the preserved one incoming with Bus Master and its canary, the
  * other one not incoming and left to the PF's driver; neither has a driver
  * until the PF is back; SR-IOV Control, NumVFs and the VF BARs are as in
  * stage 1 and no config write reached the PF or the VF (a VF Enable toggle
- * would be one). Then the VMM's order: the PF is retrieved and its VF
- * token set (vfio-pci takes the other VF then), the VF is retrieved and
- * binds only with that token; both finish. The same files carry both into
- * the second update, after which sriov_numvfs can be changed again.
+ * would be one). Then the VMMs: the PF is retrieved and its VF token set
+ * (vfio-pci takes the other VF then), the VF is retrieved (after the
+ * second update first, which binds the PF) and binds only with that
+ * token; both finish. The same files carry both into the second update,
+ * after which sriov_numvfs can be changed again.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/reboot.h>
 #include <unistd.h>
 
 #include "nvme.h"
@@ -38,12 +41,15 @@
 #define CTRL_KEPT	0x19	/* VF Enable, VF MSE, ARI Capable Hierarchy */
 #define LINE_CANARY	0x5a
 #define NUMVFS		"/sys/bus/pci/devices/" NVME_PF "/sriov_numvfs"
-#ifdef SRIOV_NO_SUPPORT
+#if defined(SRIOV_NO_SUPPORT)
 #define LAST_STAGE	2
-#define NEXT_ARGS	" pci_liveupdate_test.no_vfs=1"
+#define NEXT_ARGS	"%s", " pci_liveupdate_test.no_vfs=1"
+#elif defined(SRIOV_CONFLICT)
+#define LAST_STAGE	2
+#define NEXT_ARGS	" pci_liveupdate_test.conflict=0x%x", r.bar0 & ~0xfU
 #else
 #define LAST_STAGE	3	/* two Live Updates */
-#define NEXT_ARGS	""
+#define NEXT_ARGS	"%s", ""
 #endif
 
 static const uint8_t token[16] = {
@@ -106,8 +112,9 @@ static int stage1(struct pci_lu_ctx *ctx)
 	if (!CHECK(ctx, ret == 0 && (r.ctrl & 0x9) == 0x9 && r.num_vfs == 2,
 		   "SR-IOV Control %#x (VF Enable, VF MSE), NumVFs %u", r.ctrl, r.num_vfs))
 		return 1;
-	snprintf(args, sizeof(args), "pci_lu_sriov=%x,%x,%x,%x%s", r.ctrl, r.num_vfs, r.bar0,
-		 r.bar1, NEXT_ARGS);
+	ret = snprintf(args, sizeof(args), "pci_lu_sriov=%x,%x,%x,%x", r.ctrl, r.num_vfs, r.bar0,
+		       r.bar1);
+	snprintf(args + ret, sizeof(args) - ret, NEXT_ARGS);
 	CHECK(ctx, pci_lu_stage2_cmdline(args) == 0, "SR-IOV registers handed to stage 2");
 
 	s_pf = luo_create_session(ctx, "sriov-pf");
@@ -126,6 +133,14 @@ static int stage1(struct pci_lu_ctx *ctx)
 	CHECK(ctx, pci_lu_dmesg_has("0000:01:00.0: unpreserve refused: VFs of this PF are preserved") &&
 	      pci_lu_status_field(NVME_PF, "outgoing") == 1,
 	      "closing the PF's session first keeps the PF preserved for its VF");
+	/* The held PF is in no session: a kexec now would strand it. */
+	CHECK(ctx, vfio_lu_load_next_kernel() == 0, "next kernel loaded");
+	errno = 0;
+	ret = reboot(RB_KEXEC);
+	CHECK(ctx, ret == -1 && errno == EBUSY, "kexec fails with EBUSY (%d, errno %d)", ret,
+	      errno);
+	CHECK(ctx, pci_lu_dmesg_has("0000:01:00.1: Live Update: freeze refused: its PF 0000:01:00.0 is no longer preserved in a session"),
+	      "kernel named the VF and its PF");
 	close(s_vf);
 	CHECK(ctx, pci_lu_status_field(NVME_PF, "outgoing") == 0 &&
 	      pci_lu_status_field(NVME_VF, "outgoing") == 0,
@@ -210,6 +225,35 @@ static int next_update(struct pci_lu_ctx *ctx, struct vfio_lu_dev *pf, struct vf
 	return 0;
 }
 
+#ifdef SRIOV_CONFLICT
+/*
+ * Memory taken inside the VF BAR before enumeration: the path's windows and
+ * the VF BAR cannot be claimed where they were. The PF is abandoned and
+ * its kept VFs disabled before anything assigns the VF BAR anew (the PCI
+ * core warns if it must move an enabled VF BAR).
+ */
+static int stage2_conflict(struct pci_lu_ctx *ctx)
+{
+	struct sriov_regs now = {};
+	int ret;
+
+	CHECK(ctx, pci_lu_dmesg_has("cannot be claimed where the previous kernel left it"),
+	      "the conflict was found and named");
+	CHECK(ctx, pci_lu_dmesg_has("0000:01:00.0: Live Update: its kept VFs are disabled"),
+	      "kernel disabled the kept VFs of %s", NVME_PF);
+	CHECK(ctx, pci_lu_incoming(NVME_PF) == 0 && pci_lu_incoming_count() == 0,
+	      "nothing is incoming");
+	ret = read_regs(&now);
+	CHECK(ctx, ret == 0 && !(now.ctrl & 0x1) &&
+	      access("/sys/bus/pci/devices/" NVME_VF "/physfn", F_OK) != 0,
+	      "VF Enable clear and no VF (ctrl %#x)", now.ctrl);
+	CHECK(ctx, !pci_lu_dmesg_has("can't update enabled VF BAR"),
+	      "no VF BAR was moved under enabled VFs");
+	CHECK(ctx, !pci_lu_dmesg_has("WARNING:"), "no kernel warning");
+	return 0;
+}
+#endif
+
 #ifdef SRIOV_NO_SUPPORT
 /* A kernel that does not know VFs refuses the table and boots as usual. */
 static int stage2_refused(struct pci_lu_ctx *ctx)
@@ -239,11 +283,13 @@ static int stage2(struct pci_lu_ctx *ctx)
 	struct vfio_lu_dev pf = VFIO_LU_DEV_INIT;
 	struct vfio_lu_dev vf = VFIO_LU_DEV_INIT;
 	struct vfio_device_info info;
-	char buf[16];
+	char buf[16], drv[64];
 	int s_pf, s_vf, fd, ret;
 
-#ifdef SRIOV_NO_SUPPORT
+#if defined(SRIOV_NO_SUPPORT)
 	return stage2_refused(ctx);
+#elif defined(SRIOV_CONFLICT)
+	return stage2_conflict(ctx);
 #endif
 	stage2_found(ctx);
 	fd = vfio_lu_cdev_open(NVME_VF);
@@ -251,11 +297,22 @@ static int stage2(struct pci_lu_ctx *ctx)
 	if (fd >= 0)
 		close(fd);
 
-	/* The PF first: its VF token is what the VFs bind with. */
+	/*
+	 * After the first update the PF's VMM comes first; after the second
+	 * the VF's: its retrieve binds the PF, and it binds with the token
+	 * once the PF's VMM set it.
+	 */
 	s_pf = luo_retrieve_session(ctx, "sriov-pf");
 	s_vf = luo_retrieve_session(ctx, "sriov-vf");
 	if (!CHECK(ctx, s_pf >= 0 && s_vf >= 0, "retrieve both sessions"))
 		return 1;
+	if (ctx->stage == LAST_STAGE) {
+		vf.fd = luo_retrieve_fd(s_vf, 2);
+		pci_lu_driver(NVME_PF, drv, sizeof(drv));
+		CHECK(ctx, vf.fd >= 0 && !strcmp(drv, "vfio-pci"),
+		      "VF %s retrieved before its PF, which retrieve bound to vfio-pci (%d)",
+		      NVME_VF, vf.fd);
+	}
 	pf.fd = luo_retrieve_fd(s_pf, 1);
 	CHECK(ctx, pf.fd >= 0 && vfio_lu_attach(&pf) == 0 && nvme_vfio_has_canary(&pf),
 	      "PF %s retrieved, bound to iommufd, canary intact", NVME_PF);
@@ -263,13 +320,16 @@ static int stage2(struct pci_lu_ctx *ctx)
 	      "VF token set on the retrieved PF");
 	CHECK(ctx, wait_driver(NVME_VF2, "vfio-pci", 5000),
 	      "VF %s bound to vfio-pci once its PF is", NVME_VF2);
-	CHECK(ctx, vfio_lu_bind_driver(NVME_VF) == 0, "vfio-pci binds incoming VF %s", NVME_VF);
-	fd = vfio_lu_cdev_open(NVME_VF);
-	CHECK(ctx, fd == -EBUSY, "opening the cdev of incoming VF %s fails with EBUSY (%d)",
-	      NVME_VF, fd);
-	if (fd >= 0)
-		close(fd);
-	vf.fd = luo_retrieve_fd(s_vf, 2);
+	if (ctx->stage < LAST_STAGE) {
+		CHECK(ctx, vfio_lu_bind_driver(NVME_VF) == 0, "vfio-pci binds incoming VF %s",
+		      NVME_VF);
+		fd = vfio_lu_cdev_open(NVME_VF);
+		CHECK(ctx, fd == -EBUSY,
+		      "opening the cdev of incoming VF %s fails with EBUSY (%d)", NVME_VF, fd);
+		if (fd >= 0)
+			close(fd);
+		vf.fd = luo_retrieve_fd(s_vf, 2);
+	}
 	if (!CHECK(ctx, vf.fd >= 0, "retrieve the VFIO file of VF %s (%d)", NVME_VF, vf.fd))
 		return 1;
 	ret = vfio_lu_bind(&vf);
