@@ -357,6 +357,10 @@ static int stage2(struct pci_lu_ctx *ctx)
 	      "sriov_numvfs set to 0 removes the VFs");
 	CHECK(ctx, pci_lu_write(NUMVFS, "1") == 0 && pci_lu_read(NUMVFS, buf, sizeof(buf)) >= 0 &&
 	      buf[0] == '1', "and set to 1 enables one again");
+	/* The control: a VF Enable toggle is what the canary would not survive. */
+	CHECK(ctx, line_of(NVME_VF) >= 0 && line_of(NVME_VF) != LINE_CANARY,
+	      "the toggle lost the canary of VF %s (Interrupt Line %#x)", NVME_VF,
+	      line_of(NVME_VF));
 	vfio_lu_close(&pf);
 	CHECK(ctx, !pci_lu_dmesg_has("WARNING:"), "no kernel warning");
 	return 0;
