@@ -160,7 +160,14 @@ static int stage2(struct pci_lu_ctx *ctx)
 
 	/* The check can fail: 64 bytes the component leaks on purpose. */
 	CHECK(ctx, leak_on_purpose() == 0, "component leaks 64 bytes on purpose");
-	found = leaks(&others);
+	/*
+	 * A copy of the pointer may linger a while (a register or scratch
+	 * slot not yet overwritten); kmemleak reports the object once no
+	 * scan finds one. CI saw one run miss it at the first scan.
+	 */
+	found = 0;
+	for (int i = 0; i < 4 && found == 0; i++)
+		found = leaks(&others);
 	pci_lu_write(KMEMLEAK, "stack=on");
 	CHECK(ctx, found == 1, "kmemleak reports that one leak, in our code (%d)", found);
 	return 0;
