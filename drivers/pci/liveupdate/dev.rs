@@ -242,25 +242,16 @@ impl PciDev {
     /// written), if the device has the capability.
     pub(crate) fn sriov_registers(&self) -> Option<table::SriovRegs> {
         let pos = self.sriov_cap()?;
+        let word = |off: u32| self.config_word(pos + off).unwrap_or(0);
         let dword = |off: u32| self.config_dword(pos + off).unwrap_or(0);
         let mut r = table::SriovRegs {
-            ctrl: self
-                .config_word(pos + bindings::PCI_SRIOV_CTRL)
-                .unwrap_or(0),
+            ctrl: word(bindings::PCI_SRIOV_CTRL),
             supported_pages: dword(bindings::PCI_SRIOV_SUP_PGSIZE),
             page: dword(bindings::PCI_SRIOV_SYS_PGSIZE),
-            num_vfs: self
-                .config_word(pos + bindings::PCI_SRIOV_NUM_VF)
-                .unwrap_or(0),
-            offset: self
-                .config_word(pos + bindings::PCI_SRIOV_VF_OFFSET)
-                .unwrap_or(0),
-            stride: self
-                .config_word(pos + bindings::PCI_SRIOV_VF_STRIDE)
-                .unwrap_or(0),
-            vf_device: self
-                .config_word(pos + bindings::PCI_SRIOV_VF_DID)
-                .unwrap_or(0),
+            num_vfs: word(bindings::PCI_SRIOV_NUM_VF),
+            offset: word(bindings::PCI_SRIOV_VF_OFFSET),
+            stride: word(bindings::PCI_SRIOV_VF_STRIDE),
+            vf_device: word(bindings::PCI_SRIOV_VF_DID),
             ..Default::default()
         };
         for (i, b) in r.vf_bars.iter_mut().enumerate() {
