@@ -14,3 +14,11 @@ pub mod abi;
 pub mod table;
 
 pub mod model;
+
+/// The CRC32C that `table.rs` uses, from the `crc` crate (slicing-by-16
+/// tables); the kernel build supplies the kernel library's `crc32c()`.
+pub fn crc32c(bytes: &[u8]) -> u32 {
+    const CASTAGNOLI: crc::Crc<u32, crc::Table<16>> =
+        crc::Crc::<u32, crc::Table<16>>::new(&crc::CRC_32_ISCSI);
+    CASTAGNOLI.checksum(bytes)
+}

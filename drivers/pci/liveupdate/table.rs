@@ -688,61 +688,11 @@ pub fn search(entries: &[PciDevSer], segment: u32, bdf: u16) -> Result<usize, us
     entries.binary_search_by_key(&key(segment, bdf), entry_key)
 }
 
-/// CRC32C (Castagnoli) lookup tables for slicing-by-8: `CRC32C[0]` is the
-/// classic byte table, `CRC32C[k]` advances a byte by `k` more zero bytes.
-const CRC32C: [[u32; 256]; 8] = {
-    let mut t = [[0u32; 256]; 8];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 {
-                (c >> 1) ^ 0x82f6_3b78
-            } else {
-                c >> 1
-            };
-            k += 1;
-        }
-        t[0][i] = c;
-        i += 1;
-    }
-    let mut k = 1;
-    while k < 8 {
-        let mut i = 0;
-        while i < 256 {
-            let prev = t[k - 1][i];
-            t[k][i] = (prev >> 8) ^ t[0][(prev & 0xff) as usize];
-            i += 1;
-        }
-        k += 1;
-    }
-    t
-};
-
-fn crc_byte(c: u32, b: u8) -> u32 {
-    CRC32C[0][usize::from((c as u8) ^ b)] ^ (c >> 8)
-}
-
-/// CRC32C of `bytes`, eight bytes per step.
-pub fn crc32c(bytes: &[u8]) -> u32 {
-    let mut c = !0u32;
-    let mut chunks = bytes.chunks_exact(8);
-    for ch in &mut chunks {
-        let lo = u32::from_le_bytes([ch[0], ch[1], ch[2], ch[3]]) ^ c;
-        let hi = u32::from_le_bytes([ch[4], ch[5], ch[6], ch[7]]);
-        let t = |k: usize, v: u32, shift: u32| CRC32C[k][((v >> shift) & 0xff) as usize];
-        c = t(7, lo, 0)
-            ^ t(6, lo, 8)
-            ^ t(5, lo, 16)
-            ^ t(4, lo, 24)
-            ^ t(3, hi, 0)
-            ^ t(2, hi, 8)
-            ^ t(1, hi, 16)
-            ^ t(0, hi, 24);
-    }
-    !chunks.remainder().iter().fold(c, |c, &b| crc_byte(c, b))
-}
+/// CRC32C (Castagnoli, reflected, initial value and final XOR all ones: the
+/// iSCSI and ext4 variant) of a byte string. The crate that builds this file
+/// supplies it: the kernel's `crc32c()` library in the kernel, a CRC crate on
+/// the host. Both must agree on the check value `0xe306_9283` of `"123456789"`.
+pub use crate::crc32c;
 
 /// One entry's share of the table checksum (`INCOMPAT_ENTRY_SUM`).
 pub fn entry_sum(e: &PciDevSer) -> u32 {
