@@ -7,17 +7,13 @@
 //! LUO calls the four callbacks below under its own per-FLB mutex. They
 //! build and tear down [`Outgoing`] and [`Incoming`] and never call
 //! `liveupdate_flb_get_*()` (which would take LUO's mutex again). The
-//! outgoing callbacks publish and withdraw the table in [`crate::STATE`],
+//! outgoing callbacks publish and withdraw the table in [`crate::state::STATE`],
 //! which is why the component never takes LUO's outgoing FLB mutex while
 //! holding its own lock.
 
 use crate::abi::{
     self,
     PciLuSer, //
-};
-use crate::kho::{
-    Preserved,
-    Restored, //
 };
 use crate::table::{
     self,
@@ -26,6 +22,10 @@ use crate::table::{
 use core::ptr::NonNull;
 use kernel::{
     bindings,
+    kho::{
+        PreservedMem,
+        RestoredFolio, //
+    },
     prelude::*,
     types::Opaque, //
 };
@@ -37,13 +37,17 @@ use zerocopy::FromBytes;
 pub(crate) static FAIL_NEXT_GROW: kernel::sync::atomic::AtomicFlag =
     kernel::sync::atomic::AtomicFlag::new(false);
 
-/// Lets C structs that hold raw pointers live in a `static`.
+/// Lets the two LUO structs below, which hold raw pointers, live in a
+/// `static`. It is `Sync` for those two types only.
 #[repr(transparent)]
 pub(crate) struct AssertSync<T>(pub(crate) T);
 
-// SAFETY: Only used for C structs that LUO reads, or changes under its own
-// locks; Rust never forms references into the LUO-private parts.
-unsafe impl<T> Sync for AssertSync<T> {}
+// SAFETY: The ops table is immutable: function pointers and a NULL owner.
+unsafe impl Sync for AssertSync<bindings::liveupdate_flb_ops> {}
+
+// SAFETY: Rust only takes the FLB's address; LUO reads the public part and
+// changes its private part under its own locks, behind `Opaque`.
+unsafe impl Sync for AssertSync<Opaque<bindings::liveupdate_flb>> {}
 
 const fn compatible() -> [c_char; bindings::LIVEUPDATE_FLB_COMPAT_LENGTH as usize] {
     let src = abi::FLB_COMPATIBLE.as_bytes();
@@ -92,15 +96,26 @@ pub(crate) fn flb_ptr() -> *mut bindings::liveupdate_flb {
 /// `hdr` holds an initialised [`PciLuSer`] whose `capacity` and `entries`
 /// describe `array` (0 and 0 without one).
 pub(crate) struct Outgoing {
-    hdr: Preserved,
-    array: Option<Preserved>,
+    hdr: PreservedMem,
+    array: Option<PreservedMem>,
+}
+
+/// The preserved memory as table entries (as many as fit).
+fn entries_mut(mem: &mut PreservedMem) -> &mut [abi::PciDevSer] {
+    let bytes = mem.as_bytes_mut();
+    let n = bytes.len() / abi::DEV_SER_SIZE;
+    match <[abi::PciDevSer]>::mut_from_prefix_with_elems(bytes, n) {
+        Ok((entries, _)) => entries,
+        // `PciDevSer` has alignment 1 and `n` entries fit: cannot fail.
+        Err(_) => &mut [],
+    }
 }
 
 impl Outgoing {
     /// A new, empty table.
     pub(crate) fn new() -> Result<Self> {
-        let mut hdr = Preserved::alloc(abi::SER_SIZE)?;
-        let (h, _) = PciLuSer::mut_from_prefix(hdr.bytes_mut()).map_err(|_| EINVAL)?;
+        let mut hdr = PreservedMem::alloc(abi::SER_SIZE)?;
+        let (h, _) = PciLuSer::mut_from_prefix(hdr.as_bytes_mut()).map_err(|_| EINVAL)?;
         table::init_header(h);
         // INVARIANT: An empty header describes no array.
         Ok(Outgoing { hdr, array: None })
@@ -112,9 +127,9 @@ impl Outgoing {
     }
 
     fn parts(&mut self) -> Option<(&mut PciLuSer, &mut [abi::PciDevSer])> {
-        let (hdr, _) = PciLuSer::mut_from_prefix(self.hdr.bytes_mut()).ok()?;
+        let (hdr, _) = PciLuSer::mut_from_prefix(self.hdr.as_bytes_mut()).ok()?;
         let entries = match &mut self.array {
-            Some(a) => a.entries_mut(),
+            Some(a) => entries_mut(a),
             None => &mut [],
         };
         Some((hdr, entries))
@@ -139,11 +154,11 @@ impl Outgoing {
     /// rewrites the header it checks.
     #[cfg(CONFIG_PCI_LIVEUPDATE_KUNIT_TEST)]
     pub(crate) fn validate(&mut self) -> Result<usize, table::Invalid> {
-        let (hdr, _) = PciLuSer::ref_from_prefix(self.hdr.bytes_mut())
+        let (hdr, _) = PciLuSer::ref_from_prefix(self.hdr.as_bytes_mut())
             .map_err(|_| table::Invalid::ShortHeader(0))?;
         let mut hdr = *hdr;
         let array = match &mut self.array {
-            Some(a) => a.bytes_mut(),
+            Some(a) => a.as_bytes_mut(),
             None => &mut [],
         };
         validate_copy(&mut hdr, array).map(|e| e.len())
@@ -158,10 +173,10 @@ impl Outgoing {
         }
         let want = need.max(self.table()?.capacity().saturating_mul(2));
         let bytes = want.checked_mul(abi::DEV_SER_SIZE).ok_or(E2BIG)?;
-        let mut new = Preserved::alloc(bytes)?;
+        let mut new = PreservedMem::alloc(bytes)?;
         let phys = new.phys();
         self.table()?
-            .move_to(new.entries_mut(), phys)
+            .move_to(entries_mut(&mut new), phys)
             .ok_or(E2BIG)?;
         // INVARIANT: The header now describes `new`. The old array, if any,
         // is unpreserved and freed only after the header stopped naming it.
@@ -177,7 +192,7 @@ impl Outgoing {
 /// Called by LUO with a valid `argp`.
 unsafe extern "C" fn flb_preserve(argp: *mut bindings::liveupdate_flb_op_args) -> c_int {
     kernel::error::from_result(|| {
-        if !crate::ready() {
+        if !crate::state::ready() {
             return Err(ENODEV);
         }
         let out = KBox::new(Outgoing::new()?, GFP_KERNEL)?;
@@ -188,7 +203,7 @@ unsafe extern "C" fn flb_preserve(argp: *mut bindings::liveupdate_flb_op_args) -
         args.data = phys;
         args.obj = raw.cast();
         // Lock order: LUO's outgoing FLB mutex (held) -> `STATE`.
-        crate::STATE.lock().outgoing = NonNull::new(raw);
+        crate::state::STATE.lock().outgoing = NonNull::new(raw);
         Ok(0)
     })
 }
@@ -204,7 +219,7 @@ unsafe extern "C" fn flb_unpreserve(argp: *mut bindings::liveupdate_flb_op_args)
     if let Some(obj) = NonNull::new(args.obj.cast::<Outgoing>()) {
         // Withdraw it first, so no entry point can reach it once freed.
         {
-            let mut state = crate::STATE.lock();
+            let mut state = crate::state::STATE.lock();
             if state.outgoing == Some(obj) {
                 state.outgoing = None;
             }
@@ -278,18 +293,23 @@ impl Incoming {
     }
 
     fn try_restore(phys: u64) -> Result<(PciLuSer, KVec<abi::PciDevSer>), table::Invalid> {
-        let hdr = Restored::restore(phys).ok_or(table::Invalid::ShortHeader(0))?;
-        let len = hdr.bytes().len();
-        let (h, _) = PciLuSer::read_from_prefix(hdr.bytes())
+        // SAFETY: `phys` is the handle LUO kept for this FLB: the previous
+        // kernel's `Outgoing::phys()`.
+        let hdr = unsafe { RestoredFolio::restore(phys) }.ok_or(table::Invalid::ShortHeader(0))?;
+        let len = hdr.as_bytes().len();
+        let (h, _) = PciLuSer::read_from_prefix(hdr.as_bytes())
             .map_err(|_| table::Invalid::ShortHeader(len))?;
         let mut h = h;
         let shape = table::validate_header(&h)?;
         let array = if shape.capacity == 0 {
             None
         } else {
-            Some(Restored::restore(h.entries.get()).ok_or(table::Invalid::ArrayAddress)?)
+            // SAFETY: The header, checksum included, is valid, so `entries`
+            // is the array address the previous kernel wrote into it.
+            let array = unsafe { RestoredFolio::restore(h.entries.get()) };
+            Some(array.ok_or(table::Invalid::ArrayAddress)?)
         };
-        let entries = validate_copy(&mut h, array.as_ref().map_or(&[], |a| a.bytes()))?;
+        let entries = validate_copy(&mut h, array.as_ref().map_or(&[], |a| a.as_bytes()))?;
         Ok((h, entries))
     }
 

@@ -158,8 +158,8 @@ mod suite {
             let lookup_ns = start.elapsed().as_nanos();
             assert_eq!(found, u32::from(n));
             // What is really allocated: whole pages for header and array.
-            let bytes = crate::kho::alloc_size(abi::SER_SIZE)
-                + crate::kho::alloc_size(t.capacity() * abi::DEV_SER_SIZE);
+            let bytes = kernel::kho::PreservedMem::alloc_size(abi::SER_SIZE)
+                + kernel::kho::PreservedMem::alloc_size(t.capacity() * abi::DEV_SER_SIZE);
             pr_info!(
                 "bench kernel n={n} preserve_ns_per_dev={} lookup_ns={} bytes_per_dev={}\n",
                 preserve_ns / i64::from(n),
