@@ -7,9 +7,10 @@
 use crate::{
     abi,
     flb::FAIL_NEXT_GROW,
-    table,
-    STATE, //
+    state::STATE,
+    table, //
 };
+use core::mem::MaybeUninit;
 use kernel::{
     bindings,
     prelude::*,
@@ -46,13 +47,10 @@ const _: () = {
     assert!(bindings::PCI_DEV_SER_F_UPSTREAM == abi::F_UPSTREAM);
 };
 
-fn copy_out(entries: &[abi::PciDevSer], buf: *mut bindings::pci_dev_ser, max: u32) -> c_int {
-    let n = entries.len().min(max as usize);
-    let bytes = entries[..n].as_bytes();
-    if n > 0 {
-        // SAFETY: The caller provides room for `max >= n` entries at `buf`,
-        // and C and Rust entries have the same size (asserted above).
-        unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), buf.cast::<u8>(), bytes.len()) };
+/// Copies as many of `entries` as fit into `out`; returns how many there are.
+fn copy_out(entries: &[abi::PciDevSer], out: &mut [MaybeUninit<abi::PciDevSer>]) -> c_int {
+    for (o, e) in out.iter_mut().zip(entries) {
+        o.write(*e);
     }
     // A count beyond `i32::MAX` saturates rather than wraps.
     i32::try_from(entries.len()).unwrap_or(i32::MAX)
@@ -69,19 +67,27 @@ pub unsafe extern "C" fn pci_liveupdate_test_snapshot(
     buf: *mut bindings::pci_dev_ser,
     max: u32,
 ) -> c_int {
-    if !crate::ready() {
+    if !crate::state::ready() {
         return ENODEV.to_errno();
     }
+    let buf = if max == 0 || buf.is_null() {
+        &mut []
+    } else {
+        // SAFETY: The caller provides room for `max` entries at `buf`, which
+        // C and Rust lay out alike (asserted above); nothing else accesses
+        // it during this call.
+        unsafe { core::slice::from_raw_parts_mut(buf.cast(), max as usize) }
+    };
     let mut state = STATE.lock();
     if outgoing {
         return state
             .outgoing()
-            .and_then(|out| Ok(copy_out(out.table()?.entries(), buf, max)))
+            .and_then(|out| Ok(copy_out(out.table()?.entries(), buf)))
             .unwrap_or_else(|e| e.to_errno());
     }
     let refused = state.refused;
     match state.incoming() {
-        Some(t) => copy_out(t.entries(), buf, max),
+        Some(t) => copy_out(t.entries(), buf),
         None if refused => EINVAL.to_errno(),
         None => ENODATA.to_errno(),
     }
@@ -90,7 +96,7 @@ pub unsafe extern "C" fn pci_liveupdate_test_snapshot(
 /// Capacity of the outgoing table's array in entries, or a negative errno.
 #[export]
 pub extern "C" fn pci_liveupdate_test_capacity() -> c_int {
-    if !crate::ready() {
+    if !crate::state::ready() {
         return ENODEV.to_errno();
     }
     let mut state = STATE.lock();
@@ -271,7 +277,7 @@ pub extern "C" fn pci_liveupdate_test_inject(fault: u32) -> c_int {
             Err(_) => ENOMEM.to_errno(),
         };
     }
-    if !crate::ready() {
+    if !crate::state::ready() {
         return ENODEV.to_errno();
     }
     let mut state = STATE.lock();
@@ -368,7 +374,7 @@ unsafe fn change_entry(
     change: impl FnOnce(&mut abi::PciDevSer) -> Result<&'static str>,
 ) -> c_int {
     // SAFETY: Valid and referenced (function contract).
-    let Some(pdev) = (unsafe { crate::entry_dev(dev) }) else {
+    let Some(pdev) = (unsafe { crate::state::entry_dev(dev) }) else {
         return ENODEV.to_errno();
     };
     let info = pdev.identity();
@@ -451,7 +457,7 @@ pub unsafe extern "C" fn pci_liveupdate_test_status(
     outgoing: *mut bool,
 ) {
     // SAFETY: Valid and referenced (function contract).
-    let Some(pdev) = (unsafe { crate::entry_dev(dev) }) else {
+    let Some(pdev) = (unsafe { crate::state::entry_dev(dev) }) else {
         return;
     };
     let info = pdev.identity();
