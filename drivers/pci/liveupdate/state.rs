@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The state shared by every entry point, and [`STATE`], the lock that
+//! guards it.
+
+use crate::{
+    abi::PciDevSer,
+    dev::PciDev,
+    flb::{
+        flb_ptr,
+        Incoming,
+        Outgoing, //
+    },
+    table::{
+        self,
+        DevInfo,
+        Error as TableError,
+        Table, //
+    },
+};
+use core::ptr::NonNull;
+use kernel::{
+    bindings,
+    prelude::*,
+    sync::atomic::{
+        Acquire,
+        AtomicFlag, //
+    },
+};
+
+/// State shared by all entry points.
+pub(crate) struct State {
+    /// The outgoing table while an FLB holds one (see [`flb`](crate::flb)).
+    pub(crate) outgoing: Option<NonNull<Outgoing>>,
+    /// The incoming table while this kernel holds its boot-time reference.
+    pub(crate) incoming: Option<NonNull<Incoming>>,
+    /// The previous kernel's data was refused: keep bus numbers through
+    /// the initial enumeration, stop devices found mastering.
+    pub(crate) refused: bool,
+    /// The initial enumeration is over (see [`pci_liveupdate_late_init`](crate::hooks::pci_liveupdate_late_init)).
+    pub(crate) enumerated: bool,
+    /// Shutdown has begun: the tables may not change any more.
+    pub(crate) frozen: bool,
+    /// Kexec: preserved devices keep Bus Master (the IOMMU hands over).
+    pub(crate) dma_handover: bool,
+    /// Booted by a kexec with KHO: nothing should arrive mastering that no
+    /// handover accounts for.
+    pub(crate) kho_boot: bool,
+    /// The previous kernel handed its IOMMU over, as the hardware shows: a
+    /// preserved device arriving mastering is translated or blocked.
+    pub(crate) dma_safe: bool,
+    /// The next preserve sees a device-specific ACS quirk (tests only).
+    #[cfg(CONFIG_PCI_LIVEUPDATE_TEST)]
+    pub(crate) force_acs_quirk: bool,
+}
+
+// SAFETY: The pointers are only used under the `STATE` lock.
+unsafe impl Send for State {}
+
+kernel::sync::global_lock! {
+    // SAFETY: Initialised by `pci_liveupdate_init()` before `READY` is set,
+    // and no entry point touches it before `READY`.
+    pub(crate) unsafe(uninit) static STATE: Mutex<State> = State {
+        outgoing: None,
+        incoming: None,
+        refused: false,
+        enumerated: false,
+        frozen: false,
+        dma_handover: false,
+        kho_boot: false,
+        dma_safe: false,
+        #[cfg(CONFIG_PCI_LIVEUPDATE_TEST)]
+        force_acs_quirk: false,
+    };
+}
+
+/// Set once [`STATE`] is usable.
+pub(crate) static READY: AtomicFlag = AtomicFlag::new(false);
+
+pub(crate) fn ready() -> bool {
+    READY.load(Acquire)
+}
+
+/// The device of a C entry point; `None` if NULL or before boot-time setup.
+///
+/// # Safety
+///
+/// `dev` must be NULL or a valid `struct pci_dev` the caller holds a
+/// reference to while the result is used.
+pub(crate) unsafe fn entry_dev(dev: *mut bindings::pci_dev) -> Option<PciDev> {
+    // SAFETY: Guaranteed by the caller.
+    let pdev = unsafe { PciDev::from_raw(dev) }?;
+    ready().then_some(pdev)
+}
+
+impl State {
+    /// The outgoing table, `ENOENT` if no FLB holds one.
+    pub(crate) fn outgoing(&mut self) -> Result<&mut Outgoing> {
+        let mut p = self.outgoing.ok_or(ENOENT)?;
+        // SAFETY: `flb_preserve` published the table and `flb_unpreserve`
+        // withdraws it under `STATE` before freeing it; `&mut self` proves
+        // the lock is held.
+        Ok(unsafe { p.as_mut() })
+    }
+
+    /// The incoming table while the boot-time reference is held.
+    pub(crate) fn incoming(&mut self) -> Option<Table<'_>> {
+        let mut p = self.incoming?;
+        // SAFETY: The boot-time reference keeps the table alive while it is
+        // in `self`, and `&mut self` proves the lock is held.
+        unsafe { p.as_mut() }.table().ok()
+    }
+
+    /// The incoming entry of `pdev` if its identity was confirmed at
+    /// enumeration.
+    pub(crate) fn incoming_entry(&mut self, pdev: &PciDev) -> Option<PciDevSer> {
+        // SAFETY: `lu()` points into a valid device; read under `STATE`.
+        if !unsafe { (*pdev.lu()).incoming } {
+            return None;
+        }
+        let info = pdev.identity();
+        self.incoming()?.find(info.segment, info.bdf).copied()
+    }
+
+    /// Whether the previous kernel preserved `pdev` itself (not just a
+    /// device below it) and it has not finished.
+    pub(crate) fn is_incoming_direct(&mut self, pdev: &PciDev) -> bool {
+        self.incoming_entry(pdev)
+            .is_some_and(|e| table::is_direct(&e))
+    }
+
+    /// Whether a device that matches `info` has an outgoing entry.
+    pub(crate) fn outgoing_entry(&mut self, info: &DevInfo) -> Option<PciDevSer> {
+        let t = self.outgoing().ok()?.table().ok()?;
+        t.find(info.segment, info.bdf)
+            .filter(|e| info.same_identity(e))
+            .copied()
+    }
+
+    /// Whether bridges must keep their bus numbers: devices are incoming
+    /// (or the handover data was refused and the initial enumeration is
+    /// not over), or preserved for the next kernel.
+    pub(crate) fn keep_buses(&mut self) -> bool {
+        self.incoming.is_some() || (self.refused && !self.enumerated) || self.has_outgoing()
+    }
+
+    /// Whether any device is preserved for the next kernel.
+    pub(crate) fn has_outgoing(&mut self) -> bool {
+        self.outgoing()
+            .ok()
+            .and_then(|o| o.table().ok())
+            .is_some_and(|t| !t.is_empty())
+    }
+
+    /// Releases the incoming entry of a directly preserved device (and its
+    /// bridges' references), then drains as [`State::drain_incoming`] does;
+    /// pass the result to [`put_incoming`] once `STATE` is released.
+    pub(crate) fn release_incoming(&mut self, segment: u32, bdf: u16) -> Result<bool, TableError> {
+        self.incoming()
+            .ok_or(TableError::NotPreserved)?
+            .finish(segment, bdf)?;
+        unwatch_config_writes(Some((segment, bdf)));
+        // SAFETY: A plain C call that only queues work: bridges of the
+        // path that no incoming device needs any more get their port
+        // driver (deferred by `pci_liveupdate_may_probe`).
+        unsafe { bindings::pci_liveupdate_probe_ports() };
+        Ok(self.drain_incoming())
+    }
+
+    /// Drops the boot-time reference if no incoming device is left; the
+    /// caller must call [`put_incoming`] with the result once `STATE` is
+    /// released.
+    pub(crate) fn drain_incoming(&mut self) -> bool {
+        if self.incoming().is_some_and(|t| !t.is_empty()) {
+            return false;
+        }
+        if self.incoming.take().is_some() {
+            unwatch_config_writes(None);
+            pr_info!("every incoming preserved device finished\n");
+            return true;
+        }
+        false
+    }
+}
+
+/// Test kernels log every config write to an incoming function from the
+/// start of enumeration until its driver takes it over (`config_writes.c`).
+pub(crate) fn watch_config_writes(segment: u32, bdf: u16) {
+    #[cfg(CONFIG_PCI_LIVEUPDATE_TEST)]
+    // SAFETY: A plain C call; it takes only its own spinlock.
+    unsafe {
+        bindings::pci_liveupdate_test_watch(segment, bdf)
+    };
+    let _ = (segment, bdf);
+}
+
+/// Stops [`watch_config_writes`] for one function, or all with `None`.
+pub(crate) fn unwatch_config_writes(function: Option<(u32, u16)>) {
+    #[cfg(CONFIG_PCI_LIVEUPDATE_TEST)]
+    {
+        let (segment, bdf) = function.unwrap_or((0, 0));
+        // SAFETY: A plain C call; it takes only its own spinlock.
+        unsafe { bindings::pci_liveupdate_test_unwatch(segment, bdf, function.is_none()) };
+    }
+    let _ = function;
+}
+
+/// Drops the boot-time incoming reference taken out of [`State`]; call
+/// without `STATE` held, as the lock order requires.
+pub(crate) fn put_incoming(drained: bool) {
+    if drained {
+        // SAFETY: Drops the boot-time reference, which `drain_incoming`
+        // removed from the state; LUO frees the table once the files that
+        // depend on it finished too.
+        unsafe { bindings::liveupdate_flb_put_incoming(flb_ptr()) };
+    }
+}
