@@ -161,16 +161,23 @@ verdict() {
 	return 1
 }
 
-# Nested KTAP for the results a test reported per upstream suite and device.
+# Nested KTAP: every in-guest check of both kernels ("ok 3 <test> stage2:
+# ..."), then the results a test reported per upstream suite and device.
 subtests() {
-	local t=$1 log=$2 k=0 res desc
-	grep -q "^PCI_LU_SUB $t " "$log" || return 0
+	local t=$1 log=$2 k=0 res
+	local -a lines
+	mapfile -t lines < <(tr -d '\r' <"$log" | sed -n -E \
+		-e "s/^(not )?ok [0-9]+ $t (stage[0-9]+: )/\\1ok \\2/p" \
+		-e "s/^PCI_LU_SUB $t //p")
+	[ ${#lines[@]} = 0 ] && return 0
 	echo "    # Subtest: $t"
-	echo "    1..$(grep -c "^PCI_LU_SUB $t " "$log")"
-	tr -d '\r' <"$log" | sed -n "s/^PCI_LU_SUB $t //p" | while IFS= read -r res; do
+	echo "    1..${#lines[@]}"
+	for res in "${lines[@]}"; do
 		k=$((k + 1))
-		case $res in "not ok "*) desc=${res#not ok }; echo "    not ok $k $desc" ;;
-		*) desc=${res#ok }; echo "    ok $k $desc" ;; esac
+		case $res in
+		"not ok "*) echo "    not ok $k ${res#not ok }" ;;
+		*) echo "    ok $k ${res#ok }" ;;
+		esac
 	done
 }
 
