@@ -5,7 +5,7 @@
 use crate::{
     abi,
     dev::PciDev,
-    flb::flb_ptr,
+    flb::PCI_FLB,
     fmt::Bdf,
     policy::refuse_acs_quirk,
     state::{
@@ -37,17 +37,18 @@ pub unsafe extern "C" fn pci_liveupdate_register_flb(
     if fh.is_null() {
         return EINVAL.to_errno();
     }
-    // SAFETY: `fh` is registered (function contract); the FLB is static.
-    let err = unsafe { bindings::liveupdate_register_flb(fh, flb_ptr()) };
-    if err == 0 {
-        // SAFETY: `compatible` of a registered handler is a C string.
-        let name = unsafe { CStr::from_char_ptr((*fh).compatible.as_ptr()) };
-        pr_info!(
-            "FLB {} registered with file handler {name}\n",
-            abi::FLB_COMPATIBLE
-        );
+    // SAFETY: `fh` is registered (function contract), and its driver
+    // unregisters the FLB before the handler.
+    if let Err(e) = unsafe { PCI_FLB.register(fh) } {
+        return e.to_errno();
     }
-    err
+    // SAFETY: `compatible` of a registered handler is a C string.
+    let name = unsafe { CStr::from_char_ptr((*fh).compatible.as_ptr()) };
+    pr_info!(
+        "FLB {} registered with file handler {name}\n",
+        abi::FLB_COMPATIBLE
+    );
+    0
 }
 
 /// Detaches the PCI FLB from a driver's file handler.
@@ -58,8 +59,9 @@ pub unsafe extern "C" fn pci_liveupdate_register_flb(
 #[export]
 pub unsafe extern "C" fn pci_liveupdate_unregister_flb(fh: *mut bindings::liveupdate_file_handler) {
     if !fh.is_null() {
-        // SAFETY: `fh` is registered (function contract); the FLB is static.
-        unsafe { bindings::liveupdate_unregister_flb(fh, flb_ptr()) };
+        // SAFETY: `fh` was registered with the FLB and is still registered
+        // (function contract).
+        unsafe { PCI_FLB.unregister(fh) };
     }
 }
 

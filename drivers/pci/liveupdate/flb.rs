@@ -4,30 +4,33 @@
 //!
 //! C header: [`include/linux/liveupdate.h`](srctree/include/linux/liveupdate.h)
 //!
-//! LUO calls the four callbacks below under its own per-FLB mutex. They
-//! build and tear down [`Outgoing`] and [`Incoming`] and never call
-//! `liveupdate_flb_get_*()` (which would take LUO's mutex again). The
-//! outgoing callbacks publish and withdraw the table in [`crate::state::STATE`],
-//! which is why the component never takes LUO's outgoing FLB mutex while
-//! holding its own lock.
+//! LUO calls the [`FlbOps`] callbacks of [`PciFlb`] under its own per-FLB
+//! mutex. They build and tear down [`Outgoing`] and [`Incoming`] and never
+//! take a reference on the FLB (which would take LUO's mutex again). The
+//! outgoing table lives in [`STATE`] from preserve to unpreserve, which is
+//! why the component never takes LUO's outgoing FLB mutex while holding
+//! its own lock.
 
 use crate::abi::{
     self,
     PciLuSer, //
 };
+use crate::state::STATE;
 use crate::table::{
     self,
     Table, //
 };
-use core::ptr::NonNull;
 use kernel::{
     bindings,
     kho::{
         PreservedMem,
         RestoredFolio, //
     },
+    liveupdate::{
+        Flb,
+        FlbOps, //
+    },
     prelude::*,
-    types::Opaque, //
 };
 use zerocopy::FromBytes;
 
@@ -37,55 +40,97 @@ use zerocopy::FromBytes;
 pub(crate) static FAIL_NEXT_GROW: kernel::sync::atomic::AtomicFlag =
     kernel::sync::atomic::AtomicFlag::new(false);
 
-/// Lets the two LUO structs below, which hold raw pointers, live in a
-/// `static`. It is `Sync` for those two types only.
-#[repr(transparent)]
-pub(crate) struct AssertSync<T>(pub(crate) T);
+/// The PCI FLB's callbacks.
+pub(crate) struct PciFlb;
 
-// SAFETY: The ops table is immutable: function pointers and a NULL owner.
-unsafe impl Sync for AssertSync<bindings::liveupdate_flb_ops> {}
+/// The PCI FLB. LUO owns its private part.
+pub(crate) static PCI_FLB: Flb<PciFlb> = Flb::new();
 
-// SAFETY: Rust only takes the FLB's address; LUO reads the public part and
-// changes its private part under its own locks, behind `Opaque`.
-unsafe impl Sync for AssertSync<Opaque<bindings::liveupdate_flb>> {}
-
-const fn compatible() -> [c_char; bindings::LIVEUPDATE_FLB_COMPAT_LENGTH as usize] {
-    let src = abi::FLB_COMPATIBLE.as_bytes();
+/// The compatible string, checked at build time against the C ABI header.
+const COMPATIBLE: &CStr = {
     let c = bindings::PCI_LU_FLB_COMPATIBLE;
+    let src = abi::FLB_COMPATIBLE.as_bytes();
     // The C and Rust ABI definitions name the same contract.
-    assert!(c.len() == src.len() + 1 && c[src.len()] == 0);
-    let mut out = [0; bindings::LIVEUPDATE_FLB_COMPAT_LENGTH as usize];
+    assert!(c.len() == src.len() + 1);
     let mut i = 0;
     while i < src.len() {
         assert!(src[i] == c[i]);
-        out[i] = src[i];
         i += 1;
     }
-    assert!(src.len() < out.len());
-    out
-}
+    match CStr::from_bytes_with_nul(c) {
+        Ok(s) => s,
+        Err(_) => panic!("PCI_LU_FLB_COMPATIBLE is not a C string"),
+    }
+};
 
-static PCI_FLB_OPS: AssertSync<bindings::liveupdate_flb_ops> =
-    AssertSync(bindings::liveupdate_flb_ops {
-        preserve: Some(flb_preserve),
-        unpreserve: Some(flb_unpreserve),
-        retrieve: Some(flb_retrieve),
-        finish: Some(flb_finish),
-        // Built in: `THIS_MODULE` is NULL.
-        owner: core::ptr::null_mut(),
-    });
+impl FlbOps for PciFlb {
+    type Incoming = Incoming;
 
-/// The PCI FLB. LUO owns its private part.
-pub(crate) static PCI_FLB: AssertSync<Opaque<bindings::liveupdate_flb>> =
-    AssertSync(Opaque::new(bindings::liveupdate_flb {
-        ops: &PCI_FLB_OPS.0,
-        compatible: compatible(),
-        ..pin_init::zeroed()
-    }));
+    const COMPATIBLE: &'static CStr = COMPATIBLE;
 
-/// Pointer to the FLB for the C API.
-pub(crate) fn flb_ptr() -> *mut bindings::liveupdate_flb {
-    PCI_FLB.0.get()
+    /// Creates the outgoing table for the first file that uses the FLB and
+    /// publishes it in [`STATE`]; the next kernel gets its header's address.
+    fn preserve() -> Result<u64> {
+        if !crate::state::ready() {
+            return Err(ENODEV);
+        }
+        let out = KBox::new(Outgoing::new()?, GFP_KERNEL)?;
+        let phys = out.phys();
+        // Lock order: LUO's outgoing FLB mutex (held) -> `STATE`.
+        STATE.lock().outgoing = Some(out);
+        Ok(phys)
+    }
+
+    /// Drops the outgoing table once no file uses the FLB any more.
+    fn unpreserve(_data: u64) {
+        // Withdraw it first, so no entry point can reach it once freed.
+        let out = STATE.lock().outgoing.take();
+        if let Some(mut out) = out {
+            let left = out.table().map_or(0, |t| t.len());
+            if left != 0 {
+                pr_warn!("outgoing table still lists {left} devices at unpreserve\n");
+            }
+        }
+    }
+
+    /// Restores the previous kernel's table.
+    ///
+    /// Invalid data is logged and kept as [`Incoming::Refused`]: every
+    /// lookup then answers "not preserved" (see the crate documentation for
+    /// why this does not panic). Succeeding keeps LUO's reference counting
+    /// intact, so the FLB still finishes cleanly with its files.
+    fn retrieve(data: u64) -> Result<Option<KBox<Incoming>>> {
+        let inc = Incoming::restore(data);
+        if let Incoming::Refused(why) = &inc {
+            pr_err!(
+                "invalid handover data from the previous kernel ({why}): no device is treated as preserved\n"
+            );
+        }
+        #[cfg(CONFIG_PCI_LIVEUPDATE_TEST)]
+        // SAFETY: A plain C call.
+        let fail = unsafe { bindings::pci_liveupdate_test_fail_retrieve() };
+        #[cfg(not(CONFIG_PCI_LIVEUPDATE_TEST))]
+        let fail = false;
+        let boxed = if fail {
+            Err(ENOMEM)
+        } else {
+            KBox::new(inc, GFP_KERNEL).map_err(|_| ENOMEM)
+        };
+        // On failure `inc` drops its folios, freeing them: LUO never retries
+        // a failed retrieve, so the data could not be used later anyway. The
+        // retrieve still succeeds, without an object: LUO would warn when
+        // the last dependent file finishes after a failed one, and
+        // `pci_liveupdate_init()` treats the missing object as refused data.
+        match boxed {
+            Ok(inc) => Ok(Some(inc)),
+            Err(_) => {
+                pr_err!(
+                    "no memory for the incoming device table; no device is treated as preserved\n"
+                );
+                Ok(None)
+            }
+        }
+    }
 }
 
 /// The outgoing table: a fixed header and a growable entry array, both in
@@ -185,55 +230,6 @@ impl Outgoing {
     }
 }
 
-/// Preserves an FLB for the first file of a handler using it.
-///
-/// # Safety
-///
-/// Called by LUO with a valid `argp`.
-unsafe extern "C" fn flb_preserve(argp: *mut bindings::liveupdate_flb_op_args) -> c_int {
-    kernel::error::from_result(|| {
-        if !crate::state::ready() {
-            return Err(ENODEV);
-        }
-        let out = KBox::new(Outgoing::new()?, GFP_KERNEL)?;
-        let phys = out.phys();
-        let raw = KBox::into_raw(out);
-        // SAFETY: LUO passes a valid `argp` (function contract).
-        let args = unsafe { &mut *argp };
-        args.data = phys;
-        args.obj = raw.cast();
-        // Lock order: LUO's outgoing FLB mutex (held) -> `STATE`.
-        crate::state::STATE.lock().outgoing = NonNull::new(raw);
-        Ok(0)
-    })
-}
-
-/// Drops the outgoing table once no file uses the FLB any more.
-///
-/// # Safety
-///
-/// Called by LUO with a valid `argp` whose `obj` came from [`flb_preserve`].
-unsafe extern "C" fn flb_unpreserve(argp: *mut bindings::liveupdate_flb_op_args) {
-    // SAFETY: LUO passes a valid `argp` (function contract).
-    let args = unsafe { &mut *argp };
-    if let Some(obj) = NonNull::new(args.obj.cast::<Outgoing>()) {
-        // Withdraw it first, so no entry point can reach it once freed.
-        {
-            let mut state = crate::state::STATE.lock();
-            if state.outgoing == Some(obj) {
-                state.outgoing = None;
-            }
-        }
-        // SAFETY: `obj` came from `KBox::into_raw` in `flb_preserve` and LUO
-        // hands it back exactly once; it is no longer published.
-        let mut out = unsafe { KBox::from_raw(obj.as_ptr()) };
-        let left = out.table().map_or(0, |t| t.len());
-        if left != 0 {
-            pr_warn!("outgoing table still lists {left} devices at unpreserve\n");
-        }
-    }
-}
-
 /// [`table::validate`] into a new allocation of this kernel's entries.
 fn validate_copy(hdr: &mut PciLuSer, array: &[u8]) -> Result<KVec<abi::PciDevSer>, table::Invalid> {
     let count = table::validate_header(hdr)?.count;
@@ -319,64 +315,5 @@ impl Incoming {
             return Err(EINVAL);
         };
         Table::new(hdr, entries).ok_or(EIO)
-    }
-}
-
-/// Restores the previous kernel's table.
-///
-/// Invalid data is logged and kept as [`Incoming::Refused`]: every lookup
-/// then answers "not preserved" (see the crate documentation for why this
-/// does not panic). Returning success keeps LUO's reference counting
-/// intact, so the FLB still finishes cleanly with its files.
-///
-/// # Safety
-///
-/// Called by LUO with a valid `argp`.
-unsafe extern "C" fn flb_retrieve(argp: *mut bindings::liveupdate_flb_op_args) -> c_int {
-    // SAFETY: LUO passes a valid `argp` (function contract).
-    let args = unsafe { &mut *argp };
-    let inc = Incoming::restore(args.data);
-    if let Incoming::Refused(why) = &inc {
-        pr_err!(
-            "invalid handover data from the previous kernel ({why}): no device is treated as preserved\n"
-        );
-    }
-    #[cfg(CONFIG_PCI_LIVEUPDATE_TEST)]
-    // SAFETY: A plain C call.
-    let fail = unsafe { bindings::pci_liveupdate_test_fail_retrieve() };
-    #[cfg(not(CONFIG_PCI_LIVEUPDATE_TEST))]
-    let fail = false;
-    let boxed = if fail {
-        Err(ENOMEM)
-    } else {
-        KBox::new(inc, GFP_KERNEL).map_err(|_| ENOMEM)
-    };
-    // On failure `inc` drops its folios, freeing them: LUO never retries a
-    // failed retrieve, so the data could not be used later anyway. The
-    // retrieve still succeeds, without an object: LUO would warn when the
-    // last dependent file finishes after a failed one, and
-    // `pci_liveupdate_init()` treats the missing object as refused data.
-    args.obj = match boxed {
-        Ok(inc) => KBox::into_raw(inc).cast(),
-        Err(_) => {
-            pr_err!("no memory for the incoming device table; no device is treated as preserved\n");
-            core::ptr::null_mut()
-        }
-    };
-    0
-}
-
-/// Frees the incoming table once every user has finished.
-///
-/// # Safety
-///
-/// Called by LUO with a valid `argp` whose `obj` came from [`flb_retrieve`].
-unsafe extern "C" fn flb_finish(argp: *mut bindings::liveupdate_flb_op_args) {
-    // SAFETY: LUO passes a valid `argp` (function contract).
-    let args = unsafe { &mut *argp };
-    if let Some(obj) = NonNull::new(args.obj.cast::<Incoming>()) {
-        // SAFETY: `obj` came from `KBox::into_raw` in `flb_retrieve`; LUO
-        // calls finish once, after the last reference is gone.
-        drop(unsafe { KBox::from_raw(obj.as_ptr()) });
     }
 }

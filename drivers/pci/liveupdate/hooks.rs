@@ -10,10 +10,7 @@ use crate::{
     },
     c_api::end_incoming,
     dev::PciDev,
-    flb::{
-        flb_ptr,
-        Incoming, //
-    },
+    flb::PCI_FLB,
     fmt::Bdf,
     state::{
         entry_dev,
@@ -26,7 +23,6 @@ use crate::{
     table,
     timing, //
 };
-use core::ptr::NonNull;
 use kernel::{
     bindings,
     prelude::*,
@@ -43,37 +39,32 @@ use kernel::{
 /// Must be called once, before any other entry point of the component.
 #[export]
 pub unsafe extern "C" fn pci_liveupdate_init() -> c_int {
-    let mut obj = core::ptr::null_mut();
-    // SAFETY: `flb_ptr()` is the static PCI FLB; `obj` is a valid out
-    // pointer. `STATE` is not held, as the lock order requires.
-    let err = unsafe { bindings::liveupdate_flb_get_incoming(flb_ptr(), &mut obj) };
+    // `STATE` is not held, as the lock order requires.
+    let got = PCI_FLB.get_incoming();
     // No Live Update, or nothing handed over for PCI.
-    let nothing = [bindings::ENODATA, bindings::ENOENT, bindings::EOPNOTSUPP]
-        .iter()
-        .any(|&e| err == -(e as c_int));
-    let incoming = NonNull::new(obj.cast::<Incoming>()).filter(|_| err == 0);
-    if err != 0 && !nothing {
-        pr_err!("cannot retrieve the incoming device table ({err}); no device is treated as preserved\n");
+    let nothing = matches!(&got, Err(e) if [ENODATA, ENOENT, EOPNOTSUPP].contains(e));
+    if let Err(e) = &got {
+        if !nothing {
+            pr_err!("cannot retrieve the incoming device table ({e:?}); no device is treated as preserved\n");
+        }
     }
+    let mut incoming = got.ok();
     // Handover data that exists but cannot be read (including a retrieve
     // that had no memory and left no object) is treated as refused.
-    let unreadable = incoming.is_none() && !nothing;
-    let (n, refused) = incoming.map_or((0, unreadable), |mut p| {
-        // SAFETY: The reference just taken keeps the table alive; nothing
-        // else uses it before `READY`.
-        match unsafe { p.as_mut() }.table() {
+    let (n, refused) = match incoming.as_mut().map(|r| r.get_mut()) {
+        None => (0, !nothing),
+        Some(None) => (0, true),
+        Some(Some(inc)) => match inc.table() {
             Ok(t) => (
                 t.entries().iter().filter(|e| table::is_direct(e)).count(),
                 false,
             ),
             Err(_) => (0, true),
-        }
-    });
-    let keep = err == 0 && n != 0;
-    if err == 0 && !keep {
-        // Nothing to hold the table for.
-        // SAFETY: Drops the reference taken above, without `STATE` held.
-        unsafe { bindings::liveupdate_flb_put_incoming(flb_ptr()) };
+        },
+    };
+    if n == 0 {
+        // Nothing to hold the table for; put without `STATE` held.
+        drop(incoming.take());
     }
     // SAFETY: Plain C calls without preconditions; `STATE` is not held.
     let (kho_boot, dma_safe) = unsafe {
@@ -86,7 +77,7 @@ pub unsafe extern "C" fn pci_liveupdate_init() -> c_int {
     unsafe { STATE.init() };
     {
         let mut state = STATE.lock();
-        state.incoming = if keep { incoming } else { None };
+        state.incoming = incoming;
         if let Some(t) = state.incoming() {
             for e in t.entries() {
                 watch_config_writes(e.segment.get(), e.bdf.get());
@@ -149,7 +140,7 @@ pub unsafe extern "C" fn pci_liveupdate_late_init() {
             Bdf(Some(bdf))
         );
         let drained = STATE.lock().release_incoming(segment, bdf);
-        put_incoming(drained.unwrap_or(false));
+        put_incoming(drained.unwrap_or(None));
     }
 }
 
@@ -382,7 +373,7 @@ pub unsafe extern "C" fn pci_liveupdate_setup_device(dev: *mut bindings::pci_dev
     if table::is_direct(&e) {
         let drained = state.release_incoming(info.segment, info.bdf);
         drop(state);
-        put_incoming(drained.unwrap_or(false));
+        put_incoming(drained.unwrap_or(None));
     }
 }
 
@@ -597,7 +588,7 @@ pub unsafe extern "C" fn pci_liveupdate_claim_failed(dev: *mut bindings::pci_dev
         if d.is_null() {
             // Not enumerated (yet): release it now rather than at the late
             // sweep, so that nothing keeps this path incoming.
-            let drained = STATE.lock().release_incoming(seg, bdf).unwrap_or(false);
+            let drained = STATE.lock().release_incoming(seg, bdf).unwrap_or(None);
             put_incoming(drained);
             continue;
         }
@@ -668,7 +659,7 @@ pub unsafe extern "C" fn pci_liveupdate_remove_device(dev: *mut bindings::pci_de
     };
     let info = pdev.identity();
     let mut state = STATE.lock();
-    let mut drained = false;
+    let mut drained = None;
     if state.is_incoming_direct(&pdev) {
         dev_warn!(
             pdev.as_dev(),
@@ -676,7 +667,7 @@ pub unsafe extern "C" fn pci_liveupdate_remove_device(dev: *mut bindings::pci_de
         );
         drained = state
             .release_incoming(info.segment, info.bdf)
-            .unwrap_or(false);
+            .unwrap_or(None);
         // SAFETY: Valid (function contract); the IOMMU takes its own lock.
         unsafe { bindings::pci_liveupdate_dma_release(dev) };
     }

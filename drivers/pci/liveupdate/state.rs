@@ -7,9 +7,8 @@ use crate::{
     abi::PciDevSer,
     dev::PciDev,
     flb::{
-        flb_ptr,
-        Incoming,
-        Outgoing, //
+        Outgoing,
+        PciFlb, //
     },
     table::{
         self,
@@ -18,9 +17,9 @@ use crate::{
         Table, //
     },
 };
-use core::ptr::NonNull;
 use kernel::{
     bindings,
+    liveupdate::IncomingRef,
     prelude::*,
     sync::atomic::{
         Acquire,
@@ -30,10 +29,11 @@ use kernel::{
 
 /// State shared by all entry points.
 pub(crate) struct State {
-    /// The outgoing table while an FLB holds one (see [`flb`](crate::flb)).
-    pub(crate) outgoing: Option<NonNull<Outgoing>>,
-    /// The incoming table while this kernel holds its boot-time reference.
-    pub(crate) incoming: Option<NonNull<Incoming>>,
+    /// The outgoing table while files preserve the FLB (see
+    /// [`flb`](crate::flb)).
+    pub(crate) outgoing: Option<KBox<Outgoing>>,
+    /// The boot-time reference on the incoming table.
+    pub(crate) incoming: Option<IncomingRef<PciFlb>>,
     /// The previous kernel's data was refused: keep bus numbers through
     /// the initial enumeration, stop devices found mastering.
     pub(crate) refused: bool,
@@ -53,9 +53,6 @@ pub(crate) struct State {
     #[cfg(CONFIG_PCI_LIVEUPDATE_TEST)]
     pub(crate) force_acs_quirk: bool,
 }
-
-// SAFETY: The pointers are only used under the `STATE` lock.
-unsafe impl Send for State {}
 
 kernel::sync::global_lock! {
     // SAFETY: Initialised by `pci_liveupdate_init()` before `READY` is set,
@@ -96,19 +93,12 @@ pub(crate) unsafe fn entry_dev(dev: *mut bindings::pci_dev) -> Option<PciDev> {
 impl State {
     /// The outgoing table, `ENOENT` if no FLB holds one.
     pub(crate) fn outgoing(&mut self) -> Result<&mut Outgoing> {
-        let mut p = self.outgoing.ok_or(ENOENT)?;
-        // SAFETY: `flb_preserve` published the table and `flb_unpreserve`
-        // withdraws it under `STATE` before freeing it; `&mut self` proves
-        // the lock is held.
-        Ok(unsafe { p.as_mut() })
+        self.outgoing.as_deref_mut().ok_or(ENOENT)
     }
 
     /// The incoming table while the boot-time reference is held.
     pub(crate) fn incoming(&mut self) -> Option<Table<'_>> {
-        let mut p = self.incoming?;
-        // SAFETY: The boot-time reference keeps the table alive while it is
-        // in `self`, and `&mut self` proves the lock is held.
-        unsafe { p.as_mut() }.table().ok()
+        self.incoming.as_mut()?.get_mut()?.table().ok()
     }
 
     /// The incoming entry of `pdev` if its identity was confirmed at
@@ -155,7 +145,11 @@ impl State {
     /// Releases the incoming entry of a directly preserved device (and its
     /// bridges' references), then drains as [`State::drain_incoming`] does;
     /// pass the result to [`put_incoming`] once `STATE` is released.
-    pub(crate) fn release_incoming(&mut self, segment: u32, bdf: u16) -> Result<bool, TableError> {
+    pub(crate) fn release_incoming(
+        &mut self,
+        segment: u32,
+        bdf: u16,
+    ) -> Result<Drained, TableError> {
         self.incoming()
             .ok_or(TableError::NotPreserved)?
             .finish(segment, bdf)?;
@@ -167,19 +161,19 @@ impl State {
         Ok(self.drain_incoming())
     }
 
-    /// Drops the boot-time reference if no incoming device is left; the
-    /// caller must call [`put_incoming`] with the result once `STATE` is
+    /// Takes the boot-time reference out if no incoming device is left;
+    /// the caller must pass it to [`put_incoming`] once `STATE` is
     /// released.
-    pub(crate) fn drain_incoming(&mut self) -> bool {
+    pub(crate) fn drain_incoming(&mut self) -> Drained {
         if self.incoming().is_some_and(|t| !t.is_empty()) {
-            return false;
+            return None;
         }
-        if self.incoming.take().is_some() {
+        let drained = self.incoming.take();
+        if drained.is_some() {
             unwatch_config_writes(None);
             pr_info!("every incoming preserved device finished\n");
-            return true;
         }
-        false
+        drained
     }
 }
 
@@ -205,13 +199,13 @@ pub(crate) fn unwatch_config_writes(function: Option<(u32, u16)>) {
     let _ = function;
 }
 
+/// The boot-time reference on the incoming table, once taken out of
+/// [`State`] by [`State::drain_incoming`].
+pub(crate) type Drained = Option<IncomingRef<PciFlb>>;
+
 /// Drops the boot-time incoming reference taken out of [`State`]; call
-/// without `STATE` held, as the lock order requires.
-pub(crate) fn put_incoming(drained: bool) {
-    if drained {
-        // SAFETY: Drops the boot-time reference, which `drain_incoming`
-        // removed from the state; LUO frees the table once the files that
-        // depend on it finished too.
-        unsafe { bindings::liveupdate_flb_put_incoming(flb_ptr()) };
-    }
+/// without `STATE` held, as the lock order requires (LUO frees the table
+/// once the files that depend on it finished too, under its FLB mutex).
+pub(crate) fn put_incoming(drained: Drained) {
+    drop(drained);
 }
