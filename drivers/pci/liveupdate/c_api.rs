@@ -4,15 +4,21 @@
 
 use crate::{
     abi,
-    dev::PciDev,
+    dev::{
+        Flag,
+        PciDev, //
+    },
     flb::PCI_FLB,
     fmt::Bdf,
+    glue::{
+        self,
+        unwatch_config_writes, //
+    },
     policy::refuse_acs_quirk,
     state::{
         entry_dev,
         put_incoming,
         ready,
-        unwatch_config_writes,
         STATE, //
     },
     table::{
@@ -104,8 +110,7 @@ pub unsafe extern "C" fn pci_liveupdate_preserve(dev: *mut bindings::pci_dev) ->
         dev_warn!(pdev.as_dev(), "preserve refused: shutdown has begun\n");
         return ESHUTDOWN.to_errno();
     }
-    // SAFETY: `lu` points into a valid device; `removed` is written under `STATE`.
-    if unsafe { (*pdev.lu()).removed } || !pdev.is_added() {
+    if pdev.flag(&state, Flag::Removed) || !pdev.is_added() {
         dev_warn!(
             pdev.as_dev(),
             "preserve refused: the device is not added to the system or is being removed\n"
@@ -128,8 +133,7 @@ pub unsafe extern "C" fn pci_liveupdate_preserve(dev: *mut bindings::pci_dev) ->
     });
     match r {
         Ok(()) => {
-            // SAFETY: `lu` points into a valid device; written under `STATE`.
-            unsafe { (*pdev.lu()).outgoing = true };
+            pdev.set_flag(&mut state, Flag::Outgoing, true);
             dev_info!(
                 pdev.as_dev(),
                 "will be preserved across the next Live Update\n"
@@ -213,9 +217,8 @@ pub unsafe extern "C" fn pci_liveupdate_unpreserve(dev: *mut bindings::pci_dev) 
         dev_warn!(pdev.as_dev(), "unpreserve refused: shutdown has begun\n");
         return ESHUTDOWN.to_errno();
     }
-    let lu = pdev.lu();
-    // SAFETY: `lu` points into a valid device; read under `STATE`.
-    let (mine, removed) = unsafe { ((*lu).outgoing, (*lu).removed) };
+    let mine = pdev.flag(&state, Flag::Outgoing);
+    let removed = pdev.flag(&state, Flag::Removed);
     if !mine && removed {
         dev_warn!(
             pdev.as_dev(),
@@ -224,15 +227,14 @@ pub unsafe extern "C" fn pci_liveupdate_unpreserve(dev: *mut bindings::pci_dev) 
         return EINVAL.to_errno();
     }
     let r = if mine {
-        state.outgoing().and_then(|out| {
-            let r = out.table()?.unpreserve(&pdev.identity());
-            // Kept only while the entry could still be released.
-            if matches!(r, Ok(()) | Err(TableError::NotPreserved)) {
-                // SAFETY: As above; written under `STATE`.
-                unsafe { (*lu).outgoing = false };
-            }
-            r.map_err(|e| table_err(&pdev, "unpreserve", e))
-        })
+        let r = state
+            .outgoing()
+            .and_then(|out| Ok(out.table()?.unpreserve(&pdev.identity())));
+        // Kept only while the entry could still be released.
+        if matches!(r, Ok(Ok(()) | Err(TableError::NotPreserved))) {
+            pdev.set_flag(&mut state, Flag::Outgoing, false);
+        }
+        r.and_then(|r| r.map_err(|e| table_err(&pdev, "unpreserve", e)))
     } else {
         Err(table_err(&pdev, "unpreserve", TableError::NotPreserved))
     };
@@ -282,8 +284,7 @@ pub unsafe extern "C" fn pci_liveupdate_claim(dev: *mut bindings::pci_dev) {
     };
     let mut state = STATE.lock();
     if state.is_incoming_direct(&pdev) {
-        // SAFETY: `lu` points into a valid device; written under `STATE`.
-        unsafe { (*pdev.lu()).claimed = true };
+        pdev.set_flag(&mut state, Flag::Claimed, true);
         let info = pdev.identity();
         unwatch_config_writes(Some((info.segment, info.bdf)));
     }
@@ -302,8 +303,7 @@ pub unsafe extern "C" fn pci_liveupdate_is_preserved(dev: *mut bindings::pci_dev
         return false;
     };
     let mut state = STATE.lock();
-    // SAFETY: `lu` points into a valid device; read under `STATE`.
-    if unsafe { (*pdev.lu()).outgoing } {
+    if pdev.flag(&state, Flag::Outgoing) {
         return true;
     }
     state.is_incoming_direct(&pdev)
@@ -320,7 +320,9 @@ pub unsafe extern "C" fn pci_liveupdate_is_preserved(dev: *mut bindings::pci_dev
 #[export]
 pub unsafe extern "C" fn pci_liveupdate_finish(dev: *mut bindings::pci_dev) {
     // SAFETY: Valid and referenced (function contract).
-    let _ = unsafe { end_incoming(dev, false) };
+    if let Some(pdev) = unsafe { entry_dev(dev) } {
+        let _ = end_incoming(&pdev, false);
+    }
 }
 
 /// Abandons an incoming device that nobody will take over: stops it as a
@@ -339,33 +341,27 @@ pub unsafe extern "C" fn pci_liveupdate_finish(dev: *mut bindings::pci_dev) {
 #[export]
 pub unsafe extern "C" fn pci_liveupdate_abandon(dev: *mut bindings::pci_dev) -> c_int {
     // SAFETY: Valid and referenced (function contract).
-    match unsafe { end_incoming(dev, true) } {
+    let Some(pdev) = (unsafe { entry_dev(dev) }) else {
+        return EINVAL.to_errno();
+    };
+    match end_incoming(&pdev, true) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
 }
 
 /// [`pci_liveupdate_finish`], or with `stop` [`pci_liveupdate_abandon`].
-///
-/// # Safety
-///
-/// `dev` must be a valid `struct pci_dev` the caller holds a reference to.
-pub(crate) unsafe fn end_incoming(dev: *mut bindings::pci_dev, stop: bool) -> Result {
+pub(crate) fn end_incoming(pdev: &PciDev, stop: bool) -> Result {
     let what = if stop { "abandon" } else { "finish" };
-    // SAFETY: Valid and referenced (function contract).
-    let Some(pdev) = (unsafe { entry_dev(dev) }) else {
-        return Err(EINVAL);
-    };
     let mut state = STATE.lock();
-    if !state.is_incoming_direct(&pdev) {
+    if !state.is_incoming_direct(pdev) {
         dev_warn!(
             pdev.as_dev(),
             "{what}: device is not an incoming preserved device; nothing changed\n"
         );
         return Err(EINVAL);
     }
-    // SAFETY: `lu` points into a valid device; read under `STATE`.
-    if stop && unsafe { (*pdev.lu()).claimed } {
+    if stop && pdev.flag(&state, Flag::Claimed) {
         dev_warn!(
             pdev.as_dev(),
             "abandon refused: its driver took the device over; finish its Live Update session instead\n"
@@ -377,18 +373,12 @@ pub(crate) unsafe fn end_incoming(dev: *mut bindings::pci_dev, stop: bool) -> Re
     // refcounts must drain even if this kernel sees the bridges differently.
     let drained = state
         .release_incoming(info.segment, info.bdf)
-        .map_err(|e| table_err(&pdev, what, e))?;
+        .map_err(|e| table_err(pdev, what, e))?;
     if stop {
         // Before the translation ends: its DMA would fault from then on. A
         // device that does not answer has nothing to clear.
-        if let Some(cmd) = pdev
-            .config_word(bindings::PCI_COMMAND)
-            .filter(|&c| c != u16::MAX)
-        {
-            pdev.set_config_word(
-                bindings::PCI_COMMAND,
-                cmd & !(bindings::PCI_COMMAND_MASTER as u16),
-            );
+        if let Some(cmd) = pdev.command().filter(|&c| c != u16::MAX) {
+            pdev.clear_bus_master(cmd);
         }
         dev_warn!(
             pdev.as_dev(),
@@ -398,8 +388,7 @@ pub(crate) unsafe fn end_incoming(dev: *mut bindings::pci_dev, stop: bool) -> Re
         dev_info!(pdev.as_dev(), "Live Update preservation finished\n");
     }
     drop(state);
-    // SAFETY: Valid and referenced (function contract); no lock held.
-    unsafe { bindings::pci_liveupdate_dma_release(dev) };
+    glue::dma_release(pdev);
     put_incoming(drained);
     Ok(())
 }

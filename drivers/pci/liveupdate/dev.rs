@@ -6,6 +6,7 @@
 //! C header: [`include/linux/pci.h`](srctree/include/linux/pci.h)
 
 use crate::abi;
+use crate::state::State;
 use crate::table::{
     self,
     DevInfo,
@@ -19,6 +20,28 @@ use kernel::{
     prelude::*,
     str::CStr, //
 };
+
+/// A flag of the device's Live Update state (`struct pci_liveupdate`).
+///
+/// Flags are only read and written under [`STATE`](crate::state::STATE):
+/// the [`State`] argument of [`PciDev::flag`] and [`PciDev::set_flag`]
+/// proves the lock is held.
+#[derive(Clone, Copy)]
+pub(crate) enum Flag {
+    /// Preserved by the previous kernel, or a bridge on such a path, found
+    /// as it was recorded and not finished.
+    Incoming,
+    /// Preserved for the next kernel.
+    Outgoing,
+    /// Its removal hook ran.
+    Removed,
+    /// Its driver took the incoming device over.
+    Claimed,
+    /// A bridge that keeps its bus numbers in the current scan.
+    InheritBuses,
+    /// Bus Master was set when enumeration found the device.
+    BmAtEnum,
+}
 
 /// A PCI device passed in by a C caller.
 ///
@@ -467,6 +490,57 @@ impl PciDev {
         unsafe { bindings::pci_write_config_word(self.ptr(), off as c_int, v) };
     }
 
+    /// The Command register, `None` if the read failed.
+    pub(crate) fn command(&self) -> Option<u16> {
+        self.config_word(bindings::PCI_COMMAND)
+    }
+
+    /// Whether `cmd`, a Command register value, has Bus Master set.
+    pub(crate) fn bus_master_in(cmd: u16) -> bool {
+        cmd & bindings::PCI_COMMAND_MASTER as u16 != 0
+    }
+
+    /// Writes the Command register `cmd` with Bus Master cleared.
+    pub(crate) fn clear_bus_master(&self, cmd: u16) {
+        self.set_config_word(
+            bindings::PCI_COMMAND,
+            cmd & !(bindings::PCI_COMMAND_MASTER as u16),
+        );
+    }
+
+    /// The ACS Control register; `None` without the capability or if the
+    /// read failed.
+    pub(crate) fn acs_control(&self) -> Option<u16> {
+        let cap = self.acs_cap();
+        (cap != 0)
+            .then(|| self.config_word(u32::from(cap) + bindings::PCI_ACS_CTRL))
+            .flatten()
+    }
+
+    /// Writes the ACS Control register of a device with the capability.
+    pub(crate) fn set_acs_control(&self, ctrl: u16) {
+        let cap = self.acs_cap();
+        if cap != 0 {
+            self.set_config_word(u32::from(cap) + bindings::PCI_ACS_CTRL, ctrl);
+        }
+    }
+
+    /// ARI Forwarding Enable in Device Control 2 of a PCIe device; `None`
+    /// if the read failed.
+    pub(crate) fn ari_forwarding(&self) -> Option<bool> {
+        let mut ctl = 0u16;
+        // SAFETY: `ptr` is valid (type invariant); `ctl` is a valid out
+        // pointer. The function checks the capability itself.
+        let err = unsafe {
+            bindings::pcie_capability_read_word(
+                self.ptr(),
+                bindings::PCI_EXP_DEVCTL2 as c_int,
+                &mut ctl,
+            )
+        };
+        (err == 0).then_some(ctl & bindings::PCI_EXP_DEVCTL2_ARI as u16 != 0)
+    }
+
     /// Offset of the ACS capability, 0 if none.
     pub(crate) fn acs_cap(&self) -> u16 {
         // SAFETY: `ptr` is valid (type invariant); set at enumeration.
@@ -486,12 +560,57 @@ impl PciDev {
     }
 
     /// The device's Live Update state (`struct pci_liveupdate`).
-    ///
-    /// Changed only under the component's lock, or for `inherit_buses`
-    /// during the serialised bus scan.
-    pub(crate) fn lu(&self) -> *mut bindings::pci_liveupdate {
+    fn lu(&self) -> *mut bindings::pci_liveupdate {
         // SAFETY: `ptr` is valid (type invariant); no reference is formed.
         unsafe { &raw mut (*self.ptr()).liveupdate }
+    }
+
+    fn flag_ptr(&self, flag: Flag) -> *mut bool {
+        let lu = self.lu();
+        // SAFETY: `lu` points into a valid device; no reference is formed.
+        unsafe {
+            match flag {
+                Flag::Incoming => &raw mut (*lu).incoming,
+                Flag::Outgoing => &raw mut (*lu).outgoing,
+                Flag::Removed => &raw mut (*lu).removed,
+                Flag::Claimed => &raw mut (*lu).claimed,
+                Flag::InheritBuses => &raw mut (*lu).inherit_buses,
+                Flag::BmAtEnum => &raw mut (*lu).bm_at_enum,
+            }
+        }
+    }
+
+    /// Reads a flag; `_state` proves `STATE` is held.
+    pub(crate) fn flag(&self, _state: &State, flag: Flag) -> bool {
+        // SAFETY: The pointer is valid (`flag_ptr`), and flags are only
+        // written under `STATE`, which the caller holds.
+        unsafe { self.flag_ptr(flag).read() }
+    }
+
+    /// Writes a flag; `_state` proves `STATE` is held.
+    pub(crate) fn set_flag(&self, _state: &mut State, flag: Flag, on: bool) {
+        // SAFETY: The pointer is valid (`flag_ptr`), and flags are only
+        // read and written under `STATE`, which the caller holds.
+        unsafe { self.flag_ptr(flag).write(on) };
+    }
+
+    /// The ACS Control adopted at enumeration, if any; `_state` proves
+    /// `STATE` is held.
+    pub(crate) fn adopted_acs(&self, _state: &State) -> Option<u16> {
+        let lu = self.lu();
+        // SAFETY: `lu` points into a valid device; both fields are only
+        // written under `STATE`, which the caller holds.
+        unsafe { (*lu).acs_adopted.then_some((*lu).acs_ctrl) }
+    }
+
+    /// Records the ACS Control to keep; `_state` proves `STATE` is held.
+    pub(crate) fn set_adopted_acs(&self, _state: &mut State, ctrl: u16) {
+        let lu = self.lu();
+        // SAFETY: As for `adopted_acs`.
+        unsafe {
+            (*lu).acs_ctrl = ctrl;
+            (*lu).acs_adopted = true;
+        }
     }
 
     /// The bridge above this device, `None` on a root bus; for a VF, its

@@ -106,12 +106,7 @@ impl FlbOps for PciFlb {
                 "invalid handover data from the previous kernel ({why}): no device is treated as preserved\n"
             );
         }
-        #[cfg(CONFIG_PCI_LIVEUPDATE_TEST)]
-        // SAFETY: A plain C call.
-        let fail = unsafe { bindings::pci_liveupdate_test_fail_retrieve() };
-        #[cfg(not(CONFIG_PCI_LIVEUPDATE_TEST))]
-        let fail = false;
-        let boxed = if fail {
+        let boxed = if crate::glue::test_fail_retrieve() {
             Err(ENOMEM)
         } else {
             KBox::new(inc, GFP_KERNEL).map_err(|_| ENOMEM)
@@ -234,11 +229,7 @@ impl Outgoing {
 fn validate_copy(hdr: &mut PciLuSer, array: &[u8]) -> Result<KVec<abi::PciDevSer>, table::Invalid> {
     let count = table::validate_header(hdr)?.count;
     // Test kernels: read as a kernel without VF support would.
-    #[cfg(CONFIG_PCI_LIVEUPDATE_TEST)]
-    // SAFETY: A plain C call.
-    if unsafe { bindings::pci_liveupdate_test_no_vfs() }
-        && hdr.incompat.get() & abi::INCOMPAT_VF != 0
-    {
+    if crate::glue::test_no_vfs() && hdr.incompat.get() & abi::INCOMPAT_VF != 0 {
         return Err(table::Invalid::Incompat(abi::INCOMPAT_VF));
     }
     // Bounded by what the array can hold: a larger count is refused by

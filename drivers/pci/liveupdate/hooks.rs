@@ -9,14 +9,21 @@ use crate::{
         PciDevSer, //
     },
     c_api::end_incoming,
-    dev::PciDev,
+    dev::{
+        Flag,
+        PciDev, //
+    },
     flb::PCI_FLB,
     fmt::Bdf,
+    glue::{
+        self,
+        watch_config_writes,
+        DevRef, //
+    },
     state::{
         entry_dev,
         put_incoming,
         ready,
-        watch_config_writes,
         READY,
         STATE, //
     },
@@ -66,13 +73,7 @@ pub unsafe extern "C" fn pci_liveupdate_init() -> c_int {
         // Nothing to hold the table for; put without `STATE` held.
         drop(incoming.take());
     }
-    // SAFETY: Plain C calls without preconditions; `STATE` is not held.
-    let (kho_boot, dma_safe) = unsafe {
-        (
-            bindings::is_kho_boot(),
-            bindings::pci_liveupdate_dma_incoming(),
-        )
-    };
+    let (kho_boot, dma_safe) = (glue::kho_boot(), glue::dma_incoming());
     // SAFETY: Called once (function contract), before `READY` is set.
     unsafe { STATE.init() };
     {
@@ -131,8 +132,7 @@ pub unsafe extern "C" fn pci_liveupdate_late_init() {
         }
     }
     for (segment, bdf) in direct {
-        // SAFETY: A plain C call; `STATE` is not held, as it takes it.
-        if unsafe { bindings::pci_liveupdate_found_incoming(segment, bdf) } {
+        if glue::found_incoming(segment, bdf) {
             continue;
         }
         pr_warn!(
@@ -160,14 +160,11 @@ pub unsafe extern "C" fn pci_liveupdate_port_deferred(dev: *mut bindings::pci_de
     if !pdev.is_bridge() {
         return false;
     }
-    let lu = pdev.lu();
     let mut state = STATE.lock();
-    // SAFETY: `lu` points into a valid device; accessed under `STATE`.
-    if !unsafe { (*lu).incoming } || state.incoming_entry(&pdev).is_some() {
+    if !pdev.flag(&state, Flag::Incoming) || state.incoming_entry(&pdev).is_some() {
         return false;
     }
-    // SAFETY: As above.
-    unsafe { (*lu).incoming = false };
+    pdev.set_flag(&mut state, Flag::Incoming, false);
     true
 }
 
@@ -210,23 +207,17 @@ pub unsafe extern "C" fn pci_liveupdate_setup_device(dev: *mut bindings::pci_dev
     };
     // What the hardware reports, whatever fixups made of the fields.
     pdev.read_ids();
-    let cmd = pdev.config_word(bindings::PCI_COMMAND).unwrap_or(0);
-    let bm = cmd & bindings::PCI_COMMAND_MASTER as u16 != 0;
+    let cmd = pdev.command().unwrap_or(0);
+    let bm = PciDev::bus_master_in(cmd);
     let up_dev = pdev.upstream();
     let upstream = up_dev.map(|b| b.bdf());
     let buses = pdev.config_buses();
-    let lu = pdev.lu();
     let mut state = STATE.lock();
     // A device below a bridge that is not treated as preserved is not
     // either: that bridge's resources may be moved.
-    // SAFETY: `lu` of the bridge points into a valid device (it holds its
-    // bus); read under `STATE`.
-    let up_kept = up_dev.is_none_or(|b| unsafe { (*b.lu()).incoming });
-    // SAFETY: `lu` points into the device being set up; written under `STATE`.
-    unsafe {
-        (*lu).bm_at_enum = bm;
-        (*lu).incoming = false;
-    }
+    let up_kept = up_dev.is_none_or(|b| b.flag(&state, Flag::Incoming));
+    pdev.set_flag(&mut state, Flag::BmAtEnum, bm);
+    pdev.set_flag(&mut state, Flag::Incoming, false);
     let info = pdev.identity();
     let entry = state
         .incoming()
@@ -277,25 +268,20 @@ pub unsafe extern "C" fn pci_liveupdate_setup_device(dev: *mut bindings::pci_dev
         None
     };
     if let Some(why) = stop {
-        pdev.set_config_word(
-            bindings::PCI_COMMAND,
-            cmd & !(bindings::PCI_COMMAND_MASTER as u16),
-        );
+        pdev.clear_bus_master(cmd);
         dev_warn!(
             pdev.as_dev(),
             "cleared Bus Master left set by the previous kernel ({why})\n"
         );
     }
     if stop.is_some() || (entry.is_some() && !same) {
-        // SAFETY: Valid (function contract); the IOMMU takes its own lock.
-        unsafe { bindings::pci_liveupdate_dma_release(dev) };
+        glue::dma_release(&pdev);
     }
     let Some(e) = entry else {
         return;
     };
     if same {
-        // SAFETY: As above.
-        unsafe { (*lu).incoming = true };
+        pdev.set_flag(&mut state, Flag::Incoming, true);
         if let Some(mut p) = probe {
             // With VF Enable clear the PF does not depend on its SR-IOV
             // registers: setting them up by writing does not disturb it.
@@ -576,45 +562,28 @@ pub unsafe extern "C" fn pci_liveupdate_claim_failed(dev: *mut bindings::pci_dev
             break;
         };
         after = Some(bdf);
-        // CAST: Segments are non-negative and fit in a C `int`.
-        // SAFETY: A plain C lookup; it returns a referenced device or NULL.
-        let d = unsafe {
-            bindings::pci_get_domain_bus_and_slot(
-                seg as c_int,
-                u32::from(bdf >> 8),
-                u32::from(bdf & 0xff),
-            )
-        };
-        if d.is_null() {
+        let Some(d) = DevRef::lookup(seg, bdf) else {
             // Not enumerated (yet): release it now rather than at the late
             // sweep, so that nothing keeps this path incoming.
             let drained = STATE.lock().release_incoming(seg, bdf).unwrap_or(None);
             put_incoming(drained);
             continue;
-        }
-        // SAFETY: `d` is valid and referenced until the put below. A
-        // refusal (its driver took it over) is logged by `end_incoming`.
-        let _ = unsafe { end_incoming(d, true) };
+        };
+        // A refusal (its driver took it over) is logged by `end_incoming`.
+        let _ = end_incoming(&d, true);
         // SAFETY: As below: a PF below loses its kept VFs before its VF
         // BARs can be assigned anew.
-        unsafe { bindings::pci_liveupdate_drop_vfs(d) };
-        // SAFETY: Drops the reference taken by the lookup.
-        unsafe { bindings::pci_dev_put(d) };
+        unsafe { glue::drop_vfs(&d) };
     }
     // Whatever is left below, this device no longer keeps its resources.
-    {
-        let _state = STATE.lock();
-        // SAFETY: `lu` points into a valid device; written under `STATE`.
-        unsafe { (*pdev.lu()).incoming = false };
-    }
+    pdev.set_flag(&mut STATE.lock(), Flag::Incoming, false);
     // Its VF BARs may be assigned anew: not under enabled VFs.
-    // SAFETY: Valid (function contract). Claims run during enumeration
-    // or a rescan, serialised with the VF adding initcall (initcall order
-    // at boot, the rescan lock later).
-    unsafe { bindings::pci_liveupdate_drop_vfs(dev) };
-    // SAFETY: A plain C call that only queues work: the device may runtime
-    // suspend again, and bind its port driver if it is a bridge.
-    unsafe { bindings::pci_liveupdate_probe_ports() };
+    // SAFETY: Claims run during enumeration or a rescan, serialised with
+    // the VF adding initcall (initcall order at boot, the rescan lock later).
+    unsafe { glue::drop_vfs(&pdev) };
+    // The device may runtime suspend again, and bind its port driver if it
+    // is a bridge.
+    glue::probe_ports();
 }
 
 /// PCI core hook from `pci_rebar_set_size()`: a Resizable BAR changed size,
@@ -668,16 +637,11 @@ pub unsafe extern "C" fn pci_liveupdate_remove_device(dev: *mut bindings::pci_de
         drained = state
             .release_incoming(info.segment, info.bdf)
             .unwrap_or(None);
-        // SAFETY: Valid (function contract); the IOMMU takes its own lock.
-        unsafe { bindings::pci_liveupdate_dma_release(dev) };
+        glue::dma_release(&pdev);
     }
-    let lu = pdev.lu();
-    // SAFETY: `lu` points into a valid device; accessed under `STATE`.
-    let mine = unsafe {
-        (*lu).incoming = false;
-        (*lu).removed = true;
-        (*lu).outgoing
-    };
+    pdev.set_flag(&mut state, Flag::Incoming, false);
+    pdev.set_flag(&mut state, Flag::Removed, true);
+    let mine = pdev.flag(&state, Flag::Outgoing);
     if mine {
         if state.frozen {
             dev_warn!(
@@ -692,8 +656,7 @@ pub unsafe extern "C" fn pci_liveupdate_remove_device(dev: *mut bindings::pci_de
             if let Ok(mut t) = state.outgoing().and_then(|o| o.table()) {
                 let _ = t.unpreserve(&info);
             }
-            // SAFETY: As above.
-            unsafe { (*lu).outgoing = false };
+            pdev.set_flag(&mut state, Flag::Outgoing, false);
         }
     }
     drop(state);
@@ -725,8 +688,7 @@ pub unsafe extern "C" fn pci_liveupdate_freeze(dev: *mut bindings::pci_dev) {
     };
     if decide {
         // Outside `STATE`: the IOMMU driver allocates and takes its locks.
-        // SAFETY: A plain C call; shutdown runs in process context.
-        let ok = unsafe { bindings::pci_liveupdate_dma_handover() };
+        let ok = glue::dma_handover();
         STATE.lock().dma_handover = ok;
     }
 }
@@ -750,8 +712,7 @@ pub unsafe extern "C" fn pci_liveupdate_is_outgoing(dev: *mut bindings::pci_dev)
     if !found {
         return false;
     }
-    // SAFETY: Valid and referenced (function contract); no lock held.
-    if !unsafe { bindings::pci_liveupdate_dma_keep(dev) } {
+    if !glue::dma_keep(&pdev) {
         dev_warn!(
             pdev.as_dev(),
             "Live Update: no handed-over IOMMU translates it; Bus Master cleared at kexec\n"
@@ -785,18 +746,15 @@ pub unsafe extern "C" fn pci_liveupdate_scan_bridge_begin(
     let Some(pdev) = (unsafe { entry_dev(dev) }) else {
         return false;
     };
-    let lu = pdev.lu();
+    let mut state = STATE.lock();
     if pass != 0 {
-        // SAFETY: `lu` points into a valid device; the scan is serialised.
-        return unsafe { (*lu).inherit_buses };
+        return pdev.flag(&state, Flag::InheritBuses);
     }
     // SAFETY: `bus` is valid (function contract).
     let parent = unsafe { PciDev::bridge_of(bus) };
-    // SAFETY: The parent bridge is valid while its bus is.
-    let inherit =
-        parent.is_some_and(|p| unsafe { (*p.lu()).inherit_buses }) || STATE.lock().keep_buses();
-    // SAFETY: As above.
-    unsafe { (*lu).inherit_buses = inherit };
+    let inherit = parent.is_some_and(|p| p.flag(&state, Flag::InheritBuses)) || state.keep_buses();
+    pdev.set_flag(&mut state, Flag::InheritBuses, inherit);
+    drop(state);
     if inherit && assign_all {
         kernel::do_once_lite! {
             pr_info!("pci=assign-busses ignored during a Live Update\n")
@@ -834,8 +792,7 @@ pub unsafe extern "C" fn pci_liveupdate_scan_bridge_end(dev: *mut bindings::pci_
     let _timed = timing::ENUMERATION.start();
     // SAFETY: Valid (function contract).
     if let (Some(pdev), 1) = (unsafe { entry_dev(dev) }, pass) {
-        // SAFETY: `lu` points into a valid device; the scan is serialised.
-        unsafe { (*pdev.lu()).inherit_buses = false };
+        pdev.set_flag(&mut STATE.lock(), Flag::InheritBuses, false);
     }
 }
 
@@ -852,21 +809,14 @@ pub unsafe extern "C" fn pci_liveupdate_init_acs(dev: *mut bindings::pci_dev) {
     let Some(pdev) = (unsafe { entry_dev(dev) }) else {
         return;
     };
-    let lu = pdev.lu();
-    let _state = STATE.lock();
-    // SAFETY: `lu` points into a valid device; read under `STATE`.
-    if !unsafe { (*lu).incoming } || pdev.acs_cap() == 0 {
+    let mut state = STATE.lock();
+    if !pdev.flag(&state, Flag::Incoming) {
         return;
     }
-    let pos = u32::from(pdev.acs_cap()) + bindings::PCI_ACS_CTRL;
-    let Some(ctrl) = pdev.config_word(pos) else {
+    let Some(ctrl) = pdev.acs_control() else {
         return;
     };
-    // SAFETY: As above; written under `STATE`.
-    unsafe {
-        (*lu).acs_ctrl = ctrl;
-        (*lu).acs_adopted = true;
-    }
+    pdev.set_adopted_acs(&mut state, ctrl);
     dev_info!(
         pdev.as_dev(),
         "Live Update: adopted ACS Control {ctrl:#06x} from the previous kernel\n"
@@ -888,18 +838,12 @@ pub unsafe extern "C" fn pci_liveupdate_adopt_acs(dev: *mut bindings::pci_dev) -
     let Some(pdev) = (unsafe { entry_dev(dev) }) else {
         return false;
     };
-    let lu = pdev.lu();
-    let ctrl = {
-        let _state = STATE.lock();
-        // SAFETY: `lu` points into a valid device; read under `STATE`.
-        unsafe { (*lu).acs_adopted.then_some((*lu).acs_ctrl) }
-    };
+    let ctrl = pdev.adopted_acs(&STATE.lock());
     let Some(ctrl) = ctrl else {
         return false;
     };
-    let pos = u32::from(pdev.acs_cap()) + bindings::PCI_ACS_CTRL;
-    if pdev.config_word(pos) != Some(ctrl) {
-        pdev.set_config_word(pos, ctrl);
+    if pdev.acs_control() != Some(ctrl) {
+        pdev.set_acs_control(ctrl);
     }
     true
 }
@@ -918,26 +862,12 @@ pub unsafe extern "C" fn pci_liveupdate_bridge_ari(bridge: *mut bindings::pci_de
     let Some(pdev) = (unsafe { entry_dev(bridge) }) else {
         return ENOENT.to_errno();
     };
-    {
-        let _state = STATE.lock();
-        // SAFETY: `lu` points into a valid device; read under `STATE`.
-        if !unsafe { (*pdev.lu()).incoming } || !pdev.is_pcie() {
-            return ENOENT.to_errno();
-        }
-    }
-    let mut ctl = 0u16;
-    // SAFETY: `pdev` is a valid PCIe device; `ctl` is a valid out pointer.
-    let err = unsafe {
-        bindings::pcie_capability_read_word(
-            pdev.as_raw(),
-            bindings::PCI_EXP_DEVCTL2 as c_int,
-            &mut ctl,
-        )
-    };
-    if err != 0 {
+    if !pdev.flag(&STATE.lock(), Flag::Incoming) || !pdev.is_pcie() {
         return ENOENT.to_errno();
     }
-    let on = ctl & bindings::PCI_EXP_DEVCTL2_ARI as u16 != 0;
+    let Some(on) = pdev.ari_forwarding() else {
+        return ENOENT.to_errno();
+    };
     dev_info!(
         pdev.as_dev(),
         "Live Update: kept ARI Forwarding {}\n",

@@ -82,6 +82,7 @@
 //! - [`table`] and [`abi`]: the `no_std` table logic and the handover
 //!   format, shared with the host crate.
 //! - [`dev`]: the PCI device view the component works with.
+//! - [`glue`]: safe calls into the component's C half.
 //!
 //! [`STATE`]: state::STATE
 //! [`put_incoming`]: state::put_incoming
@@ -92,6 +93,7 @@ pub mod c_api;
 mod dev;
 mod flb;
 mod fmt;
+mod glue;
 pub mod hooks;
 mod policy;
 mod state;

@@ -5,10 +5,17 @@
 
 use crate::{
     abi::PciDevSer,
-    dev::PciDev,
+    dev::{
+        Flag,
+        PciDev, //
+    },
     flb::{
         Outgoing,
         PciFlb, //
+    },
+    glue::{
+        self,
+        unwatch_config_writes, //
     },
     table::{
         self,
@@ -52,6 +59,9 @@ pub(crate) struct State {
     /// The next preserve sees a device-specific ACS quirk (tests only).
     #[cfg(CONFIG_PCI_LIVEUPDATE_TEST)]
     pub(crate) force_acs_quirk: bool,
+    /// Private: the only `State` is the one in [`STATE`], so a `&State`
+    /// proves the lock is held (see [`PciDev::flag`]).
+    _sealed: (),
 }
 
 kernel::sync::global_lock! {
@@ -68,6 +78,7 @@ kernel::sync::global_lock! {
         dma_safe: false,
         #[cfg(CONFIG_PCI_LIVEUPDATE_TEST)]
         force_acs_quirk: false,
+        _sealed: (),
     };
 }
 
@@ -104,8 +115,7 @@ impl State {
     /// The incoming entry of `pdev` if its identity was confirmed at
     /// enumeration.
     pub(crate) fn incoming_entry(&mut self, pdev: &PciDev) -> Option<PciDevSer> {
-        // SAFETY: `lu()` points into a valid device; read under `STATE`.
-        if !unsafe { (*pdev.lu()).incoming } {
+        if !pdev.flag(self, Flag::Incoming) {
             return None;
         }
         let info = pdev.identity();
@@ -154,10 +164,9 @@ impl State {
             .ok_or(TableError::NotPreserved)?
             .finish(segment, bdf)?;
         unwatch_config_writes(Some((segment, bdf)));
-        // SAFETY: A plain C call that only queues work: bridges of the
-        // path that no incoming device needs any more get their port
-        // driver (deferred by `pci_liveupdate_may_probe`).
-        unsafe { bindings::pci_liveupdate_probe_ports() };
+        // Bridges of the path that no incoming device needs any more get
+        // their port driver (deferred by `pci_liveupdate_may_probe`).
+        glue::probe_ports();
         Ok(self.drain_incoming())
     }
 
@@ -175,28 +184,6 @@ impl State {
         }
         drained
     }
-}
-
-/// Test kernels log every config write to an incoming function from the
-/// start of enumeration until its driver takes it over (`config_writes.c`).
-pub(crate) fn watch_config_writes(segment: u32, bdf: u16) {
-    #[cfg(CONFIG_PCI_LIVEUPDATE_TEST)]
-    // SAFETY: A plain C call; it takes only its own spinlock.
-    unsafe {
-        bindings::pci_liveupdate_test_watch(segment, bdf)
-    };
-    let _ = (segment, bdf);
-}
-
-/// Stops [`watch_config_writes`] for one function, or all with `None`.
-pub(crate) fn unwatch_config_writes(function: Option<(u32, u16)>) {
-    #[cfg(CONFIG_PCI_LIVEUPDATE_TEST)]
-    {
-        let (segment, bdf) = function.unwrap_or((0, 0));
-        // SAFETY: A plain C call; it takes only its own spinlock.
-        unsafe { bindings::pci_liveupdate_test_unwatch(segment, bdf, function.is_none()) };
-    }
-    let _ = function;
 }
 
 /// The boot-time reference on the incoming table, once taken out of

@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Safe calls into the component's C half (`exports.c`, and in test
+//! kernels `test_handler.c` and `config_writes.c`): the PCI core and IOMMU
+//! internals that Rust cannot reach through `kernel::`.
+//!
+//! C header: [`drivers/pci/liveupdate/hooks.h`](srctree/drivers/pci/liveupdate/hooks.h)
+
+use crate::dev::PciDev;
+use core::ops::Deref;
+use kernel::{
+    bindings,
+    prelude::*, //
+};
+
+/// Whether this kernel was booted by a kexec that handed over KHO data.
+pub(crate) fn kho_boot() -> bool {
+    // SAFETY: A plain C call without preconditions.
+    unsafe { bindings::is_kho_boot() }
+}
+
+/// Whether the previous kernel handed its IOMMU over, as the hardware
+/// shows: a preserved device arriving mastering is translated or blocked.
+pub(crate) fn dma_incoming() -> bool {
+    // SAFETY: A plain C call without preconditions.
+    unsafe { bindings::pci_liveupdate_dma_incoming() }
+}
+
+/// At the kexec: whether the IOMMU hands its translation over, so that
+/// preserved devices may keep Bus Master. Call without `STATE` held: the
+/// IOMMU driver allocates and takes its own locks.
+pub(crate) fn dma_handover() -> bool {
+    // SAFETY: A plain C call; shutdown runs in process context.
+    unsafe { bindings::pci_liveupdate_dma_handover() }
+}
+
+/// At the kexec: whether the handed-over IOMMU translates `pdev`'s DMA.
+pub(crate) fn dma_keep(pdev: &PciDev) -> bool {
+    // SAFETY: `pdev` is valid (type invariant).
+    unsafe { bindings::pci_liveupdate_dma_keep(pdev.as_raw()) }
+}
+
+/// Ends the translation the IOMMU carried over for `pdev`, if any, and
+/// lets go of the memory it held for it. Call without `STATE` held.
+pub(crate) fn dma_release(pdev: &PciDev) {
+    // SAFETY: `pdev` is valid (type invariant); the IOMMU takes its own lock.
+    unsafe { bindings::pci_liveupdate_dma_release(pdev.as_raw()) };
+}
+
+/// Whether the initial enumeration found the incoming device at `bdf`.
+/// Call without `STATE` held: it takes it.
+pub(crate) fn found_incoming(segment: u32, bdf: u16) -> bool {
+    // SAFETY: A plain C call.
+    unsafe { bindings::pci_liveupdate_found_incoming(segment, bdf) }
+}
+
+/// Queues a probe of the bridges whose port drivers were deferred and the
+/// runtime PM release of devices that finished.
+pub(crate) fn probe_ports() {
+    // SAFETY: A plain C call that only queues work.
+    unsafe { bindings::pci_liveupdate_probe_ports() };
+}
+
+/// Disables the VFs a PF kept enabled across the kexec, before its VF BARs
+/// can be assigned anew.
+///
+/// # Safety
+///
+/// Called during enumeration or a rescan, serialised with the initcall that
+/// adds kept VFs (initcall order at boot, the rescan lock later).
+pub(crate) unsafe fn drop_vfs(pdev: &PciDev) {
+    // SAFETY: `pdev` is valid (type invariant); the caller serialises.
+    unsafe { bindings::pci_liveupdate_drop_vfs(pdev.as_raw()) };
+}
+
+/// A device looked up by address, holding a reference on it.
+///
+/// # Invariants
+///
+/// Holds a reference on the device, taken by the lookup.
+pub(crate) struct DevRef(PciDev);
+
+impl DevRef {
+    /// The device at `segment` and `bdf`, if enumerated.
+    pub(crate) fn lookup(segment: u32, bdf: u16) -> Option<Self> {
+        // CAST: Segments are non-negative and fit in a C `int`.
+        // SAFETY: A plain C lookup; it returns a referenced device or NULL.
+        let d = unsafe {
+            bindings::pci_get_domain_bus_and_slot(
+                segment as c_int,
+                u32::from(bdf >> 8),
+                u32::from(bdf & 0xff),
+            )
+        };
+        // SAFETY: The reference taken by the lookup keeps `d` valid until
+        // `drop`.
+        // INVARIANT: As just said.
+        unsafe { PciDev::from_raw(d) }.map(DevRef)
+    }
+}
+
+impl Deref for DevRef {
+    type Target = PciDev;
+
+    fn deref(&self) -> &PciDev {
+        &self.0
+    }
+}
+
+impl Drop for DevRef {
+    fn drop(&mut self) {
+        // SAFETY: Drops the reference the lookup took (type invariant).
+        unsafe { bindings::pci_dev_put(self.0.as_raw()) };
+    }
+}
+
+/// Test kernels log every config write to an incoming function from the
+/// start of enumeration until its driver takes it over (`config_writes.c`).
+pub(crate) fn watch_config_writes(segment: u32, bdf: u16) {
+    #[cfg(CONFIG_PCI_LIVEUPDATE_TEST)]
+    // SAFETY: A plain C call; it takes only its own spinlock.
+    unsafe {
+        bindings::pci_liveupdate_test_watch(segment, bdf)
+    };
+    let _ = (segment, bdf);
+}
+
+/// Stops [`watch_config_writes`] for one function, or all with `None`.
+pub(crate) fn unwatch_config_writes(function: Option<(u32, u16)>) {
+    #[cfg(CONFIG_PCI_LIVEUPDATE_TEST)]
+    {
+        let (segment, bdf) = function.unwrap_or((0, 0));
+        // SAFETY: A plain C call; it takes only its own spinlock.
+        unsafe { bindings::pci_liveupdate_test_unwatch(segment, bdf, function.is_none()) };
+    }
+    let _ = function;
+}
+
+/// Test knob: the next retrieve of the incoming table fails for want of
+/// memory.
+pub(crate) fn test_fail_retrieve() -> bool {
+    #[cfg(CONFIG_PCI_LIVEUPDATE_TEST)]
+    // SAFETY: A plain C call.
+    return unsafe { bindings::pci_liveupdate_test_fail_retrieve() };
+    #[cfg(not(CONFIG_PCI_LIVEUPDATE_TEST))]
+    false
+}
+
+/// Test knob: read tables as a kernel without VF support would.
+pub(crate) fn test_no_vfs() -> bool {
+    #[cfg(CONFIG_PCI_LIVEUPDATE_TEST)]
+    // SAFETY: A plain C call.
+    return unsafe { bindings::pci_liveupdate_test_no_vfs() };
+    #[cfg(not(CONFIG_PCI_LIVEUPDATE_TEST))]
+    false
+}
