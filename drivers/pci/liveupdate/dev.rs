@@ -17,8 +17,11 @@ use core::ptr::NonNull;
 use kernel::{
     bindings,
     device,
+    io::Io,
+    pci,
     prelude::*,
-    str::CStr, //
+    str::CStr,
+    uapi, //
 };
 
 /// A flag of the device's Live Update state (`struct pci_liveupdate`).
@@ -77,26 +80,33 @@ impl PciDev {
         NonNull::new(ptr).map(PciDev)
     }
 
-    // C changes other parts of `struct pci_dev` concurrently, so fields are
-    // read through the raw pointer; no Rust reference to the struct exists.
+    /// The device as the kernel crate's PCI abstraction.
+    fn pci(&self) -> &pci::Device {
+        // SAFETY: `ptr` is valid while `self` is usable (type invariant).
+        unsafe { pci::Device::from_raw(self.ptr()) }
+    }
+
+    /// Wraps a device reached from this one (its PF, its bus's bridge).
+    fn of(d: &pci::Device) -> Self {
+        // INVARIANT: `d` is valid and kept alive by the device it was
+        // reached from, as the callers explain.
+        PciDev(NonNull::from(d).cast())
+    }
+
+    // C changes other parts of `struct pci_dev` concurrently, so the fields
+    // the PCI core owns are read through the raw pointer.
     fn ptr(&self) -> *mut bindings::pci_dev {
         self.0.as_ptr()
     }
 
     /// The generic device, for `dev_*!` log lines that name the device.
     pub(crate) fn as_dev(&self) -> &device::Device {
-        // SAFETY: `dev` is embedded in a valid `struct pci_dev`, which holds
-        // a reference on it for as long as `self` is usable.
-        unsafe { device::Device::from_raw(&raw mut (*self.0.as_ptr()).dev) }
+        self.pci().as_ref()
     }
 
     /// Bus number << 8 | devfn.
     pub(crate) fn bdf(&self) -> u16 {
-        // SAFETY: `ptr` is valid (type invariant); `bus` and `devfn` of a
-        // registered device do not change and `bus` is valid.
-        let (bus_nr, devfn) = unsafe { ((*(*self.ptr()).bus).number, (*self.ptr()).devfn) };
-        // CAST: `devfn` is an 8-bit value held in an `unsigned int`.
-        (u16::from(bus_nr) << 8) | u16::from(devfn as u8)
+        self.pci().dev_id()
     }
 
     /// Whether the PCI core added the device (the scan that found it is
@@ -108,8 +118,7 @@ impl PciDev {
 
     /// Whether this is an SR-IOV virtual function.
     pub(crate) fn is_virtfn(&self) -> bool {
-        // SAFETY: `ptr` is valid (type invariant); the bit is set at creation.
-        unsafe { bindings::pci_dev::is_virtfn_raw(self.ptr()) != 0 }
+        self.pci().is_virtfn()
     }
 
     /// The `struct pci_dev` pointer, for C calls.
@@ -254,11 +263,8 @@ impl PciDev {
     /// Offset of the SR-IOV capability, if the device has one.
     pub(crate) fn sriov_cap(&self) -> Option<u32> {
         // CAST: `PCI_EXT_CAP_ID_SRIOV` is 0x10.
-        // SAFETY: `ptr` is valid (type invariant); reads config space only.
-        let pos = unsafe {
-            bindings::pci_find_ext_capability(self.ptr(), bindings::PCI_EXT_CAP_ID_SRIOV as c_int)
-        };
-        (pos != 0).then(|| u32::from(pos))
+        let id = uapi::PCI_EXT_CAP_ID_SRIOV as u16;
+        self.pci().find_ext_capability(id).map(u32::from)
     }
 
     /// The SR-IOV registers a record is checked against (read, never
@@ -268,18 +274,18 @@ impl PciDev {
         let word = |off: u32| self.config_word(pos + off).unwrap_or(0);
         let dword = |off: u32| self.config_dword(pos + off).unwrap_or(0);
         let mut r = table::SriovRegs {
-            ctrl: word(bindings::PCI_SRIOV_CTRL),
-            supported_pages: dword(bindings::PCI_SRIOV_SUP_PGSIZE),
-            page: dword(bindings::PCI_SRIOV_SYS_PGSIZE),
-            num_vfs: word(bindings::PCI_SRIOV_NUM_VF),
-            offset: word(bindings::PCI_SRIOV_VF_OFFSET),
-            stride: word(bindings::PCI_SRIOV_VF_STRIDE),
-            vf_device: word(bindings::PCI_SRIOV_VF_DID),
+            ctrl: word(uapi::PCI_SRIOV_CTRL),
+            supported_pages: dword(uapi::PCI_SRIOV_SUP_PGSIZE),
+            page: dword(uapi::PCI_SRIOV_SYS_PGSIZE),
+            num_vfs: word(uapi::PCI_SRIOV_NUM_VF),
+            offset: word(uapi::PCI_SRIOV_VF_OFFSET),
+            stride: word(uapi::PCI_SRIOV_VF_STRIDE),
+            vf_device: word(uapi::PCI_SRIOV_VF_DID),
             ..Default::default()
         };
         for (i, b) in r.vf_bars.iter_mut().enumerate() {
             // CAST: At most 6 BARs of 4 bytes.
-            *b = dword(bindings::PCI_SRIOV_BAR + 4 * i as u32);
+            *b = dword(uapi::PCI_SRIOV_BAR + 4 * i as u32);
         }
         Some(r)
     }
@@ -355,13 +361,13 @@ impl PciDev {
         // SAFETY: `ptr` is valid (type invariant) and `idx` in range; the
         // flags belong to the PCI core code that called the hook.
         let flags = unsafe { (*self.ptr()).resource[idx].flags };
-        let cmd = u32::from(self.config_word(bindings::PCI_COMMAND).unwrap_or(0));
+        let cmd = u32::from(self.config_word(uapi::PCI_COMMAND).unwrap_or(0));
         // CAST: The `IORESOURCE_*` bits are below bit 32.
         let has = |bit: u32| flags & bit as usize != 0;
         let space = if has(bindings::IORESOURCE_IO) {
-            cmd & bindings::PCI_COMMAND_IO != 0
+            cmd & uapi::PCI_COMMAND_IO != 0
         } else {
-            has(bindings::IORESOURCE_MEM) && cmd & bindings::PCI_COMMAND_MEMORY != 0
+            has(bindings::IORESOURCE_MEM) && cmd & uapi::PCI_COMMAND_MEMORY != 0
         };
         // CAST: Below `PCI_NUM_RESOURCES`, checked above.
         let i = idx as u32;
@@ -387,28 +393,25 @@ impl PciDev {
         if !self.is_bridge() {
             return None;
         }
-        let io = self.config_word(bindings::PCI_IO_BASE).unwrap_or(0);
-        let pref = self
-            .config_dword(bindings::PCI_PREF_MEMORY_BASE)
-            .unwrap_or(0);
+        let io = self.config_word(uapi::PCI_IO_BASE).unwrap_or(0);
+        let pref = self.config_dword(uapi::PCI_PREF_MEMORY_BASE).unwrap_or(0);
         Some((io, pref))
     }
 
     /// The BAR registers the header has (read, never written), and its ROM
     /// register if it has one.
     pub(crate) fn bar_registers(&self) -> ([u32; 6], usize, Option<u32>) {
-        // SAFETY: `ptr` is valid (type invariant); set at creation.
-        let hdr = u32::from(unsafe { (*self.ptr()).hdr_type } & 0x7f);
+        let hdr = u32::from(self.pci().header_type());
         let (n, rom) = match hdr {
-            bindings::PCI_HEADER_TYPE_NORMAL => (6, Some(bindings::PCI_ROM_ADDRESS)),
-            bindings::PCI_HEADER_TYPE_BRIDGE => (2, Some(bindings::PCI_ROM_ADDRESS1)),
-            bindings::PCI_HEADER_TYPE_CARDBUS => (1, None),
+            uapi::PCI_HEADER_TYPE_NORMAL => (6, Some(uapi::PCI_ROM_ADDRESS)),
+            uapi::PCI_HEADER_TYPE_BRIDGE => (2, Some(uapi::PCI_ROM_ADDRESS1)),
+            uapi::PCI_HEADER_TYPE_CARDBUS => (1, None),
             _ => (0, None),
         };
         let mut bars = [0u32; 6];
         for (i, b) in bars.iter_mut().enumerate().take(n) {
             // CAST: At most 6 BARs of 4 bytes.
-            let off = bindings::PCI_BASE_ADDRESS_0 + 4 * i as u32;
+            let off = uapi::PCI_BASE_ADDRESS_0 + 4 * i as u32;
             *b = self.config_dword(off).unwrap_or(0);
         }
         (bars, n, rom.map(|off| self.config_dword(off).unwrap_or(0)))
@@ -429,8 +432,8 @@ impl PciDev {
             return;
         }
         let (Some(id), Some(class)) = (
-            self.config_dword(bindings::PCI_VENDOR_ID),
-            self.config_dword(bindings::PCI_CLASS_REVISION),
+            self.config_dword(uapi::PCI_VENDOR_ID),
+            self.config_dword(uapi::PCI_CLASS_REVISION),
         ) else {
             return;
         };
@@ -451,9 +454,7 @@ impl PciDev {
 
     /// Whether the device has a PCI-to-PCI bridge (type 1) header.
     pub(crate) fn is_bridge(&self) -> bool {
-        // SAFETY: `ptr` is valid (type invariant); set at creation.
-        let hdr = unsafe { (*self.ptr()).hdr_type };
-        hdr & 0x7f == bindings::PCI_HEADER_TYPE_BRIDGE as u8
+        u32::from(self.pci().header_type()) == uapi::PCI_HEADER_TYPE_BRIDGE
     }
 
     /// Secondary and subordinate bus numbers in a bridge's config space
@@ -463,49 +464,60 @@ impl PciDev {
         if !self.is_bridge() {
             return None;
         }
-        let v = self.config_dword(bindings::PCI_PRIMARY_BUS)?;
+        let v = self.config_dword(uapi::PCI_PRIMARY_BUS)?;
         // CAST: Bytes 1 and 2 of the bus number dword.
         Some(((v >> 8) as u8, (v >> 16) as u8))
     }
 
-    /// Reads a config space dword; `None` if the read failed.
+    /// Reads a config space dword; `None` beyond the device's config
+    /// space. A failed read gives all ones, as in C.
     pub(crate) fn config_dword(&self, off: u32) -> Option<u32> {
-        let mut v = 0;
-        // SAFETY: `ptr` is valid (type invariant); `v` is a valid out pointer.
-        let err = unsafe { bindings::pci_read_config_dword(self.ptr(), off as c_int, &mut v) };
-        (err == 0).then_some(v)
+        let pci = self.pci();
+        // CAST: Config space offsets are below 4096.
+        let off = off as usize;
+        match pci.config_space_extended() {
+            Ok(cs) => cs.try_read32(off).ok(),
+            Err(_) => pci.config_space().try_read32(off).ok(),
+        }
     }
 
-    /// Reads a config space word; `None` if the read failed.
+    /// Reads a config space word; as [`PciDev::config_dword`].
     pub(crate) fn config_word(&self, off: u32) -> Option<u16> {
-        let mut v = 0;
-        // SAFETY: `ptr` is valid (type invariant); `v` is a valid out pointer.
-        let err = unsafe { bindings::pci_read_config_word(self.ptr(), off as c_int, &mut v) };
-        (err == 0).then_some(v)
+        let pci = self.pci();
+        // CAST: Config space offsets are below 4096.
+        let off = off as usize;
+        match pci.config_space_extended() {
+            Ok(cs) => cs.try_read16(off).ok(),
+            Err(_) => pci.config_space().try_read16(off).ok(),
+        }
     }
 
-    /// Writes a config space word.
+    /// Writes a config space word; nothing beyond the device's config space.
     pub(crate) fn set_config_word(&self, off: u32, v: u16) {
-        // SAFETY: `ptr` is valid (type invariant).
-        unsafe { bindings::pci_write_config_word(self.ptr(), off as c_int, v) };
+        let pci = self.pci();
+        // CAST: Config space offsets are below 4096.
+        let off = off as usize;
+        let _ = match pci.config_space_extended() {
+            Ok(cs) => cs.try_write16(v, off),
+            Err(_) => pci.config_space().try_write16(v, off),
+        };
     }
 
     /// The Command register, `None` if the read failed.
     pub(crate) fn command(&self) -> Option<u16> {
-        self.config_word(bindings::PCI_COMMAND)
+        // Bits 11-15 are reserved: all ones is a failed read.
+        self.config_word(uapi::PCI_COMMAND)
+            .filter(|&c| c != u16::MAX)
     }
 
     /// Whether `cmd`, a Command register value, has Bus Master set.
     pub(crate) fn bus_master_in(cmd: u16) -> bool {
-        cmd & bindings::PCI_COMMAND_MASTER as u16 != 0
+        cmd & uapi::PCI_COMMAND_MASTER as u16 != 0
     }
 
     /// Writes the Command register `cmd` with Bus Master cleared.
     pub(crate) fn clear_bus_master(&self, cmd: u16) {
-        self.set_config_word(
-            bindings::PCI_COMMAND,
-            cmd & !(bindings::PCI_COMMAND_MASTER as u16),
-        );
+        self.set_config_word(uapi::PCI_COMMAND, cmd & !(uapi::PCI_COMMAND_MASTER as u16));
     }
 
     /// The ACS Control register; `None` without the capability or if the
@@ -513,7 +525,7 @@ impl PciDev {
     pub(crate) fn acs_control(&self) -> Option<u16> {
         let cap = self.acs_cap();
         (cap != 0)
-            .then(|| self.config_word(u32::from(cap) + bindings::PCI_ACS_CTRL))
+            .then(|| self.config_word(u32::from(cap) + uapi::PCI_ACS_CTRL))
             .flatten()
     }
 
@@ -521,7 +533,7 @@ impl PciDev {
     pub(crate) fn set_acs_control(&self, ctrl: u16) {
         let cap = self.acs_cap();
         if cap != 0 {
-            self.set_config_word(u32::from(cap) + bindings::PCI_ACS_CTRL, ctrl);
+            self.set_config_word(u32::from(cap) + uapi::PCI_ACS_CTRL, ctrl);
         }
     }
 
@@ -534,11 +546,11 @@ impl PciDev {
         let err = unsafe {
             bindings::pcie_capability_read_word(
                 self.ptr(),
-                bindings::PCI_EXP_DEVCTL2 as c_int,
+                uapi::PCI_EXP_DEVCTL2 as c_int,
                 &mut ctl,
             )
         };
-        (err == 0).then_some(ctl & bindings::PCI_EXP_DEVCTL2_ARI as u16 != 0)
+        (err == 0).then_some(ctl & uapi::PCI_EXP_DEVCTL2_ARI as u16 != 0)
     }
 
     /// Offset of the ACS capability, 0 if none.
@@ -549,8 +561,7 @@ impl PciDev {
 
     /// Whether the device has a PCI Express capability.
     pub(crate) fn is_pcie(&self) -> bool {
-        // SAFETY: `ptr` is valid (type invariant).
-        unsafe { bindings::pci_is_pcie(self.ptr()) }
+        self.pci().is_pcie()
     }
 
     /// Whether enabling ACS on this device needs a device-specific quirk.
@@ -616,24 +627,12 @@ impl PciDev {
     /// The bridge above this device, `None` on a root bus; for a VF, its
     /// PF, which it depends on as other devices on their bridges.
     pub(crate) fn upstream(&self) -> Option<PciDev> {
-        if self.is_virtfn() {
-            // SAFETY: `ptr` is a valid VF (type invariant).
-            let pf = unsafe { bindings::pci_liveupdate_physfn(self.ptr()) };
-            // INVARIANT: A VF holds a reference on its PF until
-            // `pci_iov_remove_virtfn()`, which runs the removal hook first;
-            // callers check `removed` or `is_added` under `STATE`, as for a
-            // bridge (see `Node::info`).
-            return NonNull::new(pf).map(PciDev);
-        }
-        // SAFETY: `ptr` is valid (type invariant).
-        let bus = unsafe { (*self.ptr()).bus };
-        if bus.is_null() {
-            return None;
-        }
-        // SAFETY: A registered device's `bus` is valid while the device is.
-        let bridge = unsafe { (*bus).self_ };
-        // INVARIANT: The child keeps its bus and the bus's bridge alive.
-        NonNull::new(bridge).map(PciDev)
+        // A VF holds a reference on its PF until `pci_iov_remove_virtfn()`,
+        // which runs the removal hook first; callers check `removed` or
+        // `is_added` under `STATE`, as for a bridge (see `Node::info`). A
+        // device keeps its bus, and the bus its bridge, alive.
+        let pci = self.pci();
+        pci.physfn().or_else(|| pci.bus_bridge()).map(PciDev::of)
     }
 }
 
@@ -645,22 +644,24 @@ impl PciDev {
     /// The IDs are those the hardware reported at enumeration, before any
     /// fixup (see [`PciDev::read_ids`]).
     pub(crate) fn identity(&self) -> DevInfo {
-        let d = self.ptr();
-        // SAFETY: `d` is valid (type invariant); these fields are set when
-        // the device is created (`liveupdate` before it is registered), and
-        // `bus` of a registered device is valid.
-        let (segment, vendor, device, class) = unsafe {
-            let lu = &raw const (*d).liveupdate;
-            let segment = bindings::pci_domain_nr((*d).bus);
-            if (*lu).ids_read {
-                (segment, (*lu).vendor, (*lu).device, (*lu).class)
-            } else {
-                (segment, (*d).vendor, (*d).device, (*d).class)
-            }
+        let pci = self.pci();
+        let lu = self.lu();
+        // SAFETY: `lu` points into a valid device; the IDs are written when
+        // the device is set up, before it is registered.
+        let read = unsafe {
+            (*lu)
+                .ids_read
+                .then(|| ((*lu).vendor, (*lu).device, (*lu).class))
         };
+        let (vendor, device, class) = read.unwrap_or_else(|| {
+            (
+                pci.vendor_id().as_raw(),
+                pci.device_id(),
+                pci.pci_class().as_raw(),
+            )
+        });
         DevInfo {
-            // CAST: Segment numbers are non-negative (VMD domains exceed 16 bits).
-            segment: segment as u32,
+            segment: pci.domain_nr(),
             bdf: self.bdf(),
             vendor,
             device,

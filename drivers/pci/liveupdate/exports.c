@@ -130,11 +130,6 @@ bool pci_liveupdate_sriov_record(struct pci_dev *dev, u64 *vf_bar_sizes,
 #endif
 }
 
-struct pci_dev *pci_liveupdate_physfn(struct pci_dev *dev)
-{
-	return pci_physfn(dev);
-}
-
 /* A PF with kept VFs is no longer incoming: disable them as any boot does. */
 void pci_liveupdate_drop_vfs(struct pci_dev *dev)
 {

@@ -120,8 +120,6 @@ bool pci_liveupdate_sriov_record(struct pci_dev *dev, u64 *vf_bar_sizes,
 				 u8 *vf_buses);
 /* A PF with kept VFs is no longer incoming: disable its VFs. */
 void pci_liveupdate_drop_vfs(struct pci_dev *dev);
-/* The PF of a VF, @dev itself for any other function. */
-struct pci_dev *pci_liveupdate_physfn(struct pci_dev *dev);
 /* Whether the device at @segment/@bdf was found and is incoming. */
 bool pci_liveupdate_found_incoming(u32 segment, u16 bdf);
 
