@@ -108,6 +108,34 @@ mod suite {
         Ok(())
     }
 
+    /// The kernel library's CRC32C (which uses CPU instructions, and a
+    /// folding path for long buffers) is the checksum the table format
+    /// defines: the check value, and a bitwise CRC over every length up to
+    /// 1 KiB at every alignment of 8.
+    #[test]
+    fn crc32c_is_the_format_checksum() -> Result {
+        assert_eq!(table::crc32c(b"123456789"), 0xe306_9283);
+        let mut data = KVec::new();
+        for i in 0..1032u32 {
+            // CAST: Any byte pattern will do.
+            data.push((i.wrapping_mul(37) + 11) as u8, GFP_KERNEL)?;
+        }
+        for start in 0..8 {
+            for len in (0..=1024).step_by(7) {
+                let bytes = &data[start..start + len];
+                let mut c = !0u32;
+                for &b in bytes {
+                    c ^= u32::from(b);
+                    for _ in 0..8 {
+                        c = (c >> 1) ^ (0x82f6_3b78 & (c & 1).wrapping_neg());
+                    }
+                }
+                assert_eq!(table::crc32c(bytes), !c);
+            }
+        }
+        Ok(())
+    }
+
     #[test]
     fn unpreserve_of_unknown_device_changes_nothing() -> Result {
         let mut out = Outgoing::new()?;
