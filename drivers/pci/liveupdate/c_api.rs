@@ -50,7 +50,7 @@ pub unsafe extern "C" fn pci_liveupdate_register_flb(
     }
     // SAFETY: `compatible` of a registered handler is a C string.
     let name = unsafe { CStr::from_char_ptr((*fh).compatible.as_ptr()) };
-    pr_info!(
+    pr_debug!(
         "FLB {} registered with file handler {name}\n",
         abi::FLB_COMPATIBLE
     );

@@ -89,10 +89,13 @@ pub unsafe extern "C" fn pci_liveupdate_init() -> c_int {
         state.dma_safe = dma_safe;
     }
     READY.store(true, Release);
-    pr_info!(
-        "FLB {} ready, {n} incoming preserved devices\n",
-        abi::FLB_COMPATIBLE
-    );
+    // Only a Live Update boot is worth a line.
+    if n != 0 || refused {
+        pr_info!(
+            "FLB {} ready, {n} incoming preserved devices\n",
+            abi::FLB_COMPATIBLE
+        );
+    }
     0
 }
 
@@ -119,7 +122,14 @@ pub unsafe extern "C" fn pci_liveupdate_late_init() {
         if state.refused {
             pr_info!("initial enumeration done: bus numbers are no longer kept for the refused handover data\n");
         }
+        let k = &state.kept;
+        let summary = (k.acs, k.ari, k.deferred);
         if let Some(t) = state.incoming() {
+            let (acs, ari, deferred) = summary;
+            pr_info!(
+                "initial enumeration done: {} incoming entries; ACS Control adopted on {acs} functions, ARI Forwarding kept on {ari} bridges, {deferred} port driver probes deferred\n",
+                t.len()
+            );
             for e in t.entries().iter().filter(|e| table::is_direct(e)) {
                 if direct
                     .push((e.segment.get(), e.bdf.get()), GFP_KERNEL)
@@ -689,7 +699,17 @@ pub unsafe extern "C" fn pci_liveupdate_freeze(dev: *mut bindings::pci_dev) {
     if decide {
         // Outside `STATE`: the IOMMU driver allocates and takes its locks.
         let ok = glue::dma_handover();
-        STATE.lock().dma_handover = ok;
+        let mut state = STATE.lock();
+        state.dma_handover = ok;
+        let n = state
+            .outgoing()
+            .and_then(|o| Ok(o.table()?.len()))
+            .unwrap_or(0);
+        if ok {
+            pr_info!("kexec: the {n} preserved entries (devices and their bridges) keep Bus Master; the IOMMU hands its translation over\n");
+        } else {
+            pr_warn!("kexec: the IOMMU does not hand its translation over; the {n} preserved entries lose Bus Master\n");
+        }
     }
 }
 
@@ -719,7 +739,6 @@ pub unsafe extern "C" fn pci_liveupdate_is_outgoing(dev: *mut bindings::pci_dev)
         );
         return false;
     }
-    dev_info!(pdev.as_dev(), "Live Update: Bus Master kept across kexec\n");
     true
 }
 
@@ -817,10 +836,7 @@ pub unsafe extern "C" fn pci_liveupdate_init_acs(dev: *mut bindings::pci_dev) {
         return;
     };
     pdev.set_adopted_acs(&mut state, ctrl);
-    dev_info!(
-        pdev.as_dev(),
-        "Live Update: adopted ACS Control {ctrl:#06x} from the previous kernel\n"
-    );
+    state.kept.acs += 1;
 }
 
 /// PCI core hook, first in `pci_enable_acs()`: writes back the adopted ACS
@@ -868,11 +884,7 @@ pub unsafe extern "C" fn pci_liveupdate_bridge_ari(bridge: *mut bindings::pci_de
     let Some(on) = pdev.ari_forwarding() else {
         return ENOENT.to_errno();
     };
-    dev_info!(
-        pdev.as_dev(),
-        "Live Update: kept ARI Forwarding {}\n",
-        if on { "enabled" } else { "disabled" }
-    );
+    STATE.lock().kept.ari += 1;
     c_int::from(on)
 }
 
@@ -896,21 +908,18 @@ pub unsafe extern "C" fn pci_liveupdate_may_probe(
     let Some(pdev) = (unsafe { entry_dev(dev) }) else {
         return 0;
     };
-    let Some(e) = STATE.lock().incoming_entry(&pdev) else {
+    let mut state = STATE.lock();
+    let Some(e) = state.incoming_entry(&pdev) else {
         return 0;
     };
     if !table::is_direct(&e) {
         // A bridge on the path: port services (pciehp, AER, DPC, bandwidth
         // notification) would reconfigure its link, slot and error
         // reporting. They bind once every device below finished.
-        // SAFETY: `drv` is a registered driver whose name is a C string.
-        let name = unsafe { CStr::from_char_ptr((*drv).name) };
-        dev_info!(
-            pdev.as_dev(),
-            "Live Update: {name} deferred until the preserved devices below finish\n"
-        );
+        state.kept.deferred += 1;
         return EBUSY.to_errno();
     }
+    drop(state);
     if pdev.has_driver_override() {
         return 0;
     }

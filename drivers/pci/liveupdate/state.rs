@@ -34,6 +34,18 @@ use kernel::{
     },
 };
 
+/// Counts of what enumeration kept on incoming paths, for the one summary
+/// line at the end of the initial enumeration (instead of a line per
+/// bridge).
+pub(crate) struct Kept {
+    /// Functions whose ACS Control was adopted.
+    pub(crate) acs: u32,
+    /// Bridges whose ARI Forwarding Enable was kept.
+    pub(crate) ari: u32,
+    /// Port driver probes deferred on bridges of incoming paths.
+    pub(crate) deferred: u32,
+}
+
 /// State shared by all entry points.
 pub(crate) struct State {
     /// The outgoing table while files preserve the FLB (see
@@ -59,6 +71,8 @@ pub(crate) struct State {
     /// The next preserve sees a device-specific ACS quirk (tests only).
     #[cfg(CONFIG_PCI_LIVEUPDATE_TEST)]
     pub(crate) force_acs_quirk: bool,
+    /// What the initial enumeration kept, logged once at its end.
+    pub(crate) kept: Kept,
     /// Private: the only `State` is the one in [`STATE`], so a `&State`
     /// proves the lock is held (see [`PciDev::flag`]).
     _sealed: (),
@@ -78,6 +92,11 @@ kernel::sync::global_lock! {
         dma_safe: false,
         #[cfg(CONFIG_PCI_LIVEUPDATE_TEST)]
         force_acs_quirk: false,
+        kept: Kept {
+            acs: 0,
+            ari: 0,
+            deferred: 0,
+        },
         _sealed: (),
     };
 }

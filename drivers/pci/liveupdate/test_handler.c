@@ -408,10 +408,11 @@ static int pci_lu_test_status_show(struct seq_file *m, void *v)
 		bool path = false, outgoing = false;
 
 		pci_liveupdate_test_status(pdev, &path, &outgoing);
-		seq_printf(m, "%s %04x:%04x incoming=%d path=%d outgoing=%d bm_at_enum=%d pm_held=%d\n",
+		seq_printf(m, "%s %04x:%04x incoming=%d path=%d outgoing=%d bm_at_enum=%d pm_held=%d acs_adopted=%d\n",
 			   pci_name(pdev), pdev->vendor, pdev->device,
 			   pci_liveupdate_is_incoming(pdev), path, outgoing,
-			   pdev->liveupdate.bm_at_enum, pdev->liveupdate.pm_held);
+			   pdev->liveupdate.bm_at_enum, pdev->liveupdate.pm_held,
+			   pdev->liveupdate.acs_adopted);
 	}
 	return 0;
 }

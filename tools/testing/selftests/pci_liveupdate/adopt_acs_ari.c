@@ -56,8 +56,9 @@ static int stage2(struct pci_lu_ctx *ctx)
 	CHECK(ctx, pci_lu_incoming(NVME_PF) == 1, "%s is incoming", NVME_PF);
 	CHECK(ctx, pci_lu_ari_fwd(ROOT_PORT1) == 0, "ARI Forwarding on %s still disabled",
 	      ROOT_PORT1);
-	CHECK(ctx, pci_lu_dmesg_has("0000:00:01.0: Live Update: kept ARI Forwarding disabled"),
-	      "kernel kept the ARI Forwarding of %s", ROOT_PORT1);
+	CHECK(ctx, pci_lu_dmesg_has("ARI Forwarding kept on ") &&
+		   !pci_lu_dmesg_has("ARI Forwarding kept on 0 bridges"),
+	      "kernel kept the ARI Forwarding of incoming bridges");
 	CHECK(ctx, pci_lu_acs_ctrl(ROOT_PORT1) == ACS_CANARY, "ACS Control of %s still %#x",
 	      ROOT_PORT1, ACS_CANARY);
 	CHECK(ctx, pci_lu_dmesg_has("0000:03:01.0: cannot assign bus numbers during a Live Update; not scanning below this bridge"),

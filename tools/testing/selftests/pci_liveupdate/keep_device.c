@@ -120,12 +120,13 @@ static int stage2(struct pci_lu_ctx *ctx)
 
 	CHECK(ctx, pci_lu_acs_ctrl(ROOT_PORT1) == ACS_CANARY, "%s ACS Control still %#x (got %#x)",
 	      ROOT_PORT1, ACS_CANARY, pci_lu_acs_ctrl(ROOT_PORT1));
-	CHECK(ctx, pci_lu_dmesg_has("0000:00:01.0: Live Update: adopted ACS Control 0x0001"),
+	CHECK(ctx, pci_lu_status_field(ROOT_PORT1, "acs_adopted") == 1,
 	      "kernel adopted the ACS Control of %s", ROOT_PORT1);
 	CHECK(ctx, pci_lu_ari_fwd(ROOT_PORT1) == 1,
 	      "%s ARI Forwarding still enabled despite noari", ROOT_PORT1);
-	CHECK(ctx, pci_lu_dmesg_has("0000:00:01.0: Live Update: kept ARI Forwarding enabled"),
-	      "kernel kept the ARI Forwarding of %s", ROOT_PORT1);
+	CHECK(ctx, pci_lu_dmesg_has("ARI Forwarding kept on ") &&
+		   !pci_lu_dmesg_has("ARI Forwarding kept on 0 bridges"),
+	      "kernel kept the ARI Forwarding of incoming bridges");
 
 	/* A rescan while devices are incoming keeps every number. */
 	CHECK(ctx, pci_lu_write("/sys/bus/pci/rescan", "1") == 0, "rescan before finish");

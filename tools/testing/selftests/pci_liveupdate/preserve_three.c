@@ -58,8 +58,8 @@ static int stage1(struct pci_lu_ctx *ctx)
 
 		CHECK(ctx, ret == 0, "preserve %s (%s)", endpoints[i], strerror(-ret));
 	}
-	CHECK(ctx, pci_lu_dmesg_has("FLB pci-lu-sorted-table-v2 registered with file handler pci-lu-test-v1"),
-	      "kernel logged the registered PCI FLB");
+	CHECK(ctx, !pci_lu_dmesg_has("registered with file handler"),
+	      "registering the PCI FLB is not logged on every boot");
 	check_table(ctx, "outgoing");
 	return 0;
 }
