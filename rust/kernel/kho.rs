@@ -118,6 +118,10 @@ impl RestoredFolio {
     /// Returns `None` if `phys` is not page aligned or KHO has no preserved
     /// folio starting there (or it was restored already).
     ///
+    /// May sleep.
+    ///
+    /// May sleep.
+    ///
     /// # Safety
     ///
     /// `phys` must be an address the previous kernel handed over to the

@@ -85,9 +85,6 @@ pub struct Flb<T: FlbOps> {
 // and `T::Incoming` is `Send`.
 unsafe impl<T: FlbOps> Sync for Flb<T> {}
 
-// SAFETY: As for `Sync`; the FLB itself is plain data.
-unsafe impl<T: FlbOps> Send for Flb<T> {}
-
 impl<T: FlbOps> Flb<T> {
     const OPS: bindings::liveupdate_flb_ops = bindings::liveupdate_flb_ops {
         preserve: Some(Self::preserve_callback),

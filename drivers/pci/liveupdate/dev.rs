@@ -17,7 +17,6 @@ use core::ptr::NonNull;
 use kernel::{
     bindings,
     device,
-    io::Io,
     pci,
     prelude::*,
     str::CStr,
@@ -263,8 +262,11 @@ impl PciDev {
     /// Offset of the SR-IOV capability, if the device has one.
     pub(crate) fn sriov_cap(&self) -> Option<u32> {
         // CAST: `PCI_EXT_CAP_ID_SRIOV` is 0x10.
-        let id = uapi::PCI_EXT_CAP_ID_SRIOV as u16;
-        self.pci().find_ext_capability(id).map(u32::from)
+        // SAFETY: `ptr` is valid (type invariant); reads config space only.
+        let pos = unsafe {
+            bindings::pci_find_ext_capability(self.ptr(), uapi::PCI_EXT_CAP_ID_SRIOV as c_int)
+        };
+        (pos != 0).then(|| u32::from(pos))
     }
 
     /// The SR-IOV registers a record is checked against (read, never
@@ -469,38 +471,32 @@ impl PciDev {
         Some(((v >> 8) as u8, (v >> 16) as u8))
     }
 
-    /// Reads a config space dword; `None` beyond the device's config
-    /// space. A failed read gives all ones, as in C.
+    // Config space is read through the C accessors, not `pci::ConfigSpace`:
+    // that needs a bound driver (a removed device's host bridge may be
+    // gone), and its view panics on the odd sizes some quirks set. The
+    // component reads only devices it found on the bus, and a failed read
+    // must stay distinguishable from all ones.
+
+    /// Reads a config space dword; `None` if the read failed.
     pub(crate) fn config_dword(&self, off: u32) -> Option<u32> {
-        let pci = self.pci();
-        // CAST: Config space offsets are below 4096.
-        let off = off as usize;
-        match pci.config_space_extended() {
-            Ok(cs) => cs.try_read32(off).ok(),
-            Err(_) => pci.config_space().try_read32(off).ok(),
-        }
+        let mut v = 0;
+        // SAFETY: `ptr` is valid (type invariant); `v` is a valid out pointer.
+        let err = unsafe { bindings::pci_read_config_dword(self.ptr(), off as c_int, &mut v) };
+        (err == 0).then_some(v)
     }
 
-    /// Reads a config space word; as [`PciDev::config_dword`].
+    /// Reads a config space word; `None` if the read failed.
     pub(crate) fn config_word(&self, off: u32) -> Option<u16> {
-        let pci = self.pci();
-        // CAST: Config space offsets are below 4096.
-        let off = off as usize;
-        match pci.config_space_extended() {
-            Ok(cs) => cs.try_read16(off).ok(),
-            Err(_) => pci.config_space().try_read16(off).ok(),
-        }
+        let mut v = 0;
+        // SAFETY: `ptr` is valid (type invariant); `v` is a valid out pointer.
+        let err = unsafe { bindings::pci_read_config_word(self.ptr(), off as c_int, &mut v) };
+        (err == 0).then_some(v)
     }
 
-    /// Writes a config space word; nothing beyond the device's config space.
+    /// Writes a config space word.
     pub(crate) fn set_config_word(&self, off: u32, v: u16) {
-        let pci = self.pci();
-        // CAST: Config space offsets are below 4096.
-        let off = off as usize;
-        let _ = match pci.config_space_extended() {
-            Ok(cs) => cs.try_write16(v, off),
-            Err(_) => pci.config_space().try_write16(v, off),
-        };
+        // SAFETY: `ptr` is valid (type invariant).
+        unsafe { bindings::pci_write_config_word(self.ptr(), off as c_int, v) };
     }
 
     /// The Command register, `None` if the read failed.
@@ -632,7 +628,9 @@ impl PciDev {
         // `is_added` under `STATE`, as for a bridge (see `Node::info`). A
         // device keeps its bus, and the bus its bridge, alive.
         let pci = self.pci();
-        pci.physfn().or_else(|| pci.bus_bridge()).map(PciDev::of)
+        // SAFETY: See above: callers exclude a removed VF.
+        let pf = unsafe { pci.physfn() };
+        pf.or_else(|| pci.bus_bridge()).map(PciDev::of)
     }
 }
 

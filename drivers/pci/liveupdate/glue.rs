@@ -41,7 +41,8 @@ pub(crate) fn dma_keep(pdev: &PciDev) -> bool {
 }
 
 /// Ends the translation the IOMMU carried over for `pdev`, if any, and
-/// lets go of the memory it held for it. Call without `STATE` held.
+/// lets go of the memory it held for it. The IOMMU takes only its own
+/// locks, so `STATE` may be held.
 pub(crate) fn dma_release(pdev: &PciDev) {
     // SAFETY: `pdev` is valid (type invariant); the IOMMU takes its own lock.
     unsafe { bindings::pci_liveupdate_dma_release(pdev.as_raw()) };
