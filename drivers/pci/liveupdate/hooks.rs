@@ -892,8 +892,10 @@ pub unsafe extern "C" fn pci_liveupdate_bridge_ari(bridge: *mut bindings::pci_de
 /// finishes, only the driver that was bound when it was preserved (none if
 /// none was) may bind it, unless an administrator set `driver_override`. A
 /// bridge on an incoming path gets no driver until the devices below
-/// finish; [`State::release_incoming`](crate::state::State::release_incoming) then has it probed again. Returns 0
+/// finish; [`State::release_incoming`] then has it probed again. Returns 0
 /// or `-EBUSY`.
+///
+/// [`State::release_incoming`]: crate::state::State::release_incoming
 ///
 /// # Safety
 ///

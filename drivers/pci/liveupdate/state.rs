@@ -56,7 +56,8 @@ pub(crate) struct State {
     /// The previous kernel's data was refused: keep bus numbers through
     /// the initial enumeration, stop devices found mastering.
     pub(crate) refused: bool,
-    /// The initial enumeration is over (see [`pci_liveupdate_late_init`](crate::hooks::pci_liveupdate_late_init)).
+    /// The initial enumeration is over (see
+    /// [`pci_liveupdate_late_init`](crate::hooks::pci_liveupdate_late_init)).
     pub(crate) enumerated: bool,
     /// Shutdown has begun: the tables may not change any more.
     pub(crate) frozen: bool,
