@@ -5,6 +5,7 @@
 #   make demo    boot QEMU, preserve a device through LUO, kexec, show before/after
 #   make stress  the kexec selftests again on a lockdep/KCSAN/KFENCE/kmemleak kernel
 #   make bench   what a Live Update costs (prints numbers, asserts nothing)
+#   make patches the upstream patch series (patches/series) as git format-patch files
 # Outputs live in $(PCI_LU_CACHE) (default ~/.cache/pci-liveupdate).
 
 SHELL := /bin/bash
@@ -18,7 +19,7 @@ FUZZ_SECONDS ?= 60
 timed = @start=$$(date +%s); $(1); rc=$$?; \
 	echo "==> $(2) took $$(( $$(date +%s) - start ))s"; exit $$rc
 
-.PHONY: check demo deps fetch integrate kernel host-test host-lint lint kunit vmtest bench stress fuzz clean help
+.PHONY: check demo deps fetch integrate kernel host-test host-lint lint kunit vmtest bench stress fuzz patches clean help
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -63,6 +64,10 @@ stress: kernel
 
 fuzz: deps
 	$(call timed,scripts/fuzz $(FUZZ_SECONDS),fuzz)
+
+# PATCHES_CHECK=1 also applies the series with git am and builds it twice.
+patches: kernel
+	$(call timed,scripts/patches $(if $(PATCHES_CHECK),--check),patches)
 
 clean:
 	cargo clean
