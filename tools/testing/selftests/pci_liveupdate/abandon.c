@@ -72,7 +72,7 @@ static void check_abandoned(struct pci_lu_ctx *ctx, const char *bdf, const char 
 static int stage2(struct pci_lu_ctx *ctx)
 {
 	struct vfio_lu_dev edu = VFIO_LU_DEV_INIT, nvme = VFIO_LU_DEV_INIT;
-	const char *devs[] = { EDU_RP, NVME_PF, EDU_SW };
+	static const char *const devs[] = { EDU_RP, NVME_PF, EDU_SW };
 	int s, ret;
 
 	for (int i = 0; i < 3; i++)

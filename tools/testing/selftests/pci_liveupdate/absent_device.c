@@ -12,6 +12,9 @@
 
 #include "pci_lu.h"
 
+#define DROPPED_MSG \
+	"0000:04:00.0 was preserved by the previous kernel but not found at enumeration; its preservation is dropped"
+
 static int stage1(struct pci_lu_ctx *ctx)
 {
 	int s = luo_create_session(ctx, "devices");
@@ -35,7 +38,7 @@ static int stage2(struct pci_lu_ctx *ctx)
 
 	CHECK(ctx, pci_lu_read("/sys/bus/pci/devices/" EDU_SW "/vendor", buf, sizeof(buf)) < 0,
 	      "%s was not found", EDU_SW);
-	CHECK(ctx, pci_lu_dmesg_has("0000:04:00.0 was preserved by the previous kernel but not found at enumeration; its preservation is dropped"),
+	CHECK(ctx, pci_lu_dmesg_has(DROPPED_MSG),
 	      "kernel dropped the preservation of the absent %s", EDU_SW);
 	CHECK(ctx, pci_lu_incoming(EDU_RP) == 1, "%s is incoming", EDU_RP);
 	CHECK(ctx, pci_lu_incoming_count() == 1, "only %s is incoming", EDU_RP);

@@ -20,6 +20,8 @@
 
 #define ACS_CANARY	0x0001
 #define ARI_FWD		0x0020
+#define NO_NUMBERS_MSG \
+	"0000:03:01.0: cannot assign bus numbers during a Live Update; not scanning below this bridge"
 
 static int stage1(struct pci_lu_ctx *ctx)
 {
@@ -57,11 +59,11 @@ static int stage2(struct pci_lu_ctx *ctx)
 	CHECK(ctx, pci_lu_ari_fwd(ROOT_PORT1) == 0, "ARI Forwarding on %s still disabled",
 	      ROOT_PORT1);
 	CHECK(ctx, pci_lu_dmesg_has("ARI Forwarding kept on ") &&
-		   !pci_lu_dmesg_has("ARI Forwarding kept on 0 bridges"),
+	      !pci_lu_dmesg_has("ARI Forwarding kept on 0 bridges"),
 	      "kernel kept the ARI Forwarding of incoming bridges");
 	CHECK(ctx, pci_lu_acs_ctrl(ROOT_PORT1) == ACS_CANARY, "ACS Control of %s still %#x",
 	      ROOT_PORT1, ACS_CANARY);
-	CHECK(ctx, pci_lu_dmesg_has("0000:03:01.0: cannot assign bus numbers during a Live Update; not scanning below this bridge"),
+	CHECK(ctx, pci_lu_dmesg_has(NO_NUMBERS_MSG),
 	      "kernel refused to number %s", SWITCH_DN2);
 	CHECK(ctx, access("/sys/bus/pci/devices/" TESTDEV_SW, F_OK) != 0,
 	      "nothing enumerated below %s", SWITCH_DN2);
@@ -73,7 +75,8 @@ static int stage2(struct pci_lu_ctx *ctx)
 	CHECK(ctx, !pci_lu_bridge_buses(SWITCH_DN1, &sec, &sub) && sec == 4 && sub == 4 &&
 	      pci_lu_bus_triple(ROOT_PORT2) == 0x050200,
 	      "bus numbers of the other bridges unchanged by the rescan");
-	sec = sub = -1;
+	sec = -1;
+	sub = -1;
 	pci_lu_bridge_buses(SWITCH_DN2, &sec, &sub);
 	CHECK(ctx, sec == 5 && sub == 5 && access("/sys/bus/pci/devices/" TESTDEV_SW, F_OK) == 0,
 	      "stock rescan numbered %s (%02x-%02x) and found %s", SWITCH_DN2, sec, sub,

@@ -16,6 +16,9 @@
 
 #include "pci_lu.h"
 
+#define UNCLAIMED_MSG \
+	"cannot be claimed where the previous kernel left it; abandoning the preserved devices that depend on it"
+
 /* Start of BAR 0 of @bdf as the kernel has it, 0 if none. */
 static uint64_t bar0(const char *bdf)
 {
@@ -34,7 +37,7 @@ static uint64_t bar0(const char *bdf)
 }
 
 /* The address the second kernel's command line took, 0 if none. */
-static uint64_t conflict(void)
+static uint64_t conflict_addr(void)
 {
 	unsigned long long addr = 0;
 	char line[1024] = "", *p;
@@ -70,14 +73,15 @@ static int stage1(struct pci_lu_ctx *ctx)
 
 static int stage2(struct pci_lu_ctx *ctx)
 {
-	uint64_t addr = bar0(EDU_SW), taken = conflict();
+	uint64_t addr = bar0(EDU_SW), taken = conflict_addr();
 	int s;
 
 	CHECK(ctx, pci_lu_dmesg_has("pci_liveupdate_test: conflict: took"),
 	      "the conflict was in place before enumeration");
-	CHECK(ctx, pci_lu_dmesg_has("cannot be claimed where the previous kernel left it; abandoning the preserved devices that depend on it"),
+	CHECK(ctx, pci_lu_dmesg_has(UNCLAIMED_MSG),
 	      "kernel named the resource it could not claim");
-	CHECK(ctx, pci_lu_dmesg_has(EDU_SW ": Live Update preservation abandoned; Bus Master cleared"),
+	CHECK(ctx,
+	      pci_lu_dmesg_has(EDU_SW ": Live Update preservation abandoned; Bus Master cleared"),
 	      "kernel abandoned %s", EDU_SW);
 	CHECK(ctx, pci_lu_incoming(EDU_SW) == 0 && pci_lu_bus_master(EDU_SW) == 0,
 	      "%s is not incoming and does not master", EDU_SW);

@@ -50,7 +50,8 @@
 static const char *const funcs[] = {
 	EDU_SW, SWITCH_DN1, SWITCH_UP, ROOT_PORT2, NVME_PF, ROOT_PORT1, CONTROL, MOVED,
 };
-#define N_FUNCS		(int)(sizeof(funcs) / sizeof(funcs[0]))
+
+#define N_FUNCS		((int)ARRAY_SIZE(funcs))
 #define N_KEPT		(N_FUNCS - 2)
 
 static int read_config(const char *bdf, uint8_t *buf)
@@ -122,23 +123,33 @@ static void mask_status(const uint8_t *c, uint8_t *mask)
 	bool bridge = (c[0x0e] & 0x7f) == 1;
 
 	memset(mask, 0xff, CFG_SIZE);
-	mask[0x06] = mask[0x07] = 0;			/* Status */
+	mask[0x06] = 0;					/* Status */
+	mask[0x07] = 0;
 	if (bridge) {
-		mask[0x1e] = mask[0x1f] = 0;		/* Secondary Status */
+		mask[0x1e] = 0;				/* Secondary Status */
+		mask[0x1f] = 0;
 		mask[0x05] &= ~0x04;			/* Command: INTx Disable */
-		if (msi)
-			mask[msi + 2] = mask[msi + 3] = 0;	/* MSI Control */
-		if (msix)
-			mask[msix + 2] = mask[msix + 3] = 0;	/* MSI-X Control */
+		if (msi) {
+			mask[msi + 2] = 0;		/* MSI Control */
+			mask[msi + 3] = 0;
+		}
+		if (msix) {
+			mask[msix + 2] = 0;		/* MSI-X Control */
+			mask[msix + 3] = 0;
+		}
 		if (aer)
 			memset(mask + aer + 0x2c, 0, 4);	/* Root Error Command */
 	}
 	if (exp) {
-		mask[exp + 0x0a] = mask[exp + 0x0b] = 0;	/* Device Status */
-		mask[exp + 0x12] = mask[exp + 0x13] = 0;	/* Link Status */
-		mask[exp + 0x1a] = mask[exp + 0x1b] = 0;	/* Slot Status */
+		mask[exp + 0x0a] = 0;				/* Device Status */
+		mask[exp + 0x0b] = 0;
+		mask[exp + 0x12] = 0;				/* Link Status */
+		mask[exp + 0x13] = 0;
+		mask[exp + 0x1a] = 0;				/* Slot Status */
+		mask[exp + 0x1b] = 0;
 		memset(mask + exp + 0x20, 0, 4);		/* Root Status */
-		mask[exp + 0x32] = mask[exp + 0x33] = 0;	/* Link Status 2 */
+		mask[exp + 0x32] = 0;				/* Link Status 2 */
+		mask[exp + 0x33] = 0;
 	}
 	if (aer) {
 		memset(mask + aer + 0x04, 0, 4);	/* Uncorrectable Error Status */
@@ -215,7 +226,9 @@ static int stage1(struct pci_lu_ctx *ctx)
 	fd = memfd_create("config", 0);
 	CHECK(ctx, fd >= 0 && write(fd, snap, sizeof(snap)) == sizeof(snap) &&
 	      luo_preserve_fd(s, fd, SNAP_TOKEN) == 0, "snapshots carried in a memfd");
-	CHECK(ctx, pci_lu_stage2_cmdline("pci=realloc,hpmemsize=8M,hpiosize=4K," BUS_POLICY " pcie_aspm=force pcie_aspm.policy=powersupersave pcie_port_pm=force pci_liveupdate_test.watch=" CONTROL) == 0,
+	CHECK(ctx, pci_lu_stage2_cmdline("pci=realloc,hpmemsize=8M,hpiosize=4K," BUS_POLICY
+					 " pcie_aspm=force pcie_aspm.policy=powersupersave pcie_port_pm=force pci_liveupdate_test.watch="
+					 CONTROL) == 0,
 	      "second kernel gets options that make enumeration write");
 	return 0;
 }

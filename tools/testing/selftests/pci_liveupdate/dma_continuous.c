@@ -180,11 +180,12 @@ static int stage1(struct pci_lu_ctx *ctx)
 		void *anon = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE,
 				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-		CHECK(ctx, anon != MAP_FAILED && vfio_lu_dma_map(&edu, anon, 2 * PAGE, ANON_IOVA) == 0,
+		CHECK(ctx, anon != MAP_FAILED &&
+		      vfio_lu_dma_map(&edu, anon, 2 * PAGE, ANON_IOVA) == 0,
 		      "anonymous memory mapped at IOVA %#lx too", ANON_IOVA);
 	}
 #endif
-	for (unsigned int i = 0; i < sizeof(edu_path) / sizeof(edu_path[0]); i++)
+	for (unsigned int i = 0; i < ARRAY_SIZE(edu_path); i++)
 		CHECK(ctx, pci_lu_set_bus_master(edu_path[i]) == 0, "Bus Master on %s",
 		      edu_path[i]);
 	CHECK(ctx, vfio_lu_set_master(&edu) == 0, "Bus Master on %s through VFIO", EDU_SW);
@@ -192,7 +193,8 @@ static int stage1(struct pci_lu_ctx *ctx)
 	ok = edu_dma(edu.bar0, iova(PATTERN), EDU_BUF, EDU_DMA_LEN, 0) == 0;
 	for (int i = 0; ok && i < STAGE1_N; i++)
 		ok = edu_dma(edu.bar0, EDU_BUF, iova(STAGE1_FIRST + i), EDU_DMA_LEN,
-			     EDU_DMA_TO_RAM) == 0 && has_pattern(g + (STAGE1_FIRST + i) * PAGE, 0x5a);
+			     EDU_DMA_TO_RAM) == 0 &&
+		     has_pattern(g + (STAGE1_FIRST + i) * PAGE, 0x5a);
 	CHECK(ctx, ok, "%d edu DMAs through the IOAS land in guest memory", STAGE1_N);
 
 	s = luo_create_session(ctx, SESSION);
@@ -241,10 +243,11 @@ static int stage2(struct pci_lu_ctx *ctx)
 
 	/* DMA through the carried translation, the device still unretrieved. */
 	bar = pci_lu_map_bar0(EDU_SW);
-	if (!CHECK(ctx, bar != NULL, "BAR0 of %s mapped through sysfs", EDU_SW))
+	if (!CHECK(ctx, bar, "BAR0 of %s mapped through sysfs", EDU_SW))
 		return 1;
 	CHECK(ctx, edu_dma(bar, EDU_BUF, iova(BEFORE_RETRIEVE), EDU_DMA_LEN, EDU_DMA_TO_RAM) == 0,
-	      "edu DMA to IOVA %#lx completes before retrieve", (unsigned long)iova(BEFORE_RETRIEVE));
+	      "edu DMA to IOVA %#lx completes before retrieve",
+	      (unsigned long)iova(BEFORE_RETRIEVE));
 	t_dma = pci_lu_tsc();
 	if (carried)
 		CHECK(ctx, edu_dma(bar, iova(PATTERN), EDU_BUF, EDU_DMA_LEN, 0) == 0 &&

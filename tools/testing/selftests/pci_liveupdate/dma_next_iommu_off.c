@@ -8,6 +8,11 @@
  */
 #include "pci_lu.h"
 
+#define REFUSED_MSG \
+	"DMAR: Live Update: handover refused: VT-d is off on this kernel's command line"
+#define STOPPED_MSG \
+	"0000:04:00.0: cleared Bus Master left set by the previous kernel (no IOMMU handover keeps its DMA translated)"
+
 static int stage1(struct pci_lu_ctx *ctx)
 {
 	int s = luo_create_session(ctx, "dma-next-iommu-off");
@@ -23,9 +28,9 @@ static int stage2(struct pci_lu_ctx *ctx)
 {
 	int s;
 
-	CHECK(ctx, pci_lu_dmesg_has("DMAR: Live Update: handover refused: VT-d is off on this kernel's command line"),
+	CHECK(ctx, pci_lu_dmesg_has(REFUSED_MSG),
 	      "the VT-d record is refused, reason logged");
-	CHECK(ctx, pci_lu_dmesg_has("0000:04:00.0: cleared Bus Master left set by the previous kernel (no IOMMU handover keeps its DMA translated)") &&
+	CHECK(ctx, pci_lu_dmesg_has(STOPPED_MSG) &&
 	      pci_lu_status_field(EDU_SW, "bm_at_enum") == 1 && pci_lu_bus_master(EDU_SW) == 0,
 	      "%s arrived mastering and was stopped at enumeration, reason logged", EDU_SW);
 	CHECK(ctx, pci_lu_incoming(EDU_SW) == 1, "%s is still incoming", EDU_SW);

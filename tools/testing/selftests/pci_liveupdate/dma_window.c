@@ -24,9 +24,13 @@
 
 #define MEMFD_SIZE	(128UL << 20)
 #define PAGE		4096UL
-#define EDU_DMA_LIMIT	(1UL << 28)
+#define EDU_DMA_LIMIT	(256UL << 20)	/* edu DMA addresses have 28 bits */
 #define CANARY		0xc3
 #define SESSION		"dma-window"
+#define DAMAGED_MSG \
+	"DMAR: Live Update: handover refused: the VT-d handover record is damaged"
+#define STOPPED_MSG \
+	"0000:04:00.0: cleared Bus Master left set by the previous kernel (no IOMMU handover keeps its DMA translated)"
 
 /* What page 0 of the memfd tells stage 2. */
 struct handoff {
@@ -175,9 +179,9 @@ static int stage2(struct pci_lu_ctx *ctx)
 	      "the DMA happened in the window and was blocked: '%s' logged at VT-d init",
 	      fault);
 #ifdef DMA_WINDOW_CORRUPT
-	CHECK(ctx, pci_lu_dmesg_has("DMAR: Live Update: handover refused: the VT-d handover record is damaged"),
+	CHECK(ctx, pci_lu_dmesg_has(DAMAGED_MSG),
 	      "the damaged VT-d record was refused");
-	CHECK(ctx, pci_lu_dmesg_has("0000:04:00.0: cleared Bus Master left set by the previous kernel (no IOMMU handover keeps its DMA translated)") &&
+	CHECK(ctx, pci_lu_dmesg_has(STOPPED_MSG) &&
 	      pci_lu_bus_master(EDU_SW) == 0,
 	      "%s stopped at enumeration, reason logged", EDU_SW);
 #else

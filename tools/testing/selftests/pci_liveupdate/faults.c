@@ -65,7 +65,8 @@ static int stage1(struct pci_lu_ctx *ctx)
 	if (!CHECK(ctx, n == WANT, "%d extra edu endpoints (want %d)", n, WANT))
 		return 1;
 	ret = fault_range("pci_liveupdate", &comp) ?: fault_range("vfio_pci_liveupdate", &vfio);
-	if (!CHECK(ctx, !ret && comp.end - comp.start < (1 << 20) && vfio.end - vfio.start < (1 << 20),
+	if (!CHECK(ctx, !ret && comp.end - comp.start < (1 << 20) &&
+		   vfio.end - vfio.start < (1 << 20),
 		   "text of the component %#lx-%#lx and of vfio-pci's handler %#lx-%#lx",
 		   comp.start, comp.end, vfio.start, vfio.end))
 		return 1;
@@ -106,9 +107,10 @@ static int stage1(struct pci_lu_ctx *ctx)
 		ret = preserve_faulted(s, fd, i + 1, &inj);
 		if (ret == 0) {
 			/* Only growing allocates: a success must not have grown. */
-			if (pci_lu_capacity() != cap || pci_lu_status_field(dev[i], "outgoing") != 1) {
-				pci_lu_log("%s preserved under faults, capacity %d -> %d", dev[i], cap,
-					   pci_lu_capacity());
+			if (pci_lu_capacity() != cap ||
+			    pci_lu_status_field(dev[i], "outgoing") != 1) {
+				pci_lu_log("%s preserved under faults, capacity %d -> %d",
+					   dev[i], cap, pci_lu_capacity());
 				bad++;
 			}
 			snprintf(d.ok[d.n_ok++], 16, "%s", dev[i]);
@@ -121,8 +123,8 @@ static int stage1(struct pci_lu_ctx *ctx)
 		    pci_lu_capacity() == cap && pci_lu_status_field(dev[i], "outgoing") == 0)
 			unchanged++;
 		else
-			pci_lu_log("%s: preserve %d, %ld injected, %d -> %d entries", dev[i], ret, inj,
-				   nb, na);
+			pci_lu_log("%s: preserve %d, %ld injected, %d -> %d entries",
+				   dev[i], ret, inj, nb, na);
 		/* The first device refused this way stays out, to check in stage 2. */
 		if (!d.dropped[0]) {
 			snprintf(d.dropped, 16, "%s", dev[i]);
@@ -203,7 +205,8 @@ static int stage2(struct pci_lu_ctx *ctx)
 	CHECK(ctx, pci_lu_incoming(EDU_SW) == 0 && pci_lu_bus_master(EDU_SW) == 0 &&
 	      (!drv[0] || !strcmp(drv, "vfio-pci")),
 	      "%s abandoned: not incoming, Bus Master cleared, driver '%s'", EDU_SW, drv);
-	CHECK(ctx, pci_lu_dmesg_has("0000:04:00.0: Live Update: retrieve failed; abandoning the device"),
+	CHECK(ctx,
+	      pci_lu_dmesg_has("0000:04:00.0: Live Update: retrieve failed; abandoning the device"),
 	      "kernel logged the abandon of %s", EDU_SW);
 
 	for (int i = 1; i <= WANT; i++)

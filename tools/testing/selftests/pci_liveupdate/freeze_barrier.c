@@ -126,7 +126,7 @@ static int stage1(struct pci_lu_ctx *ctx)
 		{ cap + 0x10, 1 << 6 },		/* Link Control: Common Clock */
 		{ 0x04, 1 << 2 },		/* Command: Bus Master */
 	};
-	for (unsigned int i = 0; i < sizeof(try) / sizeof(try[0]) && data.reg < 0; i++) {
+	for (unsigned int i = 0; i < ARRAY_SIZE(try) && data.reg < 0; i++) {
 		int reg = try[i].reg;
 		uint16_t old = pci_lu_config_word(NVME_PF, reg), val = old ^ try[i].bit;
 

@@ -14,6 +14,9 @@
 
 #include "pci_lu.h"
 
+#define MISMATCH_MSG \
+	"0000:04:00.0: was preserved as 1234:1117 class 00ff00 but is now 1234:11e8 class 00ff00; not treated as preserved"
+
 static int stage1(struct pci_lu_ctx *ctx)
 {
 	int s = luo_create_session(ctx, "devices");
@@ -33,7 +36,7 @@ static int stage2(struct pci_lu_ctx *ctx)
 {
 	int s;
 
-	CHECK(ctx, pci_lu_dmesg_has("0000:04:00.0: was preserved as 1234:1117 class 00ff00 but is now 1234:11e8 class 00ff00; not treated as preserved"),
+	CHECK(ctx, pci_lu_dmesg_has(MISMATCH_MSG),
 	      "kernel logged both identities of %s", EDU_SW);
 	CHECK(ctx, pci_lu_incoming(EDU_SW) == 0, "%s is not incoming", EDU_SW);
 	/* The first kernel's own record did not match it either. */

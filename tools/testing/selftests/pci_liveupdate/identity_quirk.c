@@ -31,7 +31,8 @@ static int stage2(struct pci_lu_ctx *ctx)
 
 	CHECK(ctx, pci_lu_dmesg_has("0000:04:00.0: test quirk: class rewritten to 088000"),
 	      "the quirk rewrote the class of %s", EDU_SW);
-	CHECK(ctx, pci_lu_read("/sys/bus/pci/devices/" EDU_SW "/class", class, sizeof(class)) == 0 &&
+	CHECK(ctx,
+	      pci_lu_read("/sys/bus/pci/devices/" EDU_SW "/class", class, sizeof(class)) == 0 &&
 	      !strncmp(class, "0x088000", 8), "sysfs shows the rewritten class (%.8s)", class);
 	CHECK(ctx, pci_lu_incoming(EDU_SW) == 1, "%s is still incoming", EDU_SW);
 	CHECK(ctx, pci_lu_bus_master(EDU_SW) == 1, "%s still masters", EDU_SW);

@@ -59,7 +59,7 @@ static void __attribute__((noreturn)) stop(void)
 		pause();
 }
 
-static int run(const char *name, const char *stage)
+static int run_stage(const char *name, const char *stage)
 {
 	char path[256];
 	int status;
@@ -68,8 +68,8 @@ static int run(const char *name, const char *stage)
 	snprintf(path, sizeof(path), "/tests/%s", name);
 	pid = fork();
 	if (pid == 0) {
-		char *argv[] = { path, (char *)stage, NULL };
-		char *envp[] = { "PATH=/bin:/tests", NULL };
+		char *const argv[] = { path, (char *)stage, NULL };
+		static char *const envp[] = { "PATH=/bin:/tests", NULL };
 
 		execve(path, argv, envp);
 		say("cannot run %s: errno %d", path, errno);
@@ -102,8 +102,8 @@ static int plain_kexec_load(const char *cmdline_next)
 	snprintf(cmd, sizeof(cmd), "--command-line=%s pci_lu_kexec_load", cmdline_next);
 	pid = fork();
 	if (pid == 0) {
-		char *argv[] = { "/sbin/kexec", "-c", "-l", "/kernel", "--initrd=/initrd.img",
-				 cmd, NULL };
+		char *const argv[] = { "/sbin/kexec", "-c", "-l", "/kernel", "--initrd=/initrd.img",
+				       cmd, NULL };
 
 		execv(argv[0], argv);
 		_exit(127);
@@ -144,7 +144,7 @@ int main(void)
 {
 	char name[128] = "", arg[16];
 	int fd, rc, stage = 1;
-	bool kho_in;
+	bool kho_in, kho_expected;
 	char *p;
 
 	mkdir("/dev", 0755);
@@ -179,7 +179,8 @@ int main(void)
 	/* A plain kexec_load() hands nothing over. */
 	if (stage == 2 && strstr(cmdline, " pci_lu_kexec_load"))
 		kho_in = true;
-	if ((stage > 1) != kho_in || stage < 1) {
+	kho_expected = stage > 1;
+	if (kho_expected != kho_in || stage < 1) {
 		say("stage marker (stage %d) disagrees with KHO handover (%d)", stage, kho_in);
 		printf("PCI_LU_RESULT %s stage%d FAIL: stage detection\n", name, stage);
 		stop();
@@ -187,7 +188,7 @@ int main(void)
 	say("Starting %s stage %d", name, stage);
 
 	snprintf(arg, sizeof(arg), "%d", stage);
-	rc = run(name, arg);
+	rc = run_stage(name, arg);
 	say("%s returned %d", name, rc);
 	if (rc || (stage > 1 && access("/next-hop", F_OK)))
 		stop();

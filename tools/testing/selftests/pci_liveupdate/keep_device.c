@@ -21,14 +21,17 @@
 #include "nvme.h"
 
 #define ACS_CANARY	0x0001	/* SV only; Linux with an IOMMU sets SV|RR|CR|UF */
+#define NO_DRIVER_MSG \
+	"0000:01:00.0: Live Update: driver nvme may not bind before the preservation finishes (preserved with no driver)"
 
 static const char *const kept[] = {	/* preserved devices and their bridges */
 	NVME_PF, ROOT_PORT1, EDU_SW, SWITCH_DN1, SWITCH_UP, ROOT_PORT2,
 };
-#define N_KEPT (int)(sizeof(kept) / sizeof(kept[0]))
+
+#define N_KEPT ((int)ARRAY_SIZE(kept))
 /* Not preserved but mastering before the kexec: must arrive stopped. */
 static const char *const stopped[] = { TESTDEV_SW, SWITCH_DN2, EDU_RP, ROOT_PORT3, NVME_CTL };
-#define N_STOPPED (int)(sizeof(stopped) / sizeof(stopped[0]))
+#define N_STOPPED ((int)ARRAY_SIZE(stopped))
 
 static void set_bm(struct pci_lu_ctx *ctx, const char *bdf)
 {
@@ -114,7 +117,7 @@ static int stage2(struct pci_lu_ctx *ctx)
 	      "control %s re-initialised by its driver", NVME_CTL);
 	pci_lu_driver(NVME_PF, drv, sizeof(drv));
 	CHECK(ctx, !drv[0], "%s has no driver (got '%s')", NVME_PF, drv);
-	CHECK(ctx, pci_lu_dmesg_has("0000:01:00.0: Live Update: driver nvme may not bind before the preservation finishes (preserved with no driver)"),
+	CHECK(ctx, pci_lu_dmesg_has(NO_DRIVER_MSG),
 	      "kernel refused the nvme driver for %s", NVME_PF);
 	CHECK(ctx, nvme_has_canary(NVME_PF), "%s canary intact: not reset, not probed", NVME_PF);
 
@@ -125,7 +128,7 @@ static int stage2(struct pci_lu_ctx *ctx)
 	CHECK(ctx, pci_lu_ari_fwd(ROOT_PORT1) == 1,
 	      "%s ARI Forwarding still enabled despite noari", ROOT_PORT1);
 	CHECK(ctx, pci_lu_dmesg_has("ARI Forwarding kept on ") &&
-		   !pci_lu_dmesg_has("ARI Forwarding kept on 0 bridges"),
+	      !pci_lu_dmesg_has("ARI Forwarding kept on 0 bridges"),
 	      "kernel kept the ARI Forwarding of incoming bridges");
 
 	/* A rescan while devices are incoming keeps every number. */

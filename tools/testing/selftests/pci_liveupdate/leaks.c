@@ -59,8 +59,8 @@ static int leaks(int *others)
 		next = strstr(p + 1, "unreferenced object");
 		if (next)
 			next[-1] = '\0';
-		for (size_t i = 0; i < sizeof(ours) / sizeof(ours[0]); i++)
-			mine |= strstr(p, ours[i]) != NULL;
+		for (size_t i = 0; i < ARRAY_SIZE(ours); i++)
+			mine |= !!strstr(p, ours[i]);
 		if (mine) {
 			n++;
 			printf("# %s\n", p);

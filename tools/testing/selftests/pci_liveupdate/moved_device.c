@@ -14,6 +14,9 @@
 
 #include "pci_lu.h"
 
+#define MOVED_MSG \
+	"0000:04:00.0: was preserved below 03:00.0 with buses 00-00 but is now below 00:04.0 with buses 00-00; not treated as preserved"
+
 /* Sets the secondary and subordinate bus of @bdf, keeping its primary. */
 static int set_buses(const char *bdf, int sec, int sub)
 {
@@ -33,8 +36,10 @@ static int stage1(struct pci_lu_ctx *ctx)
 		return 1;
 	pci_lu_preserve_edu_mastering(ctx, s, 1);
 	/* Switch first (still reachable), then free bus 04 for 00:04.0. */
-	CHECK(ctx, set_buses(SWITCH_DN1, 0x0b, 0x0b) == 0 && set_buses(SWITCH_UP, 0x03, 0x03) == 0 &&
-	      set_buses(ROOT_PORT2, 0x02, 0x03) == 0 && set_buses(ROOT_PORT4, 0x04, 0x04) == 0,
+	CHECK(ctx, set_buses(SWITCH_DN1, 0x0b, 0x0b) == 0 &&
+	      set_buses(SWITCH_UP, 0x03, 0x03) == 0 &&
+	      set_buses(ROOT_PORT2, 0x02, 0x03) == 0 &&
+	      set_buses(ROOT_PORT4, 0x04, 0x04) == 0,
 	      "bus 04 moved from %s to %s", SWITCH_DN1, ROOT_PORT4);
 	return 0;
 }
@@ -45,7 +50,7 @@ static int stage2(struct pci_lu_ctx *ctx)
 
 	CHECK(ctx, pci_lu_bus_triple(ROOT_PORT4) == 0x040400, "%s has bus 04", ROOT_PORT4);
 	CHECK(ctx, pci_lu_config_word(EDU_SW, 0) == 0x1234, "an edu answers at %s", EDU_SW);
-	CHECK(ctx, pci_lu_dmesg_has("0000:04:00.0: was preserved below 03:00.0 with buses 00-00 but is now below 00:04.0 with buses 00-00; not treated as preserved"),
+	CHECK(ctx, pci_lu_dmesg_has(MOVED_MSG),
 	      "kernel logged that %s moved", EDU_SW);
 	CHECK(ctx, pci_lu_incoming(EDU_SW) == 0, "the edu at %s is not incoming", EDU_SW);
 	CHECK(ctx, pci_lu_bus_master(EDU_SW) == 0, "its Bus Master is cleared");

@@ -21,7 +21,7 @@
 #define PM_CTRL		4
 
 /* "active", "suspended", ... of @bdf's runtime PM, or "" */
-static void runtime_status(const char *bdf, char *buf, size_t len)
+static void read_runtime_status(const char *bdf, char *buf, size_t len)
 {
 	char path[128];
 
@@ -66,7 +66,7 @@ static int stage1(struct pci_lu_ctx *ctx)
 static int stage2(struct pci_lu_ctx *ctx)
 {
 	struct vfio_lu_dev nvme = VFIO_LU_DEV_INIT;
-	const char *path[] = { NVME_PF, ROOT_PORT1 };
+	static const char *const path[] = { NVME_PF, ROOT_PORT1 };
 	char st[32];
 	int s, i, d = -1;
 
@@ -80,7 +80,7 @@ static int stage2(struct pci_lu_ctx *ctx)
 	vfio_lu_sleep_ms(1500);
 	/* The root port has no PM capability: its runtime status tells. */
 	for (i = 0; i < 2; i++) {
-		runtime_status(path[i], st, sizeof(st));
+		read_runtime_status(path[i], st, sizeof(st));
 		CHECK(ctx, !strcmp(st, "active") && pci_lu_status_field(path[i], "pm_held") == 1,
 		      "%s still runtime active, held, while incoming (%s)", path[i], st);
 	}
@@ -104,7 +104,7 @@ static int stage2(struct pci_lu_ctx *ctx)
 	}
 	vfio_lu_close(&nvme);
 	for (i = 0; i < 30; i++) {
-		runtime_status(NVME_PF, st, sizeof(st));
+		read_runtime_status(NVME_PF, st, sizeof(st));
 		d = power_state(NVME_PF);
 		if (!strcmp(st, "suspended") && d == 3)
 			break;

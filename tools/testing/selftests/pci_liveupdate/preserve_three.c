@@ -25,7 +25,8 @@ static const struct {
 	{ TESTDEV_SW, 1, 0x1b36, 0x0005, true },
 	{ E1000E, 1, 0x8086, 0x10d3, true },
 };
-#define N_EXPECT (int)(sizeof(expect) / sizeof(expect[0]))
+
+#define N_EXPECT ((int)ARRAY_SIZE(expect))
 
 static const char *const endpoints[] = { EDU_SW, TESTDEV_SW, E1000E };
 
@@ -69,7 +70,8 @@ static int stage2(struct pci_lu_ctx *ctx)
 	char buf[128], want[128];
 	int s, fd;
 
-	CHECK(ctx, pci_lu_dmesg_has("FLB pci-lu-sorted-table-v2 ready, 3 incoming preserved devices"),
+	CHECK(ctx,
+	      pci_lu_dmesg_has("FLB pci-lu-sorted-table-v2 ready, 3 incoming preserved devices"),
 	      "kernel found 3 incoming devices at boot");
 	check_table(ctx, "incoming");
 	for (int i = 0; i < 3; i++)

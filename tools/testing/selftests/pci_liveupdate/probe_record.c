@@ -23,6 +23,13 @@
 /* edu: BAR 0 is 1 MiB, nothing else. */
 #define EDU_BARS	"14-00-00-00-00-00-00"
 
+#define BAR_MSG \
+	"does not fit the size 2^40 recorded when it was preserved; not treated as preserved"
+#define BELOW_MSG \
+	EDU_RP ": its upstream bridge 00:04.0 is not treated as preserved; neither is it"
+#define VF_BAR_MSG \
+	NVME_PF ": VF BAR 0 does not fit its recorded size; SR-IOV is set up anew as on any boot"
+
 static int stage1(struct pci_lu_ctx *ctx)
 {
 	unsigned int probe = 0;
@@ -63,15 +70,15 @@ static int stage2(struct pci_lu_ctx *ctx)
 	CHECK(ctx, pci_lu_config_writes(EDU_SW) == 0,
 	      "no config write to %s: its BARs were not sized", EDU_SW);
 	CHECK(ctx, pci_lu_dmesg_has(ROOT_PORT4 ": BAR 0 (register 0x") &&
-	      pci_lu_dmesg_has("does not fit the size 2^40 recorded when it was preserved; not treated as preserved"),
+	      pci_lu_dmesg_has(BAR_MSG),
 	      "kernel named the BAR of %s that does not fit", ROOT_PORT4);
-	CHECK(ctx, pci_lu_dmesg_has(EDU_RP ": its upstream bridge 00:04.0 is not treated as preserved; neither is it"),
+	CHECK(ctx, pci_lu_dmesg_has(BELOW_MSG),
 	      "kernel named %s as below it", EDU_RP);
 	CHECK(ctx, pci_lu_incoming(EDU_RP) == 0, "%s is not incoming", EDU_RP);
 	CHECK(ctx, pci_lu_bus_master(EDU_RP) == 0, "%s was stopped", EDU_RP);
 	CHECK(ctx, pci_lu_status_field(ROOT_PORT4, "path") == 0,
 	      "%s released with the device below it", ROOT_PORT4);
-	CHECK(ctx, pci_lu_dmesg_has(NVME_PF ": VF BAR 0 does not fit its recorded size; SR-IOV is set up anew as on any boot"),
+	CHECK(ctx, pci_lu_dmesg_has(VF_BAR_MSG),
 	      "kernel named the VF BAR of %s that does not fit", NVME_PF);
 	CHECK(ctx, pci_lu_incoming(NVME_PF) == 1, "%s is still incoming", NVME_PF);
 	s = luo_retrieve_session(ctx, "devices");

@@ -34,7 +34,7 @@
 #define KEEP		EDU_SW
 
 static const char *const devs[] = { TESTDEV_SW, E1000E, EDU_RP, NVME_PF };
-#define NDEVS	(sizeof(devs) / sizeof(devs[0]))
+#define NDEVS	ARRAY_SIZE(devs)
 /* Removed and rescanned during the race. */
 static const char *const hotplug[] = { TESTDEV_SW, EDU_RP };
 

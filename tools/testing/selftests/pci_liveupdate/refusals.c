@@ -15,6 +15,8 @@
 #include "pci_lu.h"
 
 #define SYS "/sys/bus/pci/devices/"
+#define NOT_PRESERVED_MSG \
+	"0000:06:00.0: unpreserve: device is not preserved; nothing changed"
 
 static int stage1(struct pci_lu_ctx *ctx)
 {
@@ -48,7 +50,7 @@ static int stage1(struct pci_lu_ctx *ctx)
 	/* Unpreserve of a device that was never preserved: warning, no change. */
 	CHECK(ctx, pci_lu_write(PCI_LU_DEBUGFS "/unpreserve", E1000E) == 0, "unpreserve %s",
 	      E1000E);
-	CHECK(ctx, pci_lu_dmesg_has("0000:06:00.0: unpreserve: device is not preserved; nothing changed"),
+	CHECK(ctx, pci_lu_dmesg_has(NOT_PRESERVED_MSG),
 	      "kernel warned, naming the device");
 	CHECK(ctx, pci_lu_table("outgoing", e, 32) == 2, "table unchanged by the bad unpreserve");
 
@@ -69,7 +71,8 @@ static int stage1(struct pci_lu_ctx *ctx)
 	CHECK(ctx, pci_lu_inject(PCI_LU_TEST_FORCE_ACS_QUIRK) == 0, "force an ACS quirk");
 	ret = pci_lu_preserve(s, TESTDEV_SW, 5);
 	CHECK(ctx, ret == -EINVAL, "preserving an ACS-quirk device fails with EINVAL (%d)", ret);
-	CHECK(ctx, pci_lu_dmesg_has("0000:05:00.0: cannot preserve: needs a device-specific ACS quirk"),
+	CHECK(ctx,
+	      pci_lu_dmesg_has("0000:05:00.0: cannot preserve: needs a device-specific ACS quirk"),
 	      "kernel named the ACS-quirk device");
 	CHECK(ctx, pci_lu_table("outgoing", e, 32) == 2, "table unchanged by the ACS refusal");
 
@@ -102,7 +105,8 @@ static int stage2(struct pci_lu_ctx *ctx)
 	      "refused devices are not incoming");
 	/* Finish of a device that is not incoming: warning, no change. */
 	CHECK(ctx, pci_lu_write(PCI_LU_DEBUGFS "/finish", E1000E) == 0, "finish %s", E1000E);
-	CHECK(ctx, pci_lu_dmesg_has("0000:06:00.0: finish: device is not an incoming preserved device"),
+	CHECK(ctx,
+	      pci_lu_dmesg_has("0000:06:00.0: finish: device is not an incoming preserved device"),
 	      "kernel warned about the bad finish, naming the device");
 	CHECK(ctx, pci_lu_incoming(EDU_RP) == 1, "%s still incoming", EDU_RP);
 	s = luo_retrieve_session(ctx, "devices");

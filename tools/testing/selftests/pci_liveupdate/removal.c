@@ -13,6 +13,13 @@
 
 #include "pci_lu.h"
 
+#define DROPPED_MSG \
+	"0000:04:00.0: removed while preserved for the next Live Update; its preservation is dropped"
+#define REMOVING_MSG \
+	"0000:06:00.0: preserve refused: the device is not added to the system or is being removed"
+#define UNFINISHED_MSG \
+	"0000:07:00.0: removed before its Live Update preservation finished"
+
 static void check_refs(struct pci_lu_ctx *ctx, const char *which)
 {
 	struct pci_lu_entry e[32];
@@ -39,7 +46,7 @@ static int stage1(struct pci_lu_ctx *ctx)
 	CHECK(ctx, pci_lu_preserve(s, EDU_RP, 3) == 0, "preserve %s", EDU_RP);
 	CHECK(ctx, pci_lu_write("/sys/bus/pci/devices/" EDU_SW "/remove", "1") == 0,
 	      "remove %s", EDU_SW);
-	CHECK(ctx, pci_lu_dmesg_has("0000:04:00.0: removed while preserved for the next Live Update; its preservation is dropped"),
+	CHECK(ctx, pci_lu_dmesg_has(DROPPED_MSG),
 	      "kernel warned about the removal of %s", EDU_SW);
 	check_refs(ctx, "outgoing");
 
@@ -50,7 +57,7 @@ static int stage1(struct pci_lu_ctx *ctx)
 	      "remove %s", E1000E);
 	CHECK(ctx, fd >= 0 && luo_preserve_fd(s, fd, 4) == -ENODEV,
 	      "preserving removed %s fails with ENODEV", E1000E);
-	CHECK(ctx, pci_lu_dmesg_has("0000:06:00.0: preserve refused: the device is not added to the system or is being removed"),
+	CHECK(ctx, pci_lu_dmesg_has(REMOVING_MSG),
 	      "kernel named the removed device");
 	n = pci_lu_table("outgoing", e, 32);
 	CHECK(ctx, n > 0 && !pci_lu_find(e, n, E1000E) && !pci_lu_find(e, n, ROOT_PORT3),
@@ -70,7 +77,7 @@ static int stage2(struct pci_lu_ctx *ctx)
 	check_refs(ctx, "incoming");
 	CHECK(ctx, pci_lu_write("/sys/bus/pci/devices/" EDU_RP "/remove", "1") == 0,
 	      "remove incoming %s", EDU_RP);
-	CHECK(ctx, pci_lu_dmesg_has("0000:07:00.0: removed before its Live Update preservation finished"),
+	CHECK(ctx, pci_lu_dmesg_has(UNFINISHED_MSG),
 	      "kernel warned about the removal of incoming %s", EDU_RP);
 	s = luo_retrieve_session(ctx, "devices");
 	CHECK(ctx, s >= 0, "retrieve session");

@@ -50,7 +50,8 @@ logs=${PCI_LU_LOGS:-$OUT/logs}
 mkdir -p "$bin" "$logs"
 
 # Always rebuild: another checkout may have built into the same cache.
-make -s -B -C "$HERE" OUTPUT="$bin" KHDR_INCLUDES="-isystem $BUILD/usr/include" >"$OUT/selftests-build.log" 2>&1 ||
+make -s -B -C "$HERE" OUTPUT="$bin" KHDR_INCLUDES="-isystem $BUILD/usr/include" \
+	>"$OUT/selftests-build.log" 2>&1 ||
 	die "building the selftests failed: $(grep -m1 error "$OUT/selftests-build.log")"
 [ ${#tests[@]} -gt 0 ] || [ $only_kunit = 1 ] || read -r -a tests < <(make -s -C "$HERE" list)
 
@@ -63,7 +64,8 @@ make -s -C "$ksrc/vfio" OUTPUT="$up/vfio" KHDR_INCLUDES="-isystem $BUILD/usr/inc
 	CC="gcc -static" >"$OUT/upstream-build.log" 2>&1 ||
 	die "building $ksrc/vfio failed: $(grep -m1 -E 'error|Error' "$OUT/upstream-build.log")"
 for t in liveupdate luo_kexec_simple luo_multi_session luo_stress_sessions luo_stress_files; do
-	gcc -static -O2 -Wall -D_GNU_SOURCE= -isystem "$BUILD/usr/include" -I"$ksrc/liveupdate/lib/include" \
+	gcc -static -O2 -Wall -D_GNU_SOURCE= -isystem "$BUILD/usr/include" \
+		-I"$ksrc/liveupdate/lib/include" \
 		-o "$up/liveupdate/$t" "$ksrc/liveupdate/$t.c" "$ksrc/liveupdate/lib/lu_utils.c" \
 		>>"$OUT/upstream-build.log" 2>&1 ||
 		die "building $ksrc/liveupdate/$t failed: $(grep -m1 error "$OUT/upstream-build.log")"
@@ -72,7 +74,10 @@ done
 # Text ranges of the component and of vfio-pci's handler, for the stack
 # filter of fault injection (the test kernel has no kallsyms), as linked.
 map=${bz%/arch/x86/boot/bzImage}/System.map
-[ -f "$map" ] || { echo "# no System.map next to $bz: fault injection cannot aim" >&2; map=/dev/null; }
+if [ ! -f "$map" ]; then
+	echo "# no System.map next to $bz: fault injection cannot aim" >&2
+	map=/dev/null
+fi
 awk '
 	$3 == "_stext" { st = $1 } $3 == "_etext" { et = $1 }
 	{ a[NR] = $1; t[NR] = $2; s[NR] = $3 }
@@ -125,7 +130,9 @@ initrd=$OUT/initramfs.cpio
 	for d in vfio liveupdate; do
 		echo "dir /upstream/$d 0755 0 0"
 		find "$up/$d" -maxdepth 1 -type f -perm -u+x | sort |
-			while read -r f; do echo "file /upstream/$d/$(basename "$f") $f 0755 0 0"; done
+			while read -r f; do
+				echo "file /upstream/$d/$(basename "$f") $f 0755 0 0"
+			done
 	done
 } >"$OUT/initramfs.list"
 "$BUILD/usr/gen_init_cpio" "$OUT/initramfs.list" >"$initrd" || die "gen_init_cpio failed"
@@ -134,7 +141,9 @@ initrd=$OUT/initramfs.cpio
 # debugging, KFENCE, KCSAN (make stress). KCSAN reports races all over a
 # TCG guest; those between two functions outside PCI, VFIO, LUO and KHO are
 # counted, not failed.
-SPLAT='Kernel panic|BUG:|WARNING:|Oops|general protection fault|possible (circular|recursive) locking|inconsistent lock state|suspicious RCU usage|list_(add|del) corruption|KFENCE:|UBSAN:'
+SPLAT='Kernel panic|BUG:|WARNING:|Oops|general protection fault'
+SPLAT+='|possible (circular|recursive) locking|inconsistent lock state'
+SPLAT+='|suspicious RCU usage|list_(add|del) corruption|KFENCE:|UBSAN:'
 KCSAN_OURS='pci|vfio|liveupdate|luo_|kho_'
 
 # verdict TEST LOG QEMU_STATUS: 0 if the test passed. Prints why not.
@@ -146,7 +155,9 @@ verdict() {
 	splat=$(tr -d '\r' <"$log" | grep -E "$SPLAT" |
 		awk -v ours="$KCSAN_OURS" '!/BUG: KCSAN: / || $0 ~ ours' | head -5) || true
 	races=$(tr -d '\r' <"$log" | grep -c "BUG: KCSAN: ") || true
-	[ "${races:-0}" -gt 0 ] && echo "# $t: $races KCSAN reports in the serial log (races on our path fail the test)"
+	[ "${races:-0}" -gt 0 ] &&
+		echo "# $t: $races KCSAN reports in the serial log" \
+			"(races on our path fail the test)"
 	# A VM that did not power off by itself (timeout, QEMU error) fails
 	# even after printing PASS: a hang at power-off runs the shutdown hooks.
 	if [ "$rc" = 0 ] && [ -z "$splat" ] && grep -q "PCI_LU_RESULT $t stage1 PASS" "$log" &&
@@ -225,7 +236,8 @@ if [ $selfcheck = 1 ]; then
 	t=selfcheck_hang
 	log=$logs/$t.log
 	rc=0
-	"$TOP/scripts/vm" -k "$bz" -i "$initrd" -a "pci_lu_test=$t" -t 60 -l "$log" >/dev/null 2>&1 || rc=$?
+	"$TOP/scripts/vm" -k "$bz" -i "$initrd" -a "pci_lu_test=$t" -t 60 -l "$log" \
+		>/dev/null 2>&1 || rc=$?
 	if [ "$rc" = 124 ] && grep -q "PCI_LU_RESULT $t stage2 PASS" "$log" &&
 		! verdict "$t" "$log" "$rc" >/dev/null; then
 		echo "ok $i runner_fails_a_hung_vm # stage 2 printed PASS, the VM hung, verdict: fail"
@@ -241,7 +253,8 @@ if [ $kunit = 1 ]; then
 	i=$((i + 1))
 	log=$logs/kunit.log
 	rc=0
-	err=$("$TOP/scripts/vm" -i "$initrd" -a "pci_lu_test=none kunit.enable=1" -t "$tmo" -l "$log" 2>&1) || rc=$?
+	err=$("$TOP/scripts/vm" -i "$initrd" -a "pci_lu_test=none kunit.enable=1" -t "$tmo" \
+		-l "$log" 2>&1) || rc=$?
 	tr -d '\r' <"$log" >"$log.txt"
 	# Only the project's suite decides; the kernel may build in others.
 	sed -n '/# Subtest: pci_liveupdate$/,/ok [0-9]* pci_liveupdate$/p' "$log.txt" |\

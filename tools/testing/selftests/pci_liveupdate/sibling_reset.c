@@ -24,6 +24,10 @@
 
 #define NVME_SIB	"0000:09:00.0"
 #define EDU_SIB		"0000:09:00.1"
+#define RESET_REFUSED_MSG \
+	"0000:09:00.0: Live Update: bus reset refused: the device is preserved"
+#define RESET_SKIPPED_MSG \
+	"0000:09:00.0: Live Update: bus reset at close skipped: the device is preserved"
 
 /* VFIO_DEVICE_PCI_HOT_RESET with the caller's iommufd as the owner; 0 or -errno. */
 static int hot_reset(int fd)
@@ -83,7 +87,7 @@ static int stage1(struct pci_lu_ctx *ctx)
 	CHECK(ctx, ret == 0, "preserve the VFIO file of %s (%d)", NVME_SIB, ret);
 	ret = hot_reset(edu.fd);
 	CHECK(ctx, ret == -EBUSY, "hot reset from %s fails with EBUSY (%d)", EDU_SIB, ret);
-	CHECK(ctx, pci_lu_dmesg_has("0000:09:00.0: Live Update: bus reset refused: the device is preserved"),
+	CHECK(ctx, pci_lu_dmesg_has(RESET_REFUSED_MSG),
 	      "kernel named the preserved %s", NVME_SIB);
 	CHECK(ctx, nvme_vfio_has_canary(&nvme), "canary of %s intact", NVME_SIB);
 	vfio_lu_close(&edu);
@@ -116,7 +120,7 @@ static int stage2(struct pci_lu_ctx *ctx)
 	CHECK(ctx, nvme_has_canary(NVME_SIB), "%s canary intact after the refused hot reset",
 	      NVME_SIB);
 	vfio_lu_close(&edu);
-	CHECK(ctx, pci_lu_dmesg_has("0000:09:00.0: Live Update: bus reset at close skipped: the device is preserved"),
+	CHECK(ctx, pci_lu_dmesg_has(RESET_SKIPPED_MSG),
 	      "closing %s skipped the bus reset, naming %s", EDU_SIB, NVME_SIB);
 	CHECK(ctx, nvme_has_canary(NVME_SIB), "%s canary intact after %s closed", NVME_SIB,
 	      EDU_SIB);

@@ -41,6 +41,15 @@
 #define CTRL_KEPT	0x19	/* VF Enable, VF MSE, ARI Capable Hierarchy */
 #define LINE_CANARY	0x5a
 #define NUMVFS		"/sys/bus/pci/devices/" NVME_PF "/sriov_numvfs"
+#define PF_NOT_PRESERVED_MSG \
+	"0000:01:00.1: preserve refused: its PF 0000:01:00.0 is not preserved with VF Enable set"
+#define PF_NO_SESSION_MSG \
+	"0000:01:00.1: Live Update: freeze refused: its PF 0000:01:00.0 is no longer preserved in a session"
+#define FEATURES_MSG \
+	"invalid handover data from the previous kernel (unknown incompatible features 0x2): no device is treated as preserved"
+#define REFUSED_BM_MSG \
+	"0000:01:00.0: cleared Bus Master left set by the previous kernel (handover data refused)"
+
 #if defined(SRIOV_NO_SUPPORT)
 #define LAST_STAGE	2
 #define NEXT_ARGS	"%s", " pci_liveupdate_test.no_vfs=1"
@@ -105,8 +114,8 @@ static int stage1(struct pci_lu_ctx *ctx)
 	CHECK(ctx, vfio_lu_set_master(&vf) == 0 && pci_lu_bus_master(NVME_VF) == 1,
 	      "Bus Master on VF %s", NVME_VF);
 	ret = pci_lu_config_word(NVME_VF, 0x3c);	/* Interrupt Pin kept */
-	CHECK(ctx, ret >= 0 && pci_lu_config_write_word(NVME_VF, 0x3c,
-						     (ret & 0xff00) | LINE_CANARY) == 0 &&
+	CHECK(ctx, ret >= 0 &&
+	      pci_lu_config_write_word(NVME_VF, 0x3c, (ret & 0xff00) | LINE_CANARY) == 0 &&
 	      line_of(NVME_VF) == LINE_CANARY, "Interrupt Line canary on VF %s", NVME_VF);
 	ret = read_regs(&r);
 	if (!CHECK(ctx, ret == 0 && (r.ctrl & 0x9) == 0x9 && r.num_vfs == 2,
@@ -123,14 +132,15 @@ static int stage1(struct pci_lu_ctx *ctx)
 		return 1;
 	ret = luo_preserve_fd(s_vf, vf.fd, 2);
 	CHECK(ctx, ret == -EINVAL, "the VF is refused before its PF is preserved (%d)", ret);
-	CHECK(ctx, pci_lu_dmesg_has("0000:01:00.1: preserve refused: its PF 0000:01:00.0 is not preserved with VF Enable set"),
+	CHECK(ctx, pci_lu_dmesg_has(PF_NOT_PRESERVED_MSG),
 	      "kernel named the VF and its PF");
 
 	/* The PF's session closed first: the PF stays preserved for its VF. */
 	CHECK(ctx, luo_preserve_fd(s_pf, pf.fd, 1) == 0 && luo_preserve_fd(s_vf, vf.fd, 2) == 0,
 	      "preserve the PF and the VF");
 	close(s_pf);
-	CHECK(ctx, pci_lu_dmesg_has("0000:01:00.0: unpreserve refused: VFs of this PF are preserved") &&
+	CHECK(ctx,
+	      pci_lu_dmesg_has("0000:01:00.0: unpreserve refused: VFs of this PF are preserved") &&
 	      pci_lu_status_field(NVME_PF, "outgoing") == 1,
 	      "closing the PF's session first keeps the PF preserved for its VF");
 	/* The held PF is in no session: a kexec now would strand it. */
@@ -139,7 +149,7 @@ static int stage1(struct pci_lu_ctx *ctx)
 	ret = reboot(RB_KEXEC);
 	CHECK(ctx, ret == -1 && errno == EBUSY, "kexec fails with EBUSY (%d, errno %d)", ret,
 	      errno);
-	CHECK(ctx, pci_lu_dmesg_has("0000:01:00.1: Live Update: freeze refused: its PF 0000:01:00.0 is no longer preserved in a session"),
+	CHECK(ctx, pci_lu_dmesg_has(PF_NO_SESSION_MSG),
 	      "kernel named the VF and its PF");
 	close(s_vf);
 	CHECK(ctx, pci_lu_status_field(NVME_PF, "outgoing") == 0 &&
@@ -261,11 +271,11 @@ static int stage2_refused(struct pci_lu_ctx *ctx)
 	struct sriov_regs now = {};
 	int ret;
 
-	CHECK(ctx, pci_lu_dmesg_has("invalid handover data from the previous kernel (unknown incompatible features 0x2): no device is treated as preserved"),
+	CHECK(ctx, pci_lu_dmesg_has(FEATURES_MSG),
 	      "the table with VFs is refused, naming the feature");
 	CHECK(ctx, pci_lu_incoming(NVME_PF) == 0 && pci_lu_incoming_count() == 0,
 	      "nothing is incoming");
-	CHECK(ctx, pci_lu_dmesg_has("0000:01:00.0: cleared Bus Master left set by the previous kernel (handover data refused)"),
+	CHECK(ctx, pci_lu_dmesg_has(REFUSED_BM_MSG),
 	      "Bus Master cleared on %s at enumeration", NVME_PF);
 	ret = read_regs(&now);
 	CHECK(ctx, ret == 0 && !(now.ctrl & 0x1) && now.num_vfs == 0 &&

@@ -12,6 +12,11 @@
 
 #include "pci_lu.h"
 
+#define DROPPED_MSG \
+	"0000:04:00.0: removed while preserved for the next Live Update; its preservation is dropped"
+#define ALREADY_DROPPED_MSG \
+	"0000:04:00.0: unpreserve: this device's preservation was already dropped; nothing changed"
+
 static bool outgoing_has_edu(void)
 {
 	struct pci_lu_entry e[32];
@@ -32,7 +37,7 @@ static int stage1(struct pci_lu_ctx *ctx)
 	CHECK(ctx, pci_lu_preserve(a, EDU_SW, 1) == 0, "A preserves %s", EDU_SW);
 	CHECK(ctx, pci_lu_write("/sys/bus/pci/devices/" EDU_SW "/remove", "1") == 0,
 	      "remove %s", EDU_SW);
-	CHECK(ctx, pci_lu_dmesg_has("0000:04:00.0: removed while preserved for the next Live Update; its preservation is dropped"),
+	CHECK(ctx, pci_lu_dmesg_has(DROPPED_MSG),
 	      "kernel dropped A's preservation at the removal");
 	CHECK(ctx, !outgoing_has_edu(), "%s is no longer in the outgoing table", EDU_SW);
 	CHECK(ctx, pci_lu_write("/sys/bus/pci/rescan", "1") == 0, "rescan");
@@ -44,7 +49,7 @@ static int stage1(struct pci_lu_ctx *ctx)
 	/* Unpreserves A's file, made for the device that was removed. */
 	CHECK(ctx, close(a) == 0, "close session A");
 	CHECK(ctx, outgoing_has_edu(), "closing A left B's preservation of %s", EDU_SW);
-	CHECK(ctx, pci_lu_dmesg_has("0000:04:00.0: unpreserve: this device's preservation was already dropped; nothing changed"),
+	CHECK(ctx, pci_lu_dmesg_has(ALREADY_DROPPED_MSG),
 	      "kernel warned about A's stale unpreserve");
 	return 0;
 }

@@ -21,7 +21,7 @@
 
 static int run_stage(struct pci_lu_ctx *ctx, const char *stage)
 {
-	char *argv[] = { "/upstream/liveupdate/" UPSTREAM_TEST, "-s", (char *)stage, NULL };
+	char *const argv[] = { "/upstream/liveupdate/" UPSTREAM_TEST, "-s", (char *)stage, NULL };
 	struct ksft_run r;
 
 	/* /dev/liveupdate is exclusive: the upstream test opens it itself. */

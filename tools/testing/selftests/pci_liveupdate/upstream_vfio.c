@@ -24,8 +24,8 @@
 #define SESSION		"upstream-vfio"
 
 static const char *const devs[] = { EDU_SW, EDU_RP, NVME_PF };
-#define NDEVS	(sizeof(devs) / sizeof(devs[0]))
-#define NSUITES	(sizeof(suites) / sizeof(suites[0]))
+#define NDEVS	ARRAY_SIZE(devs)
+#define NSUITES	ARRAY_SIZE(suites)
 
 /*
  * Skips that cannot be removed on this topology (README, "Upstream
@@ -53,7 +53,7 @@ static const char *const suites[] = {
 /* /dev/liveupdate is exclusive: the ioctl tests need it closed here. */
 static void run_liveupdate_tests(struct pci_lu_ctx *ctx)
 {
-	char *argv[] = { LU_BIN "liveupdate", NULL };
+	static char *const argv[] = { LU_BIN "liveupdate", NULL };
 
 	close(ctx->luo_fd);
 	ksft_check(ctx, "liveupdate", argv, NULL);
@@ -62,7 +62,7 @@ static void run_liveupdate_tests(struct pci_lu_ctx *ctx)
 }
 
 /* Sets /sys/kernel/mm/hugepages/hugepages-@size/@file to @n; reads it back. */
-static int hugepages(const char *size, const char *file, int n)
+static int set_hugepages(const char *size, const char *file, int n)
 {
 	char path[128], val[16] = "", want[16];
 
@@ -83,10 +83,10 @@ static void reserve_hugepages(struct pci_lu_ctx *ctx)
 {
 	int n;
 
-	n = hugepages("2048kB", "nr_overcommit_hugepages", 8);
-	n = n == 8 ? hugepages("2048kB", "nr_hugepages", 4) : -1;
+	n = set_hugepages("2048kB", "nr_overcommit_hugepages", 8);
+	n = n == 8 ? set_hugepages("2048kB", "nr_hugepages", 4) : -1;
 	CHECK(ctx, n == 4, "four 2 MiB hugepages reserved, 8 more may be overcommitted (%d)", n);
-	n = hugepages("1048576kB", "nr_hugepages", 1);
+	n = set_hugepages("1048576kB", "nr_hugepages", 1);
 	CHECK(ctx, n == 1, "one 1 GiB hugepage reserved (%d)", n);
 }
 
@@ -97,12 +97,13 @@ static void run_vfio_suites(struct pci_lu_ctx *ctx)
 	reserve_hugepages(ctx);
 
 	for (unsigned int d = 0; d < NDEVS; d++) {
-		const struct ksft_skip_ok *skips = strcmp(devs[d], NVME_PF) ? edu_skips : nvme_skips;
+		const struct ksft_skip_ok *skips =
+			strcmp(devs[d], NVME_PF) ? edu_skips : nvme_skips;
 
 		if (!CHECK(ctx, vfio_lu_bind_driver(devs[d]) == 0, "%s bound to vfio-pci", devs[d]))
 			continue;
 		for (unsigned int s = 0; s < NSUITES; s++) {
-			char *argv[] = { path, (char *)devs[d], NULL };
+			char *const argv[] = { path, (char *)devs[d], NULL };
 
 			snprintf(path, sizeof(path), VFIO_BIN "%s", suites[s]);
 			snprintf(label, sizeof(label), "%s %s", suites[s], devs[d]);
@@ -110,7 +111,7 @@ static void run_vfio_suites(struct pci_lu_ctx *ctx)
 		}
 	}
 	{
-		char *argv[] = { VFIO_BIN "vfio_pci_sriov_uapi_test", NVME_PF, NULL };
+		static char *const argv[] = { VFIO_BIN "vfio_pci_sriov_uapi_test", NVME_PF, NULL };
 
 		ksft_check(ctx, "vfio_pci_sriov_uapi_test " NVME_PF, argv, nvme_skips);
 	}

@@ -53,7 +53,7 @@ static int stage1(struct pci_lu_ctx *ctx)
 		return 1;
 	CHECK(ctx, pci_lu_bus_master(EDU_SW) == 0,
 	      "the stock first open of %s cleared Bus Master", EDU_SW);
-	for (unsigned int i = 0; i < sizeof(edu_path) / sizeof(edu_path[0]); i++)
+	for (unsigned int i = 0; i < ARRAY_SIZE(edu_path); i++)
 		CHECK(ctx, pci_lu_set_bus_master(edu_path[i]) == 0, "Bus Master on %s",
 		      edu_path[i]);
 	CHECK(ctx, pci_lu_set_bus_master(ROOT_PORT1) == 0, "Bus Master on %s", ROOT_PORT1);
@@ -61,7 +61,7 @@ static int stage1(struct pci_lu_ctx *ctx)
 	      "Bus Master set through VFIO on %s and %s", EDU_SW, NVME_PF);
 	CHECK(ctx, pci_lu_bus_master(EDU_SW) == 1 && pci_lu_bus_master(NVME_PF) == 1,
 	      "hardware has Bus Master set on both");
-	CHECK(ctx, edu.bar0 != NULL, "BAR0 of %s mapped through VFIO", EDU_SW);
+	CHECK(ctx, edu.bar0, "BAR0 of %s mapped through VFIO", EDU_SW);
 	CHECK(ctx, edu_dma_round_trip(&edu, EDU_IOVA, 0x5a) == 0,
 	      "edu DMA round trip through the IOMMU before the update");
 	CHECK(ctx, nvme_vfio_plant_canary(&nvme) == 0 && nvme_vfio_has_canary(&nvme),

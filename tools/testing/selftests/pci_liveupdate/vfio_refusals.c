@@ -21,6 +21,13 @@
 #include "pci_lu.h"
 #include "vfio_lu.h"
 
+#define NOT_IOMMUFD_MSG \
+	"0000:07:00.0: Live Update: preserve refused: only a /dev/vfio/devices file bound to iommufd can be preserved"
+#define PF_NOT_PRESERVED_MSG \
+	"0000:01:00.1: preserve refused: its PF 0000:01:00.0 is not preserved with VF Enable set"
+#define IRQS_ENABLED_MSG \
+	"0000:04:00.0: Live Update: freeze refused: interrupts are still enabled"
+
 static void group_files(struct pci_lu_ctx *ctx, int s)
 {
 	int group = vfio_lu_group_open(EDU_RP);
@@ -36,7 +43,7 @@ static void group_files(struct pci_lu_ctx *ctx, int s)
 	CHECK(ctx, dev >= 0, "VFIO_GROUP_GET_DEVICE_FD on %s (%d)", EDU_RP, dev);
 	CHECK(ctx, dev >= 0 && luo_preserve_fd(s, dev, 12) == -EINVAL,
 	      "device file from a group refused (EINVAL)");
-	CHECK(ctx, pci_lu_dmesg_has("0000:07:00.0: Live Update: preserve refused: only a /dev/vfio/devices file bound to iommufd can be preserved"),
+	CHECK(ctx, pci_lu_dmesg_has(NOT_IOMMUFD_MSG),
 	      "kernel named %s", EDU_RP);
 	close(dev);
 	close(group);
@@ -56,7 +63,7 @@ static void vf_file(struct pci_lu_ctx *ctx, int s)
 	      NVME_VF);
 	ret = vf.fd >= 0 ? luo_preserve_fd(s, vf.fd, 13) : vf.fd;
 	CHECK(ctx, ret == -EINVAL, "VF file refused (EINVAL, got %d)", ret);
-	CHECK(ctx, pci_lu_dmesg_has("0000:01:00.1: preserve refused: its PF 0000:01:00.0 is not preserved with VF Enable set"),
+	CHECK(ctx, pci_lu_dmesg_has(PF_NOT_PRESERVED_MSG),
 	      "kernel named the VF and its PF");
 	vfio_lu_close(&vf);
 	CHECK(ctx, pci_lu_write("/sys/bus/pci/devices/" NVME_PF "/sriov_numvfs", "0") == 0,
@@ -98,7 +105,8 @@ static void removal_does_not_deadlock(struct pci_lu_ctx *ctx)
 	ret = other >= 0 && fd >= 0 ? luo_preserve_fd(other, fd, 1) : -1;
 	CHECK(ctx, ret == -EAGAIN, "test preserve of %s during its unbind refused (EAGAIN, got %d)",
 	      NVME_CTL, ret);
-	CHECK(ctx, pci_lu_dmesg_has(NVME_CTL ": test preserve refused: its driver binding is changing"),
+	CHECK(ctx,
+	      pci_lu_dmesg_has(NVME_CTL ": test preserve refused: its driver binding is changing"),
 	      "kernel explained the refusal");
 	close(fd);
 	close(other);
@@ -161,7 +169,7 @@ static int stage1(struct pci_lu_ctx *ctx)
 	ret = reboot(RB_KEXEC);
 	CHECK(ctx, ret == -1 && errno == EBUSY, "kexec fails with EBUSY (%d, errno %d)", ret,
 	      errno);
-	CHECK(ctx, pci_lu_dmesg_has("0000:04:00.0: Live Update: freeze refused: interrupts are still enabled"),
+	CHECK(ctx, pci_lu_dmesg_has(IRQS_ENABLED_MSG),
 	      "kernel named %s", EDU_SW);
 	CHECK(ctx, vfio_lu_get_info(a.fd, &info) == 0 && a.bar0 &&
 	      edu_dma_round_trip(&a, 0x100000, 0x11) == 0,

@@ -21,6 +21,8 @@
 
 #include "pci_lu.h"
 
+#define BM_CLEARED_MSG	"0000:04:00.0: cleared Bus Master left set by the previous kernel"
+
 static int stage1(struct pci_lu_ctx *ctx)
 {
 	struct pci_lu_entry e[32];
@@ -61,8 +63,8 @@ static int stage2(struct pci_lu_ctx *ctx)
 	      MASTERS_AT_KEXEC ? "set" : "cleared by the first kernel");
 	CHECK(ctx, pci_lu_bus_master(EDU_SW) == 0 && pci_lu_bus_master(EDU_RP) == 0,
 	      "Bus Master cleared on %s and %s", EDU_SW, EDU_RP);
-	CHECK(ctx, pci_lu_dmesg_has("0000:04:00.0: cleared Bus Master left set by the previous kernel") ==
-	      MASTERS_AT_KEXEC, "kernel %s the cleared Bus Master of %s",
+	CHECK(ctx, pci_lu_dmesg_has(BM_CLEARED_MSG) == MASTERS_AT_KEXEC,
+	      "kernel %s the cleared Bus Master of %s",
 	      MASTERS_AT_KEXEC ? "logged" : "had no need to log", EDU_SW);
 	pci_lu_check_firmware_buses(ctx, "despite pci=assign-busses");
 	CHECK(ctx, pci_lu_incoming_count() == 0, "no device is incoming (%d)",

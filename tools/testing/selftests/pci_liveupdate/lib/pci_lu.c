@@ -498,7 +498,7 @@ static const struct {
 
 void pci_lu_check_firmware_buses(struct pci_lu_ctx *ctx, const char *when)
 {
-	for (size_t i = 0; i < sizeof(firmware_buses) / sizeof(firmware_buses[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(firmware_buses); i++) {
 		int t = pci_lu_bus_triple(firmware_buses[i].bdf);
 
 		CHECK(ctx, t == firmware_buses[i].triple, "%s: %s buses %06x (want %06x)",
@@ -695,7 +695,7 @@ void pci_lu_declare_stages(struct pci_lu_ctx *ctx, int n)
 	printf("PCI_LU_STAGES %s %d\n", ctx->name, n);
 }
 
-int pci_lu_scale_edus(char (*bdf)[16], int max)
+int pci_lu_scale_edus(char bdf[][16], int max)
 {
 	struct dirent **names;
 	int n = scandir("/sys/bus/pci/devices", &names, NULL, alphasort), found = 0;

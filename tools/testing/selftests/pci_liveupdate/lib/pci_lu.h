@@ -16,6 +16,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(arr) (sizeof(arr) / sizeof((arr)[0]))
+#endif
+
 /* Devices of the QEMU topology (scripts/vm). */
 #define NVME_PF		"0000:01:00.0"
 #define NVME_VF		"0000:01:00.1"
@@ -185,7 +189,7 @@ int pci_lu_stage2_cmdline(const char *args);
  * The extra edu endpoints of the scale topology (scripts/vm -x), sorted:
  * up to @max BDFs into @bdf; their number.
  */
-int pci_lu_scale_edus(char (*bdf)[16], int max);
+int pci_lu_scale_edus(char bdf[][16], int max);
 /* Whether /proc/cmdline holds @needle. */
 bool pci_lu_cmdline_has(const char *needle);
 

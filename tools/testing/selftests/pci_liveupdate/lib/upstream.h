@@ -70,7 +70,7 @@ static inline void ksft_run(char *const argv[], const struct ksft_skip_ok *skips
 	}
 	pid = fork();
 	if (pid == 0) {
-		char *envp[] = { "PATH=/bin:/tests", "TMPDIR=/tmp", NULL };
+		static char *const envp[] = { "PATH=/bin:/tests", "TMPDIR=/tmp", NULL };
 
 		dup2(p[1], 1);
 		dup2(p[1], 2);
