@@ -51,6 +51,16 @@ def changes(text):
                 b = j
                 while b < len(body) and b - j < CONTEXT and body[b][:1] == ' ':
                     b += 1
+                # patch(1) anchors a hunk with less context on one side to
+                # the start or end of the file: keep both sides equal,
+                # unless the original hunk was at the file's start or end.
+                at_start = a == 0 and start <= 1
+                at_end = b == len(body) and i - a > b - j
+                n = min(i - a, b - j)
+                if not at_start:
+                    a = i - n if not at_end else a
+                if not at_end:
+                    b = j + (i - a if at_start else n)
                 old = start + sum(1 for ln in body[:a] if ln[:1] != '+')
                 out.append((old, body[a:b]))
                 i = j
@@ -105,16 +115,12 @@ OVERLAY_DIRS = [
     'Documentation/ABI/testing/sysfs-bus-pci-liveupdate', 'drivers/pci/liveupdate',
     'drivers/vfio/pci/vfio_pci_liveupdate.c', 'drivers/vfio/pci/vfio_pci_liveupdate.h',
     'drivers/iommu/intel/liveupdate.c', 'include/linux', 'include/kho_abi', 'rust',
-    'tools/testing/selftests/pci_liveupdate', 'Kbuild', 'Kconfig',
+    'tools/testing/selftests/pci_liveupdate',
 ]
 
 
 def tree_path(repo_path):
     """Where scripts/integrate installs an overlay file."""
-    if repo_path == 'Kbuild':
-        return 'drivers/pci/Kbuild.pci-liveupdate'
-    if repo_path == 'Kconfig':
-        return 'drivers/pci/Kconfig.pci-liveupdate'
     if repo_path.startswith('include/kho_abi/'):
         return 'include/linux/kho/abi/' + repo_path[len('include/kho_abi/'):]
     return repo_path
@@ -180,7 +186,7 @@ def build(top, base, work):
                 shutil.copyfile(os.path.join(top, f), dst)
                 shutil.copymode(os.path.join(top, f), dst)
                 touched.add(tree_path(f))
-        git('add', '-A')
+        git('add', '-A', '-f')
         git('commit', '-q', '-s', '-F', '-', input=subject + '\n\n' + body + '\n')
     for f in sorted(overlay - used_files):
         errors.append('%s: not in any patch of the series' % f)

@@ -2,8 +2,8 @@
 /*
  * PCI Live Update handover ABI.
  *
- * Installed in the kernel tree as include/linux/kho/abi/pci.h. Mirrored in
- * Rust by drivers/pci/liveupdate/abi.rs; both sides assert the layout.
+ * Mirrored in Rust by drivers/pci/liveupdate/abi.rs; both sides assert
+ * the layout.
  */
 #ifndef _LINUX_KHO_ABI_PCI_H
 #define _LINUX_KHO_ABI_PCI_H

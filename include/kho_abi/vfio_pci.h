@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * vfio-pci Live Update handover ABI.
- *
- * Installed in the kernel tree as include/linux/kho/abi/vfio_pci.h.
  */
 #ifndef _LINUX_KHO_ABI_VFIO_PCI_H
 #define _LINUX_KHO_ABI_VFIO_PCI_H

@@ -132,6 +132,7 @@ static inline bool pci_liveupdate_bar_masks(struct pci_dev *dev,
 {
 	return false;
 }
+
 static inline void pci_liveupdate_bars_read(struct pci_dev *dev) {}
 static inline void pci_liveupdate_pm_hold(struct pci_dev *dev) {}
 static inline bool pci_liveupdate_vf_bar_masks(struct pci_dev *dev,
@@ -139,10 +140,12 @@ static inline bool pci_liveupdate_vf_bar_masks(struct pci_dev *dev,
 {
 	return false;
 }
+
 static inline bool pci_liveupdate_probed(struct pci_dev *dev)
 {
 	return false;
 }
+
 static inline void pci_liveupdate_bar_resized(struct pci_dev *dev, int bar,
 					      u64 size) {}
 static inline void pci_liveupdate_claim_failed(struct pci_dev *dev, int resno) {}
@@ -152,27 +155,32 @@ static inline bool pci_liveupdate_is_outgoing(struct pci_dev *dev)
 {
 	return false;
 }
+
 static inline bool pci_liveupdate_scan_bridge_begin(struct pci_bus *bus,
 						    struct pci_dev *dev,
 						    int pass, bool assign_all)
 {
 	return false;
 }
+
 static inline void pci_liveupdate_refuse_bridge(struct pci_dev *dev, int pass) {}
 static inline void pci_liveupdate_scan_bridge_end(struct pci_dev *dev, int pass) {}
 static inline bool pci_liveupdate_adopt_config(struct pci_dev *dev)
 {
 	return false;
 }
+
 static inline void pci_liveupdate_init_acs(struct pci_dev *dev) {}
 static inline bool pci_liveupdate_adopt_acs(struct pci_dev *dev)
 {
 	return false;
 }
+
 static inline int pci_liveupdate_bridge_ari(struct pci_dev *bridge)
 {
 	return -ENOENT;
 }
+
 static inline int pci_liveupdate_may_probe(struct pci_dev *dev,
 					   struct pci_driver *drv)
 {

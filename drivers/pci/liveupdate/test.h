@@ -42,8 +42,8 @@ int pci_liveupdate_test_fuzz(u64 seed, u32 variants, bool reseal, u32 *stats);
 #define PCI_LU_TEST_CORRUPT_HEADER	10 /* damage the array address only */
 #define PCI_LU_TEST_FORCE_ACS_QUIRK	11 /* next preserve sees an ACS quirk */
 #define PCI_LU_TEST_LEAK		12 /* leak 64 bytes, for kmemleak's test */
-#define PCI_LU_TEST_OLD_FORMAT		13 /* at the kexec, rewrite as a writer
-					    * without probe records did */
+/* At the kexec, rewrite the table as a writer without probe records did. */
+#define PCI_LU_TEST_OLD_FORMAT		13
 
 /*
  * Boot parameter pci_liveupdate_test.fail_retrieve=1: the FLB retrieve of the
