@@ -377,7 +377,7 @@ pub(crate) fn end_incoming(pdev: &PciDev, stop: bool) -> Result {
     if stop {
         // Before the translation ends: its DMA would fault from then on. A
         // device that does not answer has nothing to clear.
-        if let Some(cmd) = pdev.command().filter(|&c| c != u16::MAX) {
+        if let Some(cmd) = pdev.command() {
             pdev.clear_bus_master(cmd);
         }
         dev_warn!(
