@@ -150,6 +150,7 @@ def build(top, base, work):
             path = 'patches/' + name
             patches[path] = changes(open(os.path.join(top, path)).read())
     used_files, used_blocks, touched, errors = set(), set(), set(), []
+    prefixes = set()
     series = parse_series(open(os.path.join(top, 'patches/series')).read())
     for subject, items, body in series:
         for item in items:
@@ -174,6 +175,29 @@ def build(top, base, work):
                     if r.returncode:
                         errors.append('%s: does not apply in "%s": %s' % (item, subject, r.stdout + r.stderr))
                 continue
+            path, _, marker = item.partition('@')
+            if marker:
+                # The file up to the first line naming MARKER; the whole
+                # file must come in a later patch.
+                src = os.path.join(top, path)
+                if path not in overlay or path in used_files:
+                    errors.append('%s: no such overlay file, or already whole' % item)
+                    continue
+                lines = open(src).read().split('\n')
+                cut = next((i for i, ln in enumerate(lines) if marker in ln), None)
+                if cut is None:
+                    errors.append('%s: %s does not name %s' % (item, path, marker))
+                    continue
+                head = lines[:cut]
+                while head and not head[-1].strip():
+                    head.pop()
+                dst = os.path.join(base, tree_path(path))
+                os.makedirs(os.path.dirname(dst), exist_ok=True)
+                with open(dst, 'w') as fh:
+                    fh.write('\n'.join(head) + '\n')
+                shutil.copymode(src, dst)
+                prefixes.add(path)
+                continue
             chosen = [f for f in overlay if f == path or f.startswith(path.rstrip('/') + '/')]
             if not chosen:
                 errors.append('%s: no such overlay file or patch' % item)
@@ -188,6 +212,8 @@ def build(top, base, work):
                 touched.add(tree_path(f))
         git('add', '-A', '-f')
         git('commit', '-q', '-s', '-F', '-', input=subject + '\n\n' + body + '\n')
+    for f in sorted(prefixes - used_files):
+        errors.append('%s: a patch adds its start, none the whole file' % f)
     for f in sorted(overlay - used_files):
         errors.append('%s: not in any patch of the series' % f)
     for path, (_, blocks) in patches.items():

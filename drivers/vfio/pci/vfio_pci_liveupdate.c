@@ -471,6 +471,16 @@ static struct liveupdate_file_handler vfio_pci_lu_fh = {
 
 static bool vfio_pci_lu_registered;
 
+/*
+ * vfio_device_ops.open_blocked of vfio-pci: an incoming device is opened
+ * only through the session that preserved it. Other VFIO drivers never see
+ * one, since the PCI core lets only the preserving driver probe it.
+ */
+bool vfio_pci_liveupdate_open_blocked(struct vfio_device *vdev)
+{
+	return pci_liveupdate_is_incoming(to_pci_dev(vdev->dev));
+}
+
 int vfio_pci_liveupdate_init(void)
 {
 	int ret;

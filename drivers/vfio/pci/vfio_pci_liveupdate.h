@@ -12,7 +12,10 @@ extern struct pci_driver vfio_pci_driver;
 #ifdef CONFIG_VFIO_PCI_LIVEUPDATE
 int vfio_pci_liveupdate_init(void);
 void vfio_pci_liveupdate_cleanup(void);
+bool vfio_pci_liveupdate_open_blocked(struct vfio_device *vdev);
 #else
+#define vfio_pci_liveupdate_open_blocked NULL
+
 static inline int vfio_pci_liveupdate_init(void)
 {
 	return 0;

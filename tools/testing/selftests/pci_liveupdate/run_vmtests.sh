@@ -219,8 +219,9 @@ for t in ${tests[@]+"${tests[@]}"}; do
 	# proves nothing either way: keep its log, run the test once more.
 	for try in 1 2; do
 		rc=0
-		err=$("$TOP/scripts/vm" ${PCI_LU_VM_EXTRA:-} "${topo[@]}" -k "$bz" -i "$initrd" \
-			-a "pci_lu_test=$t $append ${PCI_LU_APPEND:-}" -t "$ttmo" -l "$log" 2>&1) || rc=$?
+		err=$("$TOP/scripts/vm" ${PCI_LU_VM_EXTRA:-} "${topo[@]}" -k "$bz" \
+			-i "$initrd" -a "pci_lu_test=$t $append ${PCI_LU_APPEND:-}" \
+			-t "$ttmo" -l "$log" 2>&1) || rc=$?
 		[ $try = 1 ] && boot_race "$log" || break
 		mv "$log" "$log.boot-race"
 		echo "# $t: the stock x86 IRQ 0 race in setup_IO_APIC() oopsed a boot" \
