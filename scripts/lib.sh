@@ -71,7 +71,7 @@ build_failure() {
 # setup_IO_APIC() moves the legacy IRQs from the 8259 to the IO-APIC with
 # interrupts on; mp_irqdomain_alloc() sets an IRQ's chip before its chip
 # data, and a timer tick that the 8259 delivers in between oopses in
-# io_apic_modify_irq(). Seen once in about 60 boots of the debug kernel
+# io_apic_modify_irq() from handle_level_irq(). Seen once in about 60 boots of the debug kernel
 # under TCG (its instrumentation widens the window); a stock kernel has it.
 boot_race() {
 	tr -d '\r' <"$1" | awk '
@@ -80,7 +80,9 @@ boot_race() {
 		}
 		on && /---\[ end trace/ { exit }
 		on && /mp_irqdomain_alloc/ { mp = 1 }
+		on && /io_apic_modify_irq/ { rip = 1 }
+		on && /handle_level_irq/ { lvl = 1 }
 		on && /setup_IO_APIC/ { io = 1 }
 		on && /start_kernel/ { sk = 1 }
-		END { exit !(mp && io && sk) }'
+		END { exit !(mp && io && sk && rip && lvl) }'
 }

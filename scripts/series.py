@@ -191,6 +191,9 @@ def build(top, base, work):
                 head = lines[:cut]
                 while head and not head[-1].strip():
                     head.pop()
+                if not head:
+                    errors.append('%s: nothing comes before %s' % (item, marker))
+                    continue
                 dst = os.path.join(base, tree_path(path))
                 os.makedirs(os.path.dirname(dst), exist_ok=True)
                 with open(dst, 'w') as fh:

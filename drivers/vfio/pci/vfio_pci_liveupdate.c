@@ -473,8 +473,9 @@ static bool vfio_pci_lu_registered;
 
 /*
  * vfio_device_ops.open_blocked of vfio-pci: an incoming device is opened
- * only through the session that preserved it. Other VFIO drivers never see
- * one, since the PCI core lets only the preserving driver probe it.
+ * only through the session that preserved it. A variant driver bound
+ * through driver_override has no such op; vfio_pci_core_enable() refuses
+ * its first open instead, before anything touches the device.
  */
 bool vfio_pci_liveupdate_open_blocked(struct vfio_device *vdev)
 {
