@@ -66,16 +66,23 @@ build_failure() {
 	echo "$cause${loc:+ at $loc}"
 }
 
+# A kernel splat in a serial log: oopses, lockdep, list debugging, KFENCE,
+# UBSAN, KCSAN (make stress). Any of them fails a kexec selftest.
+SPLAT='Kernel panic|BUG:|WARNING:|Oops|general protection fault'
+SPLAT+='|possible (circular|recursive) locking|inconsistent lock state'
+SPLAT+='|suspicious RCU usage|list_(add|del) corruption|KFENCE:|UBSAN:'
+
 # boot_race LOG: true if the first kernel splat in LOG is the x86 boot race
 # below, in code that runs before any PCI or Live Update code of that boot.
 # setup_IO_APIC() moves the legacy IRQs from the 8259 to the IO-APIC with
 # interrupts on; mp_irqdomain_alloc() sets an IRQ's chip before its chip
 # data, and a timer tick that the 8259 delivers in between oopses in
-# io_apic_modify_irq() from handle_level_irq(). Seen once in about 60 boots of the debug kernel
-# under TCG (its instrumentation widens the window); a stock kernel has it.
+# io_apic_modify_irq() from handle_level_irq(). Seen once in about 60
+# boots of the debug kernel under TCG (its instrumentation widens the
+# window); a stock kernel has it.
 boot_race() {
-	tr -d '\r' <"$1" | awk '
-		!on && /Kernel panic|BUG:|WARNING:|Oops|general protection fault/ {
+	tr -d '\r' <"$1" | awk -v splat="$SPLAT" '
+		!on && $0 ~ splat {
 			on = 1; if (!/BUG: kernel NULL pointer dereference/) exit
 		}
 		on && /---\[ end trace/ { exit }

@@ -137,13 +137,9 @@ initrd=$OUT/initramfs.cpio
 } >"$OUT/initramfs.list"
 "$BUILD/usr/gen_init_cpio" "$OUT/initramfs.list" >"$initrd" || die "gen_init_cpio failed"
 
-# What fails a test whatever its checks said: oopses, lockdep, list
-# debugging, KFENCE, KCSAN (make stress). KCSAN reports races all over a
-# TCG guest; those between two functions outside PCI, VFIO, LUO and KHO are
-# counted, not failed.
-SPLAT='Kernel panic|BUG:|WARNING:|Oops|general protection fault'
-SPLAT+='|possible (circular|recursive) locking|inconsistent lock state'
-SPLAT+='|suspicious RCU usage|list_(add|del) corruption|KFENCE:|UBSAN:'
+# What fails a test whatever its checks said: any $SPLAT (scripts/lib.sh).
+# KCSAN reports races all over a TCG guest; those between two functions
+# outside PCI, VFIO, LUO and KHO are counted, not failed.
 KCSAN_OURS='pci|vfio|liveupdate|luo_|kho_'
 
 # verdict TEST LOG QEMU_STATUS: 0 if the test passed. Prints why not.
