@@ -120,6 +120,19 @@ bool pci_liveupdate_is_incoming(struct pci_dev *dev);
  */
 bool pci_liveupdate_is_preserved(struct pci_dev *dev);
 
+/**
+ * pci_liveupdate_adopt_config() - Must enumeration leave @dev as found?
+ * @dev: The device.
+ *
+ * For the PCI core and arch PCI code, which otherwise write to functions
+ * as they enumerate them.
+ *
+ * Return: true if @dev is incoming or a bridge on an incoming device's
+ * path, until that device finishes: its configuration is adopted, not
+ * written.
+ */
+bool pci_liveupdate_adopt_config(struct pci_dev *dev);
+
 #else /* CONFIG_PCI_LIVEUPDATE */
 
 static inline int pci_liveupdate_register_flb(struct liveupdate_file_handler *fh)
@@ -160,6 +173,11 @@ static inline bool pci_liveupdate_is_incoming(struct pci_dev *dev)
 }
 
 static inline bool pci_liveupdate_is_preserved(struct pci_dev *dev)
+{
+	return false;
+}
+
+static inline bool pci_liveupdate_adopt_config(struct pci_dev *dev)
 {
 	return false;
 }

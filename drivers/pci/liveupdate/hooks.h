@@ -14,6 +14,7 @@
 #define _DRIVERS_PCI_LIVEUPDATE_HOOKS_H
 
 #include <linux/errno.h>
+#include <linux/pci_liveupdate.h>	/* pci_liveupdate_adopt_config() */
 #include <linux/types.h>
 
 struct pci_bus;
@@ -73,12 +74,6 @@ bool pci_liveupdate_scan_bridge_begin(struct pci_bus *bus, struct pci_dev *dev,
 				      int pass, bool assign_all);
 void pci_liveupdate_refuse_bridge(struct pci_dev *dev, int pass);
 void pci_liveupdate_scan_bridge_end(struct pci_dev *dev, int pass);
-
-/*
- * Enumeration and port services: @dev is incoming or on an incoming path,
- * so its configuration is adopted as found, not written.
- */
-bool pci_liveupdate_adopt_config(struct pci_dev *dev);
 
 /*
  * pci_pm_init(): an incoming function, or a bridge on an incoming path,
@@ -165,11 +160,6 @@ static inline bool pci_liveupdate_scan_bridge_begin(struct pci_bus *bus,
 
 static inline void pci_liveupdate_refuse_bridge(struct pci_dev *dev, int pass) {}
 static inline void pci_liveupdate_scan_bridge_end(struct pci_dev *dev, int pass) {}
-static inline bool pci_liveupdate_adopt_config(struct pci_dev *dev)
-{
-	return false;
-}
-
 static inline void pci_liveupdate_init_acs(struct pci_dev *dev) {}
 static inline bool pci_liveupdate_adopt_acs(struct pci_dev *dev)
 {

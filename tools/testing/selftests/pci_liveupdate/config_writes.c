@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Nothing on a preserved path is rewritten. Stage 1 has vfio-pci preserve
- * the edu behind the switch and the nvme on the first root port, each
- * mastering, and carries the 4 KiB config space of every function on their
+ * the edu behind the switch (its expansion ROM enabled: x86 turns enabled
+ * ROMs off at boot) and the nvme on the first root port, each mastering,
+ * and carries the 4 KiB config space of every function on their
  * paths (and of two controls) to the next kernel in a preserved memfd. The
  * second kernel boots with command-line options that make enumeration
  * write more (BAR reallocation with hotplug padding, the performance MPS
@@ -35,6 +36,7 @@
 #endif
 
 #define CFG_SIZE	4096
+#define ROM_BAR		0x30
 /* PCI_DEV_SER_P_SRIOV */
 #define P_SRIOV		0x20
 #define SNAP_TOKEN	10
@@ -201,7 +203,7 @@ static int stage1(struct pci_lu_ctx *ctx)
 	static uint8_t snap[N_FUNCS][CFG_SIZE];
 	unsigned int probe = 0;
 	char bars[64];
-	int s, fd, ret;
+	int s, fd, ret, rom, rom_hi;
 
 	if (vmm_open(ctx, EDU_SW, &edu) || vmm_open(ctx, NVME_PF, &nvme))
 		return 1;
@@ -209,6 +211,13 @@ static int stage1(struct pci_lu_ctx *ctx)
 		if (strcmp(funcs[i], NVME_PF))
 			CHECK(ctx, pci_lu_set_bus_master(funcs[i]) == 0, "Bus Master on %s",
 			      funcs[i]);
+	/* A ROM decoding as the device runs (scripts/vm -r gives it one). */
+	rom = pci_lu_config_word(EDU_SW, ROM_BAR);
+	rom_hi = pci_lu_config_word(EDU_SW, ROM_BAR + 2);
+	CHECK(ctx, rom >= 0 && rom_hi > 0 &&
+	      pci_lu_config_write_word(EDU_SW, ROM_BAR, rom | 1) == 0 &&
+	      pci_lu_config_word(EDU_SW, ROM_BAR) == (rom | 1), "ROM of %s at %#x enabled",
+	      EDU_SW, rom_hi << 16 | rom);
 	/* I/O base above limit: the window is off. */
 	CHECK(ctx, pci_lu_config_write_word(MOVED, 0x1c, 0x00f0) == 0,
 	      "I/O window of %s disabled", MOVED);

@@ -203,6 +203,7 @@ for t in ${tests[@]+"${tests[@]}"}; do
 	scale* | faults | leaks) topo=(-x) ;;	# 64 more endpoints
 	sibling_*) topo=(-p) ;;	# two functions of one slot
 	vfio_variant) topo=(-v) ;;	# a virtio-blk device for virtio_vfio_pci
+	config_writes*) topo=(-r) ;;	# an expansion ROM on the edu behind the switch
 	# Room for the 1 GiB hugepage the test reserves (above 4 GiB on q35; in
 	# 6 GiB the KHO scratch areas left no free 1 GiB range now and then);
 	# about 30 suite runs in two kernels: twice the time.
