@@ -262,11 +262,8 @@ impl PciDev {
     /// Offset of the SR-IOV capability, if the device has one.
     pub(crate) fn sriov_cap(&self) -> Option<u32> {
         // CAST: `PCI_EXT_CAP_ID_SRIOV` is 0x10.
-        // SAFETY: `ptr` is valid (type invariant); reads config space only.
-        let pos = unsafe {
-            bindings::pci_find_ext_capability(self.ptr(), uapi::PCI_EXT_CAP_ID_SRIOV as c_int)
-        };
-        (pos != 0).then(|| u32::from(pos))
+        let id = uapi::PCI_EXT_CAP_ID_SRIOV as u16;
+        self.pci().find_ext_capability(id).map(u32::from)
     }
 
     /// The SR-IOV registers a record is checked against (read, never
@@ -471,32 +468,29 @@ impl PciDev {
         Some(((v >> 8) as u8, (v >> 16) as u8))
     }
 
-    // Config space is read through the C accessors, not `pci::ConfigSpace`:
-    // that needs a bound driver (a removed device's host bridge may be
-    // gone), and its view panics on the odd sizes some quirks set. The
-    // component reads only devices it found on the bus, and a failed read
-    // must stay distinguishable from all ones.
+    // Config space is read through `pci::Device::config_read*`, not
+    // `pci::ConfigSpace`: that needs a bound driver, and its view panics on
+    // the odd sizes some quirks set. A failed read stays distinguishable
+    // from all ones.
 
     /// Reads a config space dword; `None` if the read failed.
     pub(crate) fn config_dword(&self, off: u32) -> Option<u32> {
-        let mut v = 0;
-        // SAFETY: `ptr` is valid (type invariant); `v` is a valid out pointer.
-        let err = unsafe { bindings::pci_read_config_dword(self.ptr(), off as c_int, &mut v) };
-        (err == 0).then_some(v)
+        self.pci().config_read32(off as usize).ok()
     }
 
     /// Reads a config space word; `None` if the read failed.
     pub(crate) fn config_word(&self, off: u32) -> Option<u16> {
-        let mut v = 0;
-        // SAFETY: `ptr` is valid (type invariant); `v` is a valid out pointer.
-        let err = unsafe { bindings::pci_read_config_word(self.ptr(), off as c_int, &mut v) };
-        (err == 0).then_some(v)
+        self.pci().config_read16(off as usize).ok()
     }
 
     /// Writes a config space word.
-    pub(crate) fn set_config_word(&self, off: u32, v: u16) {
-        // SAFETY: `ptr` is valid (type invariant).
-        unsafe { bindings::pci_write_config_word(self.ptr(), off as c_int, v) };
+    fn set_config_word(&self, off: u32, v: u16) {
+        // SAFETY: The component writes two registers, as the PCI core:
+        // Bus Master off at enumeration (no driver yet) and when an incoming
+        // device is abandoned (its driver has not taken it over, see
+        // `pci_liveupdate_claim`), and the ACS Control it adopted, from
+        // `pci_enable_acs()`.
+        let _ = unsafe { self.pci().config_write16(off as usize, v) };
     }
 
     /// The Command register, `None` if the read failed.
@@ -536,17 +530,12 @@ impl PciDev {
     /// ARI Forwarding Enable in Device Control 2 of a PCIe device; `None`
     /// if the read failed.
     pub(crate) fn ari_forwarding(&self) -> Option<bool> {
-        let mut ctl = 0u16;
-        // SAFETY: `ptr` is valid (type invariant); `ctl` is a valid out
-        // pointer. The function checks the capability itself.
-        let err = unsafe {
-            bindings::pcie_capability_read_word(
-                self.ptr(),
-                uapi::PCI_EXP_DEVCTL2 as c_int,
-                &mut ctl,
-            )
-        };
-        (err == 0).then_some(ctl & uapi::PCI_EXP_DEVCTL2_ARI as u16 != 0)
+        // CAST: `PCI_EXP_DEVCTL2` is 0x28.
+        let ctl = self
+            .pci()
+            .pcie_capability_read16(uapi::PCI_EXP_DEVCTL2 as usize)
+            .ok()?;
+        Some(ctl & uapi::PCI_EXP_DEVCTL2_ARI as u16 != 0)
     }
 
     /// Offset of the ACS capability, 0 if none.
