@@ -13,6 +13,9 @@
  * debugfs pci_liveupdate/config_writes lists them. A test may also watch
  * a control function that is not incoming:
  * pci_liveupdate_test.watch=0000:05:00.0 on the command line.
+ *
+ * For make bench it also times each function's addition, from the start of
+ * pci_setup_device() to its device_add(): debugfs pci_liveupdate/enumeration.
  */
 
 #define pr_fmt(fmt) "pci_liveupdate_test: " fmt
@@ -20,7 +23,10 @@
 #include <linux/debugfs.h>
 #include <linux/init.h>
 #include <linux/moduleparam.h>
+#include <linux/notifier.h>
 #include <linux/pci.h>
+#include <linux/pci_liveupdate.h>
+#include <linux/sched/clock.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
@@ -32,6 +38,7 @@
 #define PCI_LU_WATCH_MAX	32	/* functions watched */
 #define PCI_LU_WATCH_KEPT	64	/* writes kept per function */
 #define PCI_LU_WATCH_DEPTH	4	/* callers kept per write */
+#define PCI_LU_ENUM_MAX		256	/* functions timed */
 
 struct pci_lu_write {
 	u16 pos;
@@ -170,10 +177,96 @@ static int pci_lu_config_writes_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(pci_lu_config_writes);
 
-void pci_liveupdate_test_config_writes_debugfs(struct dentry *dir)
+struct pci_lu_enum {
+	u32 segment;
+	u16 bdf;
+	bool incoming;
+	u64 ns;
+};
+
+static struct pci_lu_enum pci_lu_enum[PCI_LU_ENUM_MAX];
+static unsigned int pci_lu_nr_enum;
+/* The function pci_setup_device() works on, and since when. */
+static const struct pci_dev *pci_lu_enum_dev;
+static u64 pci_lu_enum_start;
+static DEFINE_SPINLOCK(pci_lu_enum_lock);
+
+u64 pci_liveupdate_test_clock(void)
+{
+	return local_clock();
+}
+
+void pci_liveupdate_test_enum_begin(struct pci_dev *dev)
+{
+	spin_lock(&pci_lu_enum_lock);
+	pci_lu_enum_dev = dev;
+	/* Not ktime_get(): jiffies-coarse until clocksources are chosen. */
+	pci_lu_enum_start = local_clock();
+	spin_unlock(&pci_lu_enum_lock);
+}
+
+/* device_add() of the function whose setup was timed: record it. */
+static int pci_lu_enum_notify(struct notifier_block *nb, unsigned long action,
+			      void *data)
+{
+	struct pci_dev *dev = to_pci_dev(data);
+	u64 now = local_clock();
+
+	if (action != BUS_NOTIFY_ADD_DEVICE)
+		return NOTIFY_DONE;
+	spin_lock(&pci_lu_enum_lock);
+	/* A VF added while a bus is scanned: not the timed function. */
+	if (dev == pci_lu_enum_dev && pci_lu_nr_enum < PCI_LU_ENUM_MAX) {
+		pci_lu_enum[pci_lu_nr_enum++] = (struct pci_lu_enum) {
+			.segment = pci_domain_nr(dev->bus),
+			.bdf = pci_dev_id(dev),
+			.incoming = pci_liveupdate_is_incoming(dev),
+			.ns = now - pci_lu_enum_start,
+		};
+	}
+	pci_lu_enum_dev = NULL;
+	spin_unlock(&pci_lu_enum_lock);
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block pci_lu_enum_nb = {
+	.notifier_call = pci_lu_enum_notify,
+};
+
+/* After pci_bus_type exists (postcore), before enumeration (subsys). */
+static int __init pci_lu_enum_init(void)
+{
+	return bus_register_notifier(&pci_bus_type, &pci_lu_enum_nb);
+}
+arch_initcall(pci_lu_enum_init);
+
+/* "0000:04:00.0 incoming 123456": each timed function, in nanoseconds. */
+static int pci_lu_enumeration_show(struct seq_file *m, void *unused)
+{
+	unsigned int n;
+
+	spin_lock(&pci_lu_enum_lock);
+	n = pci_lu_nr_enum;
+	spin_unlock(&pci_lu_enum_lock);
+	/* Records below n are written once and never change. */
+	for (unsigned int i = 0; i < n; i++) {
+		struct pci_lu_enum *e = &pci_lu_enum[i];
+
+		seq_printf(m, "%04x:%02x:%02x.%d %s %llu\n", e->segment,
+			   PCI_BUS_NUM(e->bdf), PCI_SLOT(e->bdf & 0xff),
+			   PCI_FUNC(e->bdf & 0xff),
+			   e->incoming ? "incoming" : "stock", e->ns);
+	}
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(pci_lu_enumeration);
+
+void pci_liveupdate_test_enum_debugfs(struct dentry *dir)
 {
 	debugfs_create_file("config_writes", 0400, dir, NULL,
 			    &pci_lu_config_writes_fops);
+	debugfs_create_file("enumeration", 0400, dir, NULL,
+			    &pci_lu_enumeration_fops);
 }
 
 static char *pci_lu_watch_param;

@@ -137,6 +137,28 @@ pub(crate) fn unwatch_config_writes(function: Option<(u32, u16)>) {
     let _ = function;
 }
 
+/// Test kernels time each function's addition for `make bench`, from here
+/// (the start of `pci_setup_device()`) to its `device_add()`.
+pub(crate) fn time_enumeration(dev: &PciDev) {
+    #[cfg(CONFIG_PCI_LIVEUPDATE_TEST)]
+    // SAFETY: `dev` is a valid `pci_dev`; the call only records the pointer
+    // and the time under its own spinlock.
+    unsafe {
+        bindings::pci_liveupdate_test_enum_begin(dev.as_raw())
+    };
+    let _ = dev;
+}
+
+/// Test kernels: `local_clock()` in nanoseconds. Until clocksources are
+/// chosen (`fs_initcall`), `ktime_get()` ticks in jiffies, too coarse for the
+/// enumeration hooks.
+#[cfg(CONFIG_PCI_LIVEUPDATE_TEST)]
+pub(crate) fn test_clock() -> i64 {
+    // SAFETY: A plain C call.
+    let ns = unsafe { bindings::pci_liveupdate_test_clock() };
+    i64::try_from(ns).unwrap_or(i64::MAX)
+}
+
 /// Test knob: the next retrieve of the incoming table fails for want of
 /// memory.
 pub(crate) fn test_fail_retrieve() -> bool {

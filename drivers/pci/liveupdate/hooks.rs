@@ -215,6 +215,7 @@ pub unsafe extern "C" fn pci_liveupdate_setup_device(dev: *mut bindings::pci_dev
     let Some(pdev) = (unsafe { entry_dev(dev) }) else {
         return;
     };
+    glue::time_enumeration(&pdev);
     // What the hardware reports, whatever fixups made of the fields.
     pdev.read_ids();
     let cmd = pdev.command().unwrap_or(0);

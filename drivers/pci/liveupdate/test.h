@@ -96,7 +96,15 @@ void pci_liveupdate_test_timing(bool shutdown, s64 *out);
  */
 void pci_liveupdate_test_watch(u32 segment, u16 bdf);
 void pci_liveupdate_test_unwatch(u32 segment, u16 bdf, bool all);
+
+/* local_clock(), for the component's hook timing. */
+u64 pci_liveupdate_test_clock(void);
+
+/* pci_setup_device() starts on @dev: time it until its device_add(). */
+void pci_liveupdate_test_enum_begin(struct pci_dev *dev);
+
+/* debugfs: config_writes and enumeration, in @dir. */
 struct dentry;
-void pci_liveupdate_test_config_writes_debugfs(struct dentry *dir);
+void pci_liveupdate_test_enum_debugfs(struct dentry *dir);
 
 #endif /* _DRIVERS_PCI_LIVEUPDATE_TEST_H */

@@ -713,7 +713,7 @@ static int __init pci_lu_test_init(void)
 	debugfs_create_file("incoming", 0400, dir, NULL, &pci_lu_test_incoming_fops);
 	debugfs_create_file("status", 0400, dir, NULL, &pci_lu_test_status_fops);
 	debugfs_create_file_unsafe("inject", 0200, dir, NULL, &pci_lu_test_inject_fops);
-	pci_liveupdate_test_config_writes_debugfs(dir);
+	pci_liveupdate_test_enum_debugfs(dir);
 	debugfs_create_file("preserve", 0200, dir, NULL, &pci_lu_test_preserve_fops);
 	debugfs_create_file("unpreserve", 0200, dir, NULL, &pci_lu_test_unpreserve_fops);
 	debugfs_create_file("finish", 0200, dir, NULL, &pci_lu_test_finish_fops);

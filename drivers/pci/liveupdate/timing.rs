@@ -12,19 +12,14 @@ pub(crate) static SHUTDOWN: Account = Account::new();
 
 #[cfg(CONFIG_PCI_LIVEUPDATE_TEST)]
 mod imp {
-    use kernel::{
-        sync::atomic::{
-            Atomic,
-            Relaxed, //
-        },
-        time::{
-            ClockSource,
-            Monotonic, //
-        },
+    use crate::glue::test_clock;
+    use kernel::sync::atomic::{
+        Atomic,
+        Relaxed, //
     };
 
     /// Calls, total time and the window from the first call's start to
-    /// the last call's end, in monotonic nanoseconds.
+    /// the last call's end, in `local_clock()` nanoseconds.
     pub(crate) struct Account {
         calls: Atomic<i64>,
         ns: Atomic<i64>,
@@ -47,7 +42,7 @@ mod imp {
 
         /// Starts timing one hook call.
         pub(crate) fn start(&'static self) -> Timed {
-            Timed(self, Monotonic::ktime_get())
+            Timed(self, test_clock())
         }
 
         /// `(calls, ns in hooks, ns from the first call to the last)`.
@@ -64,7 +59,7 @@ mod imp {
 
     impl Drop for Timed {
         fn drop(&mut self) {
-            let now = Monotonic::ktime_get();
+            let now = test_clock();
             let a = self.0;
             a.calls.add(1, Relaxed);
             a.ns.add(now.saturating_sub(self.1), Relaxed);

@@ -8,8 +8,9 @@
  * milliseconds with the rate measured here. With N = 0 it also runs on a
  * kernel without PCI_LIVEUPDATE, as the baseline. The second kernel also
  * prints the time its boot spent in the component's PCI core hooks; the
- * first kernel logs that of the shutdown hooks at reboot. Measures;
- * asserts only that the update happened.
+ * first kernel logs that of the shutdown hooks at reboot, and how long the
+ * PCI core took to add each edu, incoming or not. Measures; asserts only
+ * that the update happened.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -40,6 +41,25 @@ static void print_timing(void)
 	    sscanf(buf, "enumeration calls %lld ns %lld window_ns %lld", &calls, &ns, &window) == 3)
 		printf("BENCH enumeration_hooks calls %lld ns %lld window_ns %lld\n", calls, ns,
 		       window);
+}
+
+/*
+ * The time from pci_setup_device() to device_add() of each edu in this
+ * boot, incoming (preserved) or stock: "BENCH enum_edu incoming 123456".
+ */
+static void print_enumeration(void)
+{
+	char line[128], bdf[32], kind[16];
+	long long ns;
+	FILE *f = fopen(PCI_LU_DEBUGFS "/enumeration", "r");
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%31s %15s %lld", bdf, kind, &ns) == 3 &&
+		    pci_lu_config_word(bdf, 0) == 0x1234 && pci_lu_config_word(bdf, 2) == 0x11e8)
+			printf("BENCH enum_edu %s %lld\n", kind, ns);
+	fclose(f);
 }
 
 static int stage1(struct pci_lu_ctx *ctx)
@@ -78,6 +98,7 @@ static int stage2(struct pci_lu_ctx *ctx)
 	end = pci_lu_tsc();
 	printf("BENCH tsc_stage2_start %llu tsc_retrieved %llu\n", start, end);
 	print_timing();
+	print_enumeration();
 	CHECK(ctx, s >= 0 && got == n, "%d of %d devices retrieved", got, n);
 	CHECK(ctx, luo_finish_session(s) == 0, "finish");
 	return 0;
