@@ -34,6 +34,10 @@
 #ifndef BUS_POLICY
 #define BUS_POLICY	"pcie_bus_perf"
 #endif
+/* More pci= options (config_writes_p2p.c: rom) */
+#ifndef PCI_EXTRA
+#define PCI_EXTRA	""
+#endif
 
 #define CFG_SIZE	4096
 #define ROM_BAR		0x30
@@ -235,7 +239,8 @@ static int stage1(struct pci_lu_ctx *ctx)
 	fd = memfd_create("config", 0);
 	CHECK(ctx, fd >= 0 && write(fd, snap, sizeof(snap)) == sizeof(snap) &&
 	      luo_preserve_fd(s, fd, SNAP_TOKEN) == 0, "snapshots carried in a memfd");
-	CHECK(ctx, pci_lu_stage2_cmdline("pci=realloc,hpmemsize=8M,hpiosize=4K," BUS_POLICY
+	CHECK(ctx, pci_lu_stage2_cmdline("pci=" PCI_EXTRA "realloc,hpmemsize=8M,hpiosize=4K,"
+					 BUS_POLICY
 					 " pcie_aspm=force pcie_aspm.policy=powersupersave pcie_port_pm=force pci_liveupdate_test.watch="
 					 CONTROL) == 0,
 	      "second kernel gets options that make enumeration write");
