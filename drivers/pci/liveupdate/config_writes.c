@@ -14,8 +14,9 @@
  * a control function that is not incoming:
  * pci_liveupdate_test.watch=0000:05:00.0 on the command line.
  *
- * For make bench it also times each function's addition, from the start of
- * pci_setup_device() to its device_add(): debugfs pci_liveupdate/enumeration.
+ * For make bench it also times each function's addition, from the setup hook
+ * in pci_setup_device() (once the header is read) to its device_add():
+ * debugfs pci_liveupdate/enumeration.
  */
 
 #define pr_fmt(fmt) "pci_liveupdate_test: " fmt
@@ -211,16 +212,19 @@ static int pci_lu_enum_notify(struct notifier_block *nb, unsigned long action,
 {
 	struct pci_dev *dev = to_pci_dev(data);
 	u64 now = local_clock();
+	bool incoming;
 
 	if (action != BUS_NOTIFY_ADD_DEVICE)
 		return NOTIFY_DONE;
+	/* Takes the component's mutex: not under the spinlock. */
+	incoming = pci_liveupdate_is_incoming(dev);
 	spin_lock(&pci_lu_enum_lock);
-	/* A VF added while a bus is scanned: not the timed function. */
+	/* Another function's setup may have begun meanwhile (a rescan). */
 	if (dev == pci_lu_enum_dev && pci_lu_nr_enum < PCI_LU_ENUM_MAX) {
 		pci_lu_enum[pci_lu_nr_enum++] = (struct pci_lu_enum) {
 			.segment = pci_domain_nr(dev->bus),
 			.bdf = pci_dev_id(dev),
-			.incoming = pci_liveupdate_is_incoming(dev),
+			.incoming = incoming,
 			.ns = now - pci_lu_enum_start,
 		};
 	}

@@ -17,6 +17,7 @@ use core::ptr::NonNull;
 use kernel::{
     bindings,
     device,
+    io::resource::Flags,
     pci,
     prelude::*,
     str::CStr,
@@ -301,24 +302,24 @@ impl PciDev {
         if unsafe { (*d).liveupdate.bars_sized } {
             return;
         }
+        let pci = self.pci();
         let mut order = [0u8; abi::BARS];
         for (i, o) in order.iter_mut().enumerate() {
-            // CAST: `PCI_ROM_RESOURCE` is 6, the last index.
+            // The last one is the ROM.
             let idx = if i == abi::BARS - 1 {
-                bindings::PCI_ROM_RESOURCE as usize
+                pci::ROM_RESOURCE
             } else {
                 i
             };
-            // SAFETY: `d` is valid (type invariant); `idx` is below
-            // `DEVICE_COUNT_RESOURCE`; set up by the caller just before.
-            let (flags, start, end) = unsafe {
-                let r = &raw const (*d).resource[idx];
-                ((*r).flags, (*r).start, (*r).end)
-            };
-            if flags == 0 {
+            // Set up by the caller just before. A BAR that is not
+            // implemented has no type.
+            let Some(r) = pci.resource(idx).filter(|r| {
+                let f = r.flags();
+                f.contains(Flags::IORESOURCE_IO) || f.contains(Flags::IORESOURCE_MEM)
+            }) else {
                 continue;
-            }
-            match Probe::order(end.wrapping_sub(start).wrapping_add(1)) {
+            };
+            match Probe::order(r.size()) {
                 Some(n) => *o = n,
                 None => return,
             }
@@ -354,33 +355,26 @@ impl PciDev {
     /// decoding enabled in the Command register, an enabled ROM, an enabled
     /// bridge window, or a VF BAR of a PF whose VFs were kept enabled.
     pub(crate) fn decodes(&self, idx: usize) -> bool {
-        if idx >= bindings::PCI_NUM_RESOURCES as usize {
+        let Some(flags) = self.pci().resource(idx).map(|r| r.flags()) else {
             return false;
-        }
-        // SAFETY: `ptr` is valid (type invariant) and `idx` in range; the
-        // flags belong to the PCI core code that called the hook.
-        let flags = unsafe { (*self.ptr()).resource[idx].flags };
+        };
         let cmd = u32::from(self.config_word(uapi::PCI_COMMAND).unwrap_or(0));
-        // CAST: The `IORESOURCE_*` bits are below bit 32.
-        let has = |bit: u32| flags & bit as usize != 0;
-        let space = if has(bindings::IORESOURCE_IO) {
+        let has = |bit: Flags| flags.contains(bit);
+        let space = if has(Flags::IORESOURCE_IO) {
             cmd & uapi::PCI_COMMAND_IO != 0
         } else {
-            has(bindings::IORESOURCE_MEM) && cmd & uapi::PCI_COMMAND_MEMORY != 0
+            has(Flags::IORESOURCE_MEM) && cmd & uapi::PCI_COMMAND_MEMORY != 0
         };
-        // CAST: Below `PCI_NUM_RESOURCES`, checked above.
-        let i = idx as u32;
-        if i < bindings::PCI_ROM_RESOURCE {
+        if idx < pci::ROM_RESOURCE {
             space
-        } else if i == bindings::PCI_ROM_RESOURCE {
-            space && has(bindings::IORESOURCE_ROM_ENABLE)
-        } else if (bindings::PCI_BRIDGE_RESOURCES..=bindings::PCI_BRIDGE_RESOURCE_END).contains(&i)
-        {
-            space && !has(bindings::IORESOURCE_DISABLED)
-        } else if (bindings::PCI_IOV_RESOURCES..=bindings::PCI_IOV_RESOURCE_END).contains(&i) {
+        } else if idx == pci::ROM_RESOURCE {
+            space && has(Flags::IORESOURCE_ROM_ENABLE)
+        } else if pci::BRIDGE_RESOURCES.contains(&idx) {
+            space && !has(Flags::IORESOURCE_DISABLED)
+        } else if pci::IOV_RESOURCES.contains(&idx) {
             // SAFETY: `lu` points into a valid device; `vfs_kept` is set
             // at enumeration and cleared under the rescan lock.
-            has(bindings::IORESOURCE_MEM) && unsafe { (*self.lu()).vfs_kept }
+            has(Flags::IORESOURCE_MEM) && unsafe { (*self.lu()).vfs_kept }
         } else {
             false
         }

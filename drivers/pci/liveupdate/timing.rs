@@ -62,7 +62,8 @@ mod imp {
             let now = test_clock();
             let a = self.0;
             a.calls.add(1, Relaxed);
-            a.ns.add(now.saturating_sub(self.1), Relaxed);
+            // `local_clock()` may step back across CPUs: never count less than 0.
+            a.ns.add(now.saturating_sub(self.1).max(0), Relaxed);
             // Only the first call sets it; losing the race means another did.
             let _ = a.first.cmpxchg(0, self.1, Relaxed);
             a.last.store(now, Relaxed);

@@ -7,10 +7,10 @@
  * and once every file has been retrieved. scripts/bench turns the ticks into
  * milliseconds with the rate measured here. With N = 0 it also runs on a
  * kernel without PCI_LIVEUPDATE, as the baseline. The second kernel also
- * prints the time its boot spent in the component's PCI core hooks; the
- * first kernel logs that of the shutdown hooks at reboot, and how long the
- * PCI core took to add each edu, incoming or not. Measures; asserts only
- * that the update happened.
+ * prints the time its boot spent in the component's PCI core hooks and how
+ * long the PCI core took to add each edu, incoming or not; the first
+ * kernel logs the time in the shutdown hooks at reboot. Measures; asserts
+ * only that the update happened.
  */
 #include <dirent.h>
 #include <errno.h>
