@@ -138,7 +138,7 @@ pub(crate) fn unwatch_config_writes(function: Option<(u32, u16)>) {
 }
 
 /// Test kernels time each function's addition for `make bench`, from here
-/// (the start of `pci_setup_device()`) to its `device_add()`.
+/// (the setup hook in `pci_setup_device()`) to its `device_add()`.
 pub(crate) fn time_enumeration(dev: &PciDev) {
     #[cfg(CONFIG_PCI_LIVEUPDATE_TEST)]
     // SAFETY: `dev` is a valid `pci_dev`; the call only records the pointer

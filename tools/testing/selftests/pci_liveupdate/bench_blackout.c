@@ -56,8 +56,7 @@ static void print_enumeration(void)
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%31s %15s %lld", bdf, kind, &ns) == 3 &&
-		    pci_lu_config_word(bdf, 0) == 0x1234 && pci_lu_config_word(bdf, 2) == 0x11e8)
+		if (sscanf(line, "%31s %15s %lld", bdf, kind, &ns) == 3 && pci_lu_is_edu(bdf))
 			printf("BENCH enum_edu %s %lld\n", kind, ns);
 	fclose(f);
 }
@@ -76,8 +75,7 @@ static int stage1(struct pci_lu_ctx *ctx)
 	for (int i = 0; i < count; i++) {
 		const char *bdf = names[i]->d_name;
 
-		if (done < n && bdf[0] != '.' && pci_lu_config_word(bdf, 0) == 0x1234 &&
-		    pci_lu_config_word(bdf, 2) == 0x11e8 &&
+		if (done < n && bdf[0] != '.' && pci_lu_is_edu(bdf) &&
 		    pci_lu_set_bus_master(bdf) == 0 && pci_lu_preserve(s, bdf, done + 1) == 0)
 			done++;
 		free(names[i]);

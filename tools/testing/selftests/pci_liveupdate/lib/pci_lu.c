@@ -695,6 +695,11 @@ void pci_lu_declare_stages(struct pci_lu_ctx *ctx, int n)
 	printf("PCI_LU_STAGES %s %d\n", ctx->name, n);
 }
 
+bool pci_lu_is_edu(const char *bdf)
+{
+	return pci_lu_config_word(bdf, 0x00) == 0x1234 && pci_lu_config_word(bdf, 0x02) == 0x11e8;
+}
+
 int pci_lu_scale_edus(char bdf[][16], int max)
 {
 	struct dirent **names;
@@ -703,9 +708,9 @@ int pci_lu_scale_edus(char bdf[][16], int max)
 	for (int i = 0; i < n; i++) {
 		const char *d = names[i]->d_name;
 
-		/* edu (1234:11e8), except the two of the base topology */
-		if (d[0] != '.' && found < max && pci_lu_config_word(d, 0x00) == 0x1234 &&
-		    pci_lu_config_word(d, 0x02) == 0x11e8 && strcmp(d, EDU_SW) && strcmp(d, EDU_RP))
+		/* Except the two edus of the base topology */
+		if (d[0] != '.' && found < max && pci_lu_is_edu(d) && strcmp(d, EDU_SW) &&
+		    strcmp(d, EDU_RP))
 			snprintf(bdf[found++], 16, "%.15s", d);
 		free(names[i]);
 	}

@@ -136,6 +136,8 @@ bool pci_lu_dmesg_has(const char *needle);
 bool pci_lu_dmesg_before(const char *first, const char *then);
 /* Config space word at @off of @bdf, or -errno. */
 int pci_lu_config_word(const char *bdf, int off);
+/* Whether @bdf is a QEMU edu device (1234:11e8). */
+bool pci_lu_is_edu(const char *bdf);
 /* Write config space word at @off of @bdf; 0 or -errno. */
 int pci_lu_config_write_word(const char *bdf, int off, uint16_t val);
 /* Bus numbers of a bridge from config space; 0 or -errno. */
