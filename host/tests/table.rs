@@ -981,6 +981,14 @@ fn vf_links_are_checked() {
         table::check_entries(&bad),
         Err(Invalid::Refcount(..))
     ));
+    // NumVFs so large that the last VF's routing ID passes 0xffff, with a
+    // VF that does fit: the range of VFs below the PF must not end up
+    // empty, or the PF's refcount would miss the VF (found by the fuzzer).
+    let mut bad = good.clone();
+    bad[pi].num_vfs.set(0xfffa);
+    bad[pi].refcount.set(1);
+    bad[0].refcount.set(1);
+    assert_eq!(table::check_entries(&bad), Err(Invalid::Probe(pi)));
     // A reader that does not know VFs refuses the whole table.
     let hdr = t.hdr;
     assert!(hdr.incompat.get() & abi::INCOMPAT_VF != 0);

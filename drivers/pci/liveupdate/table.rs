@@ -134,6 +134,12 @@ impl VfState {
         u16::try_from(rid).ok()
     }
 
+    /// Routing ID of the last VF of the PF at `pf`, if there are VFs and
+    /// it fits in 16 bits.
+    pub fn last_rid(&self, pf: u16) -> Option<u16> {
+        self.num_vfs.checked_sub(1).and_then(|n| self.vf_rid(pf, n))
+    }
+
     /// Which VF of the PF at `pf` has routing ID `rid`, if any.
     pub fn vf_index(&self, pf: u16, rid: u16) -> Option<u16> {
         let first = u32::from(pf) + u32::from(self.offset);
@@ -426,7 +432,7 @@ pub fn check_sriov(p: &Probe, r: &SriovRegs, page_shift: u32, rid: u16) -> Resul
                 return Err(SriovMisfit::VfState);
             }
             // Every VF routes within the span the record gives them.
-            let last = v.num_vfs.checked_sub(1).and_then(|n| v.vf_rid(rid, n));
+            let last = v.last_rid(rid);
             let span = u16::from(bus) + u16::from(p.vf_buses);
             if last.is_none_or(|l| l >> 8 > span) {
                 return Err(SriovMisfit::Buses);
@@ -1380,12 +1386,12 @@ fn check_entry(i: usize, e: &PciDevSer) -> Result<(), Invalid> {
         || (e.vf_buses != 0 && !sriov);
     let bad_window = e.probe & abi::P_WINDOWS != 0 && flags & abi::F_BRIDGE == 0;
     // VFs are enabled on a function that is not a bridge, at least one,
-    // with one page size.
+    // each with a routing ID, with one page size.
     let bad_vfs = e.probe & abi::P_VFS != 0
         && (!sriov
             || flags & abi::F_BRIDGE != 0
             || e.sriov_ctrl.get() & SRIOV_CTRL_VFE == 0
-            || e.num_vfs.get() == 0
+            || Probe::of(e).vfs.last_rid(e.bdf.get()).is_none()
             || e.sriov_page > 31);
     if bad_order || bad_window || bad_vfs || (!sized && e.probe != 0) {
         return Err(Invalid::Probe(i));
@@ -1422,9 +1428,9 @@ fn check_links(entries: &[PciDevSer], i: usize, e: &PciDevSer) -> Result<(), Inv
     let pf = e.bdf.get();
     if let Some(v) = Probe::of(e).kept_vfs() {
         // The entries below a PF are its VFs, at most up to its last one.
-        let last = v.num_vfs.checked_sub(1).and_then(|n| v.vf_rid(pf, n));
+        // `check_entry` made sure the last one has a routing ID.
         let lo = search(entries, seg, pf).map_or_else(|x| x, |x| x + 1);
-        let hi = last.map_or(lo, |l| {
+        let hi = v.last_rid(pf).map_or(lo, |l| {
             search(entries, seg, l).map_or_else(|x| x, |x| x + 1)
         });
         for c in entries[lo..hi.max(lo)].iter() {
