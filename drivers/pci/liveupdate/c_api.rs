@@ -212,10 +212,18 @@ pub unsafe extern "C" fn pci_liveupdate_unpreserve(dev: *mut bindings::pci_dev) 
     let Some(pdev) = (unsafe { entry_dev(dev) }) else {
         return EINVAL.to_errno();
     };
+    match unpreserve(&pdev) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// [`pci_liveupdate_unpreserve`] of a device the caller holds.
+pub(crate) fn unpreserve(pdev: &PciDev) -> Result {
     let mut state = STATE.lock();
     if state.frozen {
         dev_warn!(pdev.as_dev(), "unpreserve refused: shutdown has begun\n");
-        return ESHUTDOWN.to_errno();
+        return Err(ESHUTDOWN);
     }
     let mine = pdev.flag(&state, Flag::Outgoing);
     let removed = pdev.flag(&state, Flag::Removed);
@@ -224,7 +232,7 @@ pub unsafe extern "C" fn pci_liveupdate_unpreserve(dev: *mut bindings::pci_dev) 
             pdev.as_dev(),
             "unpreserve: this device's preservation was already dropped; nothing changed\n"
         );
-        return EINVAL.to_errno();
+        return Err(EINVAL);
     }
     let r = if mine {
         let r = state
@@ -234,25 +242,19 @@ pub unsafe extern "C" fn pci_liveupdate_unpreserve(dev: *mut bindings::pci_dev) 
         if matches!(r, Ok(Ok(()) | Err(TableError::NotPreserved))) {
             pdev.set_flag(&mut state, Flag::Outgoing, false);
         }
-        r.and_then(|r| r.map_err(|e| table_err(&pdev, "unpreserve", e)))
+        r.and_then(|r| r.map_err(|e| table_err(pdev, "unpreserve", e)))
     } else {
-        Err(table_err(&pdev, "unpreserve", TableError::NotPreserved))
+        Err(table_err(pdev, "unpreserve", TableError::NotPreserved))
     };
     match r {
-        Ok(()) => {
-            dev_info!(pdev.as_dev(), "will no longer be preserved\n");
-            0
-        }
-        Err(e) => {
-            if e == ENOENT {
-                dev_warn!(
-                    pdev.as_dev(),
-                    "unpreserve: no outgoing PCI Live Update FLB\n"
-                );
-            }
-            e.to_errno()
-        }
+        Ok(()) => dev_info!(pdev.as_dev(), "will no longer be preserved\n"),
+        Err(e) if e == ENOENT => dev_warn!(
+            pdev.as_dev(),
+            "unpreserve: no outgoing PCI Live Update FLB\n"
+        ),
+        Err(_) => {}
     }
+    r
 }
 
 /// Whether the previous kernel preserved `dev` and it has not finished.

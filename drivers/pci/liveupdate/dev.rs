@@ -584,6 +584,16 @@ impl PciDev {
         unsafe { self.flag_ptr(flag).write(on) };
     }
 
+    /// Whether the PCI core holds the device in D0 while it is incoming
+    /// (`pci_liveupdate_pm_hold()`); for reports only.
+    pub(crate) fn pm_held(&self) -> bool {
+        let lu = self.lu();
+        // SAFETY: `lu` points into a valid device. C writes the flag at
+        // enumeration and under the rescan lock, not under `STATE`: read it
+        // once, as READ_ONCE() would.
+        unsafe { (&raw const (*lu).pm_held).read_volatile() }
+    }
+
     /// The ACS Control adopted at enumeration, if any; `_state` proves
     /// `STATE` is held.
     pub(crate) fn adopted_acs(&self, _state: &State) -> Option<u16> {

@@ -686,11 +686,15 @@ pub unsafe extern "C" fn pci_liveupdate_remove_device(dev: *mut bindings::pci_de
 /// `dev` must be NULL or a valid `struct pci_dev`.
 #[export]
 pub unsafe extern "C" fn pci_liveupdate_freeze(dev: *mut bindings::pci_dev) {
-    let _timed = timing::SHUTDOWN.start();
     // SAFETY: Guaranteed by the caller.
-    if unsafe { entry_dev(dev) }.is_none() {
-        return;
+    if unsafe { entry_dev(dev) }.is_some() {
+        freeze();
     }
+}
+
+/// [`pci_liveupdate_freeze`], once a device was passed in.
+pub(crate) fn freeze() {
+    let _timed = timing::SHUTDOWN.start();
     let decide = {
         let mut state = STATE.lock();
         let first = !state.frozen;

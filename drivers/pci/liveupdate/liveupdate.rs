@@ -83,6 +83,8 @@
 //!   format, shared with the host crate.
 //! - [`dev`]: the PCI device view the component works with.
 //! - [`glue`]: safe calls into the component's C half.
+//! - [`test_api`] and `test_debugfs`: test-only inspection and fault
+//!   injection, and the debugfs files that drive them.
 //!
 //! [`STATE`]: state::STATE
 //! [`put_incoming`]: state::put_incoming
@@ -109,3 +111,5 @@ const __LOG_PREFIX: &[u8] = b"pci_liveupdate\0";
 
 #[cfg(CONFIG_PCI_LIVEUPDATE_TEST)]
 pub mod test_api;
+#[cfg(CONFIG_PCI_LIVEUPDATE_TEST)]
+pub mod test_debugfs;

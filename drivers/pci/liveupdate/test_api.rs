@@ -2,19 +2,29 @@
 
 //! Test-only inspection and fault injection (`CONFIG_PCI_LIVEUPDATE_TEST`).
 //!
-//! Used by `test_handler.c`, which the kselftests drive through debugfs.
+//! Used by the debugfs files of [`crate::test_debugfs`], which the
+//! kselftests drive.
 
 use crate::{
     abi,
+    dev::{
+        Flag,
+        PciDev, //
+    },
     flb::FAIL_NEXT_GROW,
-    state::STATE,
+    state::{
+        State,
+        STATE, //
+    },
     table, //
 };
-use core::mem::MaybeUninit;
 use kernel::{
     bindings,
     prelude::*,
-    sync::atomic::Relaxed, //
+    sync::atomic::{
+        AtomicFlag,
+        Relaxed, //
+    },
 };
 use zerocopy::{
     FromBytes,
@@ -47,66 +57,33 @@ const _: () = {
     assert!(bindings::PCI_DEV_SER_F_UPSTREAM == abi::F_UPSTREAM);
 };
 
-/// Copies as many of `entries` as fit into `out`; returns how many there are.
-fn copy_out(entries: &[abi::PciDevSer], out: &mut [MaybeUninit<abi::PciDevSer>]) -> c_int {
-    for (o, e) in out.iter_mut().zip(entries) {
-        o.write(*e);
-    }
-    // A count beyond `i32::MAX` saturates rather than wraps.
-    i32::try_from(entries.len()).unwrap_or(i32::MAX)
-}
-
-/// Copies up to `max` entries of the incoming, or outgoing, table to `buf`.
-///
-/// # Safety
-///
-/// `buf` must have room for `max` entries.
-#[export]
-pub unsafe extern "C" fn pci_liveupdate_test_snapshot(
-    outgoing: bool,
-    buf: *mut bindings::pci_dev_ser,
-    max: u32,
-) -> c_int {
+/// A copy of the outgoing table's entries and its capacity, or of the
+/// incoming table's entries: `ENODEV` before boot-time setup, `ENOENT`
+/// without an outgoing table, `ENODATA` without an incoming one, `EINVAL`
+/// if the incoming data was refused.
+pub(crate) fn snapshot(outgoing: bool) -> Result<(KVec<abi::PciDevSer>, Option<usize>)> {
     if !crate::state::ready() {
-        return ENODEV.to_errno();
+        return Err(ENODEV);
     }
-    let buf = if max == 0 || buf.is_null() {
-        &mut []
-    } else {
-        // SAFETY: The caller provides room for `max` entries at `buf`, which
-        // C and Rust lay out alike (asserted above); nothing else accesses
-        // it during this call.
-        unsafe { core::slice::from_raw_parts_mut(buf.cast(), max as usize) }
-    };
     let mut state = STATE.lock();
+    let copy = |entries: &[abi::PciDevSer]| -> Result<KVec<abi::PciDevSer>> {
+        let mut v = KVec::with_capacity(entries.len(), GFP_KERNEL)?;
+        v.extend_from_slice(entries, GFP_KERNEL)?;
+        Ok(v)
+    };
     if outgoing {
-        return state
-            .outgoing()
-            .and_then(|out| Ok(copy_out(out.table()?.entries(), buf)))
-            .unwrap_or_else(|e| e.to_errno());
+        let t = state.outgoing()?.table()?;
+        return Ok((copy(t.entries())?, Some(t.capacity())));
     }
     let refused = state.refused;
     match state.incoming() {
-        Some(t) => copy_out(t.entries(), buf),
-        None if refused => EINVAL.to_errno(),
-        None => ENODATA.to_errno(),
+        Some(t) => Ok((copy(t.entries())?, None)),
+        None if refused => Err(EINVAL),
+        None => Err(ENODATA),
     }
 }
 
-/// Capacity of the outgoing table's array in entries, or a negative errno.
-#[export]
-pub extern "C" fn pci_liveupdate_test_capacity() -> c_int {
-    if !crate::state::ready() {
-        return ENODEV.to_errno();
-    }
-    let mut state = STATE.lock();
-    state
-        .outgoing()
-        .and_then(|out| Ok(i32::try_from(out.table()?.capacity()).unwrap_or(i32::MAX)))
-        .unwrap_or_else(|e| e.to_errno())
-}
-
-/// Outcome of [`pci_liveupdate_test_fuzz`], in `stats` order.
+/// Outcome of [`fuzz`], in [`FuzzStats`] order.
 const FUZZ_TRIED: usize = 0;
 const FUZZ_REFUSED: usize = 1;
 const FUZZ_VALID_SAME: usize = 2;
@@ -156,25 +133,21 @@ fn drains(hdr: &abi::PciLuSer, entries: &[abi::PciDevSer]) -> Result<bool> {
     Ok(t.is_empty())
 }
 
+/// What [`fuzz`] found: variants tried, refused, still valid with the same
+/// entries, valid with other entries, valid but not drained by finishing
+/// every direct entry.
+pub(crate) type FuzzStats = [u32; 5];
+
 /// Runs the incoming validator on `variants` randomly damaged copies of the
 /// incoming table (its header and entries as this kernel holds them), seeded by
-/// `seed`, and counts the outcomes into `stats` (tried, refused, still
-/// valid with the same entries, valid with other entries, valid but not
-/// drained by finishing every direct entry). With `reseal`, only the used
+/// `seed`, and counts the outcomes. With `reseal`, only the used
 /// entries are damaged and both checksums are then made to match, so the
 /// structural checks behind the checksums are what refuses a copy. The
 /// real table is not touched.
-///
-/// # Safety
-///
-/// `stats` must point to 5 writable `u32`s.
-#[export]
-pub unsafe extern "C" fn pci_liveupdate_test_fuzz(
-    seed: u64,
-    variants: u32,
-    reseal: bool,
-    stats: *mut u32,
-) -> c_int {
+pub(crate) fn fuzz(seed: u64, variants: u32, reseal: bool) -> Result<FuzzStats> {
+    if !crate::state::ready() {
+        return Err(ENODEV);
+    }
     let copy = || -> Result<(abi::PciLuSer, KVec<u8>, KVec<abi::PciDevSer>)> {
         let mut state = STATE.lock();
         let t = state.incoming().ok_or(ENODATA)?;
@@ -185,27 +158,17 @@ pub unsafe extern "C" fn pci_liveupdate_test_fuzz(
         entries.extend_from_slice(t.entries(), GFP_KERNEL)?;
         Ok((*hdr, bytes, entries))
     };
-    let (hdr0, bytes0, orig) = match copy() {
-        Ok(c) => c,
-        Err(e) => return e.to_errno(),
-    };
-    let mut work = match KVec::with_capacity(bytes0.len(), GFP_KERNEL) {
-        Ok(w) => w,
-        Err(e) => return Error::from(e).to_errno(),
-    };
+    let (hdr0, bytes0, orig) = copy()?;
+    let mut work = KVec::with_capacity(bytes0.len(), GFP_KERNEL)?;
     let mut parsed = KVec::new();
-    if let Err(e) = parsed.resize(orig.len(), abi::PciDevSer::default(), GFP_KERNEL) {
-        return Error::from(e).to_errno();
-    }
-    let mut out = [0u32; 5];
+    parsed.resize(orig.len(), abi::PciDevSer::default(), GFP_KERNEL)?;
+    let mut out = FuzzStats::default();
     let mut rng = seed | 1;
     let used = orig.len() * abi::DEV_SER_SIZE;
     for _ in 0..variants {
         let mut hdr = hdr0;
         work.clear();
-        if work.extend_from_slice(&bytes0, GFP_KERNEL).is_err() {
-            return ENOMEM.to_errno();
-        }
+        work.extend_from_slice(&bytes0, GFP_KERNEL)?;
         let mut len = work.len();
         if reseal {
             // The handed-over table has this kernel's entry size.
@@ -239,17 +202,11 @@ pub unsafe extern "C" fn pci_liveupdate_test_fuzz(
         } else {
             FUZZ_VALID_CHANGED
         }] += 1;
-        match drains(&hdr, e) {
-            Ok(true) => {}
-            Ok(false) => out[FUZZ_UNDRAINED] += 1,
-            Err(e) => return e.to_errno(),
+        if !drains(&hdr, e)? {
+            out[FUZZ_UNDRAINED] += 1;
         }
     }
-    for (i, v) in out.iter().enumerate() {
-        // SAFETY: `stats` has room for 5 values (function contract).
-        unsafe { *stats.add(i) = *v };
-    }
-    0
+    Ok(out)
 }
 
 /// Makes both checksums match again, so the next kernel reaches the
@@ -259,81 +216,115 @@ fn fix_checksum(hdr: &mut abi::PciLuSer, entries: &[abi::PciDevSer]) {
     table::seal(hdr, &entries[..n]);
 }
 
-/// Injects a test fault (`PCI_LU_TEST_*`).
-#[export]
-pub extern "C" fn pci_liveupdate_test_inject(fault: u32) -> c_int {
-    if fault == bindings::PCI_LU_TEST_FAIL_NEXT_ALLOC {
-        FAIL_NEXT_GROW.store(true, Relaxed);
-        return 0;
-    }
-    if fault == bindings::PCI_LU_TEST_LEAK {
-        // The kmemleak test's positive control: an allocation nothing frees
-        // or points to, made by the component.
-        return match KBox::new([0x5au8; 64], GFP_KERNEL) {
-            Ok(b) => {
-                let _ = KBox::into_raw(b);
-                0
-            }
-            Err(_) => ENOMEM.to_errno(),
-        };
+/// Fault: the next growth of the outgoing array fails.
+pub(crate) const FAIL_NEXT_ALLOC: u32 = 1;
+/// Fault: flip a bit of an entry.
+pub(crate) const CORRUPT_CHECKSUM: u32 = 2;
+/// Fault: a count above the capacity.
+pub(crate) const CORRUPT_COUNT: u32 = 3;
+/// Fault: swap two entries, fix the checksum.
+pub(crate) const CORRUPT_ORDER: u32 = 4;
+/// Fault: a bad header magic.
+pub(crate) const CORRUPT_MAGIC: u32 = 5;
+/// Fault: a bridge's refcount off by one, fix the checksum.
+pub(crate) const CORRUPT_REFCOUNT: u32 = 6;
+/// Fault: repeat an entry, fix the checksum.
+pub(crate) const CORRUPT_DUPLICATE: u32 = 7;
+/// Fault: a capacity beyond the allocation.
+pub(crate) const CORRUPT_CAPACITY: u32 = 8;
+/// Fault: the last entry unreferenced, fix the checksum.
+pub(crate) const CORRUPT_ZERO_REFCOUNT: u32 = 9;
+/// Fault: damage the array address only.
+pub(crate) const CORRUPT_HEADER: u32 = 10;
+/// Fault: the next preserve sees an ACS quirk.
+pub(crate) const FORCE_ACS_QUIRK: u32 = 11;
+/// Fault: leak 64 bytes, for kmemleak's test.
+pub(crate) const LEAK: u32 = 12;
+/// Fault: at the kexec, rewrite the table as a writer without probe
+/// records did (see [`shutdown`]).
+pub(crate) const OLD_FORMAT: u32 = 13;
+
+/// [`OLD_FORMAT`] was injected.
+static OLD_FORMAT_AT_KEXEC: AtomicFlag = AtomicFlag::new(false);
+
+/// Injects test fault `fault`, one of the numbers below. Tests write them to
+/// debugfs `inject`.
+pub(crate) fn inject(fault: u32) -> Result {
+    match fault {
+        FAIL_NEXT_ALLOC => {
+            FAIL_NEXT_GROW.store(true, Relaxed);
+            return Ok(());
+        }
+        LEAK => {
+            // The kmemleak test's positive control: an allocation nothing
+            // frees or points to, made by the component.
+            let _ = KBox::into_raw(KBox::new([0x5au8; 64], GFP_KERNEL)?);
+            return Ok(());
+        }
+        OLD_FORMAT => {
+            // This kernel cannot read its table once rewritten.
+            OLD_FORMAT_AT_KEXEC.store(true, Relaxed);
+            return Ok(());
+        }
+        _ => {}
     }
     if !crate::state::ready() {
-        return ENODEV.to_errno();
+        return Err(ENODEV);
     }
     let mut state = STATE.lock();
-    if fault == bindings::PCI_LU_TEST_FORCE_ACS_QUIRK {
+    if fault == FORCE_ACS_QUIRK {
         state.force_acs_quirk = true;
-        return 0;
+        return Ok(());
     }
-    state
-        .outgoing()
-        .and_then(|out| {
-            let (hdr, e) = out.raw_mut()?;
-            // Earlier faults may have made the header lie about the array.
-            let n = (hdr.count.get() as usize).min(e.len());
-            match fault {
-                bindings::PCI_LU_TEST_CORRUPT_CHECKSUM if n >= 1 => {
-                    e[0].vendor.set(e[0].vendor.get() ^ 1)
-                }
-                bindings::PCI_LU_TEST_CORRUPT_COUNT => {
-                    hdr.count.set(hdr.capacity.get().saturating_add(1));
-                    fix_checksum(hdr, e);
-                }
-                bindings::PCI_LU_TEST_CORRUPT_ORDER if n >= 2 => {
-                    e.swap(0, 1);
-                    fix_checksum(hdr, e);
-                }
-                bindings::PCI_LU_TEST_CORRUPT_MAGIC => hdr.magic.set(0),
-                bindings::PCI_LU_TEST_CORRUPT_REFCOUNT => {
-                    let b = e[..n]
-                        .iter_mut()
-                        .find(|x| x.flags.get() & abi::F_BRIDGE != 0)
-                        .ok_or(EINVAL)?;
-                    b.refcount.set(b.refcount.get().saturating_add(1));
-                    fix_checksum(hdr, e);
-                }
-                bindings::PCI_LU_TEST_CORRUPT_DUPLICATE if n >= 2 => {
-                    e[1] = e[0];
-                    fix_checksum(hdr, e);
-                }
-                bindings::PCI_LU_TEST_CORRUPT_ZERO_REFCOUNT if n >= 1 => {
-                    e[n - 1].refcount.set(0);
-                    fix_checksum(hdr, e);
-                }
-                bindings::PCI_LU_TEST_CORRUPT_CAPACITY => {
-                    hdr.capacity.set(hdr.capacity.get().saturating_mul(1024));
-                    fix_checksum(hdr, e);
-                }
-                bindings::PCI_LU_TEST_CORRUPT_HEADER => {
-                    hdr.entries.set(hdr.entries.get() ^ 0x1000);
-                }
-                bindings::PCI_LU_TEST_OLD_FORMAT => old_format(hdr, e, n),
-                _ => return Err(EINVAL),
+    corrupt(&mut state, fault)
+}
+
+/// Applies fault `fault` to the outgoing table.
+fn corrupt(state: &mut State, fault: u32) -> Result {
+    state.outgoing().and_then(|out| {
+        let (hdr, e) = out.raw_mut()?;
+        // Earlier faults may have made the header lie about the array.
+        let n = (hdr.count.get() as usize).min(e.len());
+        match fault {
+            CORRUPT_CHECKSUM if n >= 1 => e[0].vendor.set(e[0].vendor.get() ^ 1),
+            CORRUPT_COUNT => {
+                hdr.count.set(hdr.capacity.get().saturating_add(1));
+                fix_checksum(hdr, e);
             }
-            pr_warn!("test: corrupted the outgoing table (fault {fault})\n");
-            Ok(0)
-        })
-        .unwrap_or_else(|e| e.to_errno())
+            CORRUPT_ORDER if n >= 2 => {
+                e.swap(0, 1);
+                fix_checksum(hdr, e);
+            }
+            CORRUPT_MAGIC => hdr.magic.set(0),
+            CORRUPT_REFCOUNT => {
+                let b = e[..n]
+                    .iter_mut()
+                    .find(|x| x.flags.get() & abi::F_BRIDGE != 0)
+                    .ok_or(EINVAL)?;
+                b.refcount.set(b.refcount.get().saturating_add(1));
+                fix_checksum(hdr, e);
+            }
+            CORRUPT_DUPLICATE if n >= 2 => {
+                e[1] = e[0];
+                fix_checksum(hdr, e);
+            }
+            CORRUPT_ZERO_REFCOUNT if n >= 1 => {
+                e[n - 1].refcount.set(0);
+                fix_checksum(hdr, e);
+            }
+            CORRUPT_CAPACITY => {
+                hdr.capacity.set(hdr.capacity.get().saturating_mul(1024));
+                fix_checksum(hdr, e);
+            }
+            CORRUPT_HEADER => {
+                hdr.entries.set(hdr.entries.get() ^ 0x1000);
+            }
+            OLD_FORMAT => old_format(hdr, e, n),
+            _ => return Err(EINVAL),
+        }
+        pr_warn!("test: corrupted the outgoing table (fault {fault})\n");
+        Ok(())
+    })
 }
 
 /// Rewrites the first `n` entries as a writer without probe records laid
@@ -363,127 +354,105 @@ fn old_format(hdr: &mut abi::PciLuSer, e: &mut [abi::PciDevSer], n: usize) {
     hdr.header_checksum.set(table::header_checksum(hdr));
 }
 
-/// Changes the outgoing entry of `dev` with `change`, then fixes both
+/// Changes the outgoing entry of `pdev` with `change`, then fixes both
 /// checksums, so that the next kernel reaches the check the change targets.
-///
-/// # Safety
-///
-/// `dev` must be a valid `struct pci_dev` the caller holds a reference to.
-unsafe fn change_entry(
-    dev: *mut bindings::pci_dev,
+fn change_entry(
+    pdev: &PciDev,
     change: impl FnOnce(&mut abi::PciDevSer) -> Result<&'static str>,
-) -> c_int {
-    // SAFETY: Valid and referenced (function contract).
-    let Some(pdev) = (unsafe { crate::state::entry_dev(dev) }) else {
-        return ENODEV.to_errno();
-    };
+) -> Result {
+    if !crate::state::ready() {
+        return Err(ENODEV);
+    }
     let info = pdev.identity();
     let mut state = STATE.lock();
-    state
-        .outgoing()
-        .and_then(|out| {
-            let (hdr, e) = out.raw_mut()?;
-            let n = (hdr.count.get() as usize).min(e.len());
-            let i = table::search(&e[..n], info.segment, info.bdf).map_err(|_| ENOENT)?;
-            let what = change(&mut e[i])?;
-            fix_checksum(hdr, e);
-            dev_warn!(pdev.as_dev(), "test: {what}\n");
-            Ok(0)
-        })
-        .unwrap_or_else(|e| e.to_errno())
+    let out = state.outgoing()?;
+    let (hdr, e) = out.raw_mut()?;
+    let n = (hdr.count.get() as usize).min(e.len());
+    let i = table::search(&e[..n], info.segment, info.bdf).map_err(|_| ENOENT)?;
+    let what = change(&mut e[i])?;
+    fix_checksum(hdr, e);
+    dev_warn!(pdev.as_dev(), "test: {what}\n");
+    Ok(())
 }
 
-/// Records a size that does not fit for the first sized BAR of `dev`.
-///
-/// # Safety
-///
-/// `dev` must be a valid `struct pci_dev` the caller holds a reference to.
-#[export]
-pub unsafe extern "C" fn pci_liveupdate_test_misfit(dev: *mut bindings::pci_dev) -> c_int {
-    // SAFETY: Valid and referenced (function contract).
-    unsafe {
-        change_entry(dev, |e| {
-            let bar = e.bar_order.iter().position(|&o| o != 0).ok_or(ENOENT)?;
-            // 1 TiB: no BAR of these test devices sits at such an address.
-            e.bar_order[bar] = 40;
-            Ok("recorded its first sized BAR as 1 TiB")
-        })
+/// Records a size that does not fit for the first sized BAR of `pdev`: the
+/// next kernel must not take it as preserved.
+pub(crate) fn misfit(pdev: &PciDev) -> Result {
+    change_entry(pdev, |e| {
+        let bar = e.bar_order.iter().position(|&o| o != 0).ok_or(ENOENT)?;
+        // 1 TiB: no BAR of these test devices sits at such an address.
+        e.bar_order[bar] = 40;
+        Ok("recorded its first sized BAR as 1 TiB")
+    })
+}
+
+/// [`misfit`] for the first sized VF BAR of `pdev`.
+pub(crate) fn vf_misfit(pdev: &PciDev) -> Result {
+    change_entry(pdev, |e| {
+        let bar = e.vf_bar_order.iter().position(|&o| o != 0).ok_or(ENOENT)?;
+        e.vf_bar_order[bar] = 40;
+        Ok("recorded its first sized VF BAR as 1 TiB")
+    })
+}
+
+/// Records another device ID for `pdev` in the outgoing table, so the next
+/// kernel finds a different identity at its address.
+pub(crate) fn mismatch(pdev: &PciDev) -> Result {
+    change_entry(pdev, |e| {
+        e.device.set(e.device.get() ^ 0x00ff);
+        Ok("recorded another identity")
+    })
+}
+
+/// What the component knows of a device.
+pub(crate) struct Status {
+    /// Preserved by the previous kernel and not finished.
+    pub(crate) incoming: bool,
+    /// The incoming table has an entry for it: a preserved device or a
+    /// bridge above one.
+    pub(crate) path: bool,
+    /// The outgoing table has an entry for it.
+    pub(crate) outgoing: bool,
+    /// Bus Master was set when this kernel enumerated it.
+    pub(crate) bm_at_enum: bool,
+    /// The ACS Control the previous kernel left was adopted.
+    pub(crate) acs_adopted: bool,
+}
+
+/// The component's view of `pdev`; all false before boot-time setup.
+pub(crate) fn status(pdev: &PciDev) -> Status {
+    let mut s = Status {
+        incoming: false,
+        path: false,
+        outgoing: false,
+        bm_at_enum: false,
+        acs_adopted: false,
+    };
+    if !crate::state::ready() {
+        return s;
     }
+    let info = pdev.identity();
+    let mut state = STATE.lock();
+    s.incoming = state.is_incoming_direct(pdev);
+    s.path = state.incoming_entry(pdev).is_some();
+    s.outgoing = state.outgoing_entry(&info).is_some();
+    s.bm_at_enum = pdev.flag(&state, Flag::BmAtEnum);
+    s.acs_adopted = pdev.adopted_acs(&state).is_some();
+    s
 }
 
-/// Records the first sized VF BAR of `dev` as 1 TiB in the outgoing table.
-///
-/// # Safety
-///
-/// `dev` must be a valid `struct pci_dev` the caller holds a reference to.
+/// Called by the test handler after every device's shutdown: reports what
+/// the reboot cost the component and, at a kexec, applies [`OLD_FORMAT`]
+/// (the shutdown hooks still needed the table in this kernel's format).
 #[export]
-pub unsafe extern "C" fn pci_liveupdate_test_vf_misfit(dev: *mut bindings::pci_dev) -> c_int {
-    // SAFETY: Valid and referenced (function contract).
-    unsafe {
-        change_entry(dev, |e| {
-            let bar = e.vf_bar_order.iter().position(|&o| o != 0).ok_or(ENOENT)?;
-            e.vf_bar_order[bar] = 40;
-            Ok("recorded its first sized VF BAR as 1 TiB")
-        })
-    }
-}
-
-/// Records another device ID for `dev` in the outgoing table.
-///
-/// # Safety
-///
-/// `dev` must be a valid `struct pci_dev` the caller holds a reference to.
-#[export]
-pub unsafe extern "C" fn pci_liveupdate_test_mismatch(dev: *mut bindings::pci_dev) -> c_int {
-    // SAFETY: Valid and referenced (function contract).
-    unsafe {
-        change_entry(dev, |e| {
-            e.device.set(e.device.get() ^ 0x00ff);
-            Ok("recorded another identity")
-        })
-    }
-}
-
-/// Whether `dev` has an incoming entry (`path`) and an outgoing one.
-///
-/// # Safety
-///
-/// `dev` must be a valid `struct pci_dev`; `path` and `outgoing` valid out
-/// pointers.
-#[export]
-pub unsafe extern "C" fn pci_liveupdate_test_status(
-    dev: *mut bindings::pci_dev,
-    path: *mut bool,
-    outgoing: *mut bool,
-) {
-    // SAFETY: Valid and referenced (function contract).
-    let Some(pdev) = (unsafe { crate::state::entry_dev(dev) }) else {
+pub extern "C" fn pci_liveupdate_test_shutdown(kexec: bool) {
+    let (calls, ns, window) = crate::timing::SHUTDOWN.read();
+    pr_info!("shutdown hooks: {calls} calls, {ns} ns, over {window} ns\n");
+    if !kexec || !OLD_FORMAT_AT_KEXEC.load(Relaxed) || !crate::state::ready() {
         return;
-    };
-    let info = pdev.identity();
-    let mut state = STATE.lock();
-    let p = state.incoming_entry(&pdev).is_some();
-    let o = state.outgoing_entry(&info).is_some();
-    // SAFETY: Valid out pointers (function contract).
-    unsafe {
-        *path = p;
-        *outgoing = o;
     }
-}
-
-/// Time spent in the PCI core hooks, see `test.h`.
-///
-/// # Safety
-///
-/// `out` must point to room for three `s64`.
-#[export]
-pub unsafe extern "C" fn pci_liveupdate_test_timing(shutdown: bool, out: *mut i64) {
-    let acct = if shutdown {
-        &crate::timing::SHUTDOWN
-    } else {
-        &crate::timing::ENUMERATION
-    };
-    let (calls, ns, window) = acct.read();
-    // SAFETY: The caller provides room for three values at `out`.
-    unsafe { out.cast::<[i64; 3]>().write_unaligned([calls, ns, window]) };
+    let mut state = STATE.lock();
+    if let Err(e) = corrupt(&mut state, OLD_FORMAT) {
+        pr_err!("test: cannot rewrite the table in the old format: {e:?}\n");
+    }
 }

@@ -9,20 +9,13 @@
  * exactly as a driver would. After kexec the retrieved fd reads back the
  * device's status, and finishing the session finishes the device.
  *
- * debugfs pci_liveupdate/: "outgoing" and "incoming" list the device tables,
- * "status" lists every PCI device with its incoming state, whether either
- * table has an entry for it, and whether it had Bus Master set when this
- * kernel enumerated it; writing a PCI_LU_TEST_* number to "inject" injects
- * a fault, and writing a device address to "preserve", "unpreserve" or
- * "finish" calls that API directly, outside any LUO session, to test how it
- * handles misuse. Writing an address to "mismatch" records another identity
- * for the device in the outgoing table; to "misfit", a BAR size its BAR
- * address does not fit ("vf_misfit": the same for a VF BAR); to "freeze",
- * runs the shutdown freeze hook on it. "timing" reports the time spent in the PCI core
- * hooks, "anchor" where pci_liveupdate_preserve() is (fault injection's
- * stack filter needs addresses that KASLR moved), "dma_after_iommu_shutdown"
- * and "corrupt_iommu_handover" act at the very end of a kexec (below). A
- * device preserved that way has no file behind it, so the next kernel never
+ * debugfs pci_liveupdate/ is created by the Rust side (test_debugfs.rs),
+ * which holds the files whose logic is in Rust. This file adds those whose
+ * state is here: writing a device address to "preserve" calls that API
+ * directly, outside any LUO session, to test how it handles misuse;
+ * "dma_after_iommu_shutdown" and "corrupt_iommu_handover" act at the very
+ * end of a kexec (below); config_writes.c adds its own. A device preserved
+ * through "preserve" has no file behind it, so the next kernel never
  * finishes it and keeps the handed-over table: expected in tests only.
  *
  * Boot parameters: fail_retrieve (below), conflict (below), and watch
@@ -40,14 +33,12 @@
 #include <linux/iommu_liveupdate.h>
 #include <linux/kexec.h>
 #include <linux/kho/abi/intel_iommu.h>
-#include <linux/kho/abi/pci.h>
 #include <linux/liveupdate.h>
 #include <linux/miscdevice.h>
 #include <linux/moduleparam.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
 #include <linux/pci_liveupdate.h>
-#include <linux/seq_file.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/syscore_ops.h>
@@ -57,7 +48,6 @@
 #include "test.h"
 
 #define PCI_LU_TEST_FH_COMPATIBLE "pci-lu-test-v1"
-#define PCI_LU_TEST_MAX_ENTRIES 4096
 
 struct pci_lu_test_file {
 	struct mutex lock;	/* protects pdev */
@@ -353,214 +343,23 @@ static struct liveupdate_file_handler pci_lu_test_fh = {
 	.compatible = PCI_LU_TEST_FH_COMPATIBLE,
 };
 
-static int pci_lu_test_show_table(struct seq_file *m, bool outgoing)
-{
-	struct pci_dev_ser *e;
-	int n, i;
-
-	e = kvcalloc(PCI_LU_TEST_MAX_ENTRIES, sizeof(*e), GFP_KERNEL);
-	if (!e)
-		return -ENOMEM;
-	n = pci_liveupdate_test_snapshot(outgoing, e, PCI_LU_TEST_MAX_ENTRIES);
-	if (n < 0) {
-		seq_printf(m, "error %d\n", n);
-		kvfree(e);
-		return 0;
-	}
-	seq_printf(m, "count %d\n", n);
-	if (outgoing)
-		seq_printf(m, "capacity %d\n", pci_liveupdate_test_capacity());
-	for (i = 0; i < min(n, PCI_LU_TEST_MAX_ENTRIES); i++)
-		seq_printf(m, "%04x:%02x:%02x.%d refcount=%u vendor=%04x device=%04x class=%06x flags=%x upstream=%04x bus=%02x-%02x probe=%02x bars=%*phD vfbars=%*phD vfbuses=%u driver=%.*s\n",
-			   le32_to_cpu(e[i].segment), le16_to_cpu(e[i].bdf) >> 8,
-			   PCI_SLOT(le16_to_cpu(e[i].bdf) & 0xff),
-			   PCI_FUNC(le16_to_cpu(e[i].bdf) & 0xff),
-			   le16_to_cpu(e[i].refcount), le16_to_cpu(e[i].vendor),
-			   le16_to_cpu(e[i].device), le32_to_cpu(e[i].class),
-			   le32_to_cpu(e[i].flags), le16_to_cpu(e[i].upstream),
-			   e[i].secondary, e[i].subordinate, e[i].probe,
-			   (int)sizeof(e[i].bar_order), e[i].bar_order,
-			   (int)sizeof(e[i].vf_bar_order), e[i].vf_bar_order,
-			   e[i].vf_buses,
-			   (int)sizeof(e[i].driver),
-			   e[i].driver[0] ? e[i].driver : "-");
-	kvfree(e);
-	return 0;
-}
-
-static int pci_lu_test_outgoing_show(struct seq_file *m, void *v)
-{
-	return pci_lu_test_show_table(m, true);
-}
-DEFINE_SHOW_ATTRIBUTE(pci_lu_test_outgoing);
-
-static int pci_lu_test_incoming_show(struct seq_file *m, void *v)
-{
-	return pci_lu_test_show_table(m, false);
-}
-DEFINE_SHOW_ATTRIBUTE(pci_lu_test_incoming);
-
-static int pci_lu_test_status_show(struct seq_file *m, void *v)
-{
-	struct pci_dev *pdev = NULL;
-
-	for_each_pci_dev(pdev) {
-		bool path = false, outgoing = false;
-
-		pci_liveupdate_test_status(pdev, &path, &outgoing);
-		seq_printf(m, "%s %04x:%04x incoming=%d path=%d outgoing=%d bm_at_enum=%d pm_held=%d acs_adopted=%d\n",
-			   pci_name(pdev), pdev->vendor, pdev->device,
-			   pci_liveupdate_is_incoming(pdev), path, outgoing,
-			   pdev->liveupdate.bm_at_enum, pdev->liveupdate.pm_held,
-			   pdev->liveupdate.acs_adopted);
-	}
-	return 0;
-}
-DEFINE_SHOW_ATTRIBUTE(pci_lu_test_status);
-
-/* Calls the driver API directly on the device written, returning its error. */
-static ssize_t pci_lu_test_direct(const char __user *ubuf, size_t len,
-				  int (*op)(struct pci_dev *pdev))
+/* Calls pci_liveupdate_preserve() on the device written, returning its error. */
+static ssize_t pci_lu_test_preserve_write(struct file *file, const char __user *ubuf,
+					  size_t len, loff_t *ppos)
 {
 	struct pci_dev *pdev = pci_lu_test_get_dev(ubuf, len);
 	int ret;
 
 	if (IS_ERR(pdev))
 		return PTR_ERR(pdev);
-	ret = op(pdev);
+	ret = pci_lu_test_do_preserve(pdev);
 	pci_dev_put(pdev);
-	return ret ? ret : len;
+	return ret ?: len;
 }
 
-static int pci_lu_test_do_unpreserve(struct pci_dev *pdev)
-{
-	pci_liveupdate_unpreserve(pdev);
-	return 0;
-}
-
-static int pci_lu_test_do_finish(struct pci_dev *pdev)
-{
-	pci_liveupdate_finish(pdev);
-	return 0;
-}
-
-#define PCI_LU_TEST_DIRECT(name, op)					\
-static ssize_t pci_lu_test_##name##_write(struct file *file,		\
-					  const char __user *ubuf,	\
-					  size_t len, loff_t *ppos)	\
-{									\
-	return pci_lu_test_direct(ubuf, len, op);			\
-}									\
-static const struct file_operations pci_lu_test_##name##_fops = {	\
-	.write = pci_lu_test_##name##_write,				\
-}
-
-static int pci_lu_test_do_freeze(struct pci_dev *pdev)
-{
-	pci_liveupdate_freeze(pdev);
-	return 0;
-}
-
-PCI_LU_TEST_DIRECT(preserve, pci_lu_test_do_preserve);
-PCI_LU_TEST_DIRECT(mismatch, pci_liveupdate_test_mismatch);
-PCI_LU_TEST_DIRECT(misfit, pci_liveupdate_test_misfit);
-PCI_LU_TEST_DIRECT(vf_misfit, pci_liveupdate_test_vf_misfit);
-PCI_LU_TEST_DIRECT(freeze, pci_lu_test_do_freeze);
-PCI_LU_TEST_DIRECT(unpreserve, pci_lu_test_do_unpreserve);
-PCI_LU_TEST_DIRECT(finish, pci_lu_test_do_finish);
-
-/* "SEED VARIANTS" runs the validator on damaged copies of the incoming table. */
-static u32 pci_lu_test_fuzz_stats[5];
-static int pci_lu_test_fuzz_err = -ENODATA;
-static DEFINE_MUTEX(pci_lu_test_fuzz_lock);
-
-static ssize_t pci_lu_test_fuzz_write(struct file *file, const char __user *ubuf,
-				      size_t len, loff_t *ppos)
-{
-	unsigned int variants, reseal = 0;
-	unsigned long long seed;
-	char buf[48];
-	int n;
-
-	if (len >= sizeof(buf))
-		return -EINVAL;
-	if (copy_from_user(buf, ubuf, len))
-		return -EFAULT;
-	buf[len] = '\0';
-	/* "<seed> <variants> [reseal]" */
-	n = sscanf(buf, "%llu %u %u", &seed, &variants, &reseal);
-	if (n < 2 || variants > 1000000 || reseal > 1)
-		return -EINVAL;
-	guard(mutex)(&pci_lu_test_fuzz_lock);
-	pci_lu_test_fuzz_err = pci_liveupdate_test_fuzz(seed, variants, reseal,
-							pci_lu_test_fuzz_stats);
-	return pci_lu_test_fuzz_err ?: len;
-}
-
-static int pci_lu_test_fuzz_show(struct seq_file *m, void *v)
-{
-	guard(mutex)(&pci_lu_test_fuzz_lock);
-	if (pci_lu_test_fuzz_err)
-		seq_printf(m, "error %d\n", pci_lu_test_fuzz_err);
-	else
-		seq_printf(m, "tried %u refused %u valid_same %u valid_changed %u undrained %u\n",
-			   pci_lu_test_fuzz_stats[0], pci_lu_test_fuzz_stats[1],
-			   pci_lu_test_fuzz_stats[2], pci_lu_test_fuzz_stats[3],
-			   pci_lu_test_fuzz_stats[4]);
-	return 0;
-}
-
-static int pci_lu_test_fuzz_open(struct inode *inode, struct file *file)
-{
-	return single_open(file, pci_lu_test_fuzz_show, NULL);
-}
-
-static const struct file_operations pci_lu_test_fuzz_fops = {
-	.open = pci_lu_test_fuzz_open,
-	.read = seq_read,
-	.write = pci_lu_test_fuzz_write,
-	.llseek = seq_lseek,
-	.release = single_release,
+static const struct file_operations pci_lu_test_preserve_fops = {
+	.write = pci_lu_test_preserve_write,
 };
-
-/* This kernel cannot read its table once rewritten: wait for the kexec. */
-static bool pci_lu_test_old_format;
-
-static int pci_lu_test_inject_set(void *data, u64 val)
-{
-	if (val > U32_MAX)
-		return -EINVAL;
-	if (val == PCI_LU_TEST_OLD_FORMAT) {
-		pci_lu_test_old_format = true;
-		return 0;
-	}
-	return pci_liveupdate_test_inject(val);
-}
-DEFINE_DEBUGFS_ATTRIBUTE(pci_lu_test_inject_fops, NULL, pci_lu_test_inject_set,
-			 "%llu\n");
-
-static int pci_lu_test_timing_show(struct seq_file *m, void *v)
-{
-	s64 t[3];
-
-	pci_liveupdate_test_timing(false, t);
-	seq_printf(m, "enumeration calls %lld ns %lld window_ns %lld\n", t[0], t[1], t[2]);
-	pci_liveupdate_test_timing(true, t);
-	seq_printf(m, "shutdown calls %lld ns %lld window_ns %lld\n", t[0], t[1], t[2]);
-	return 0;
-}
-DEFINE_SHOW_ATTRIBUTE(pci_lu_test_timing);
-
-/*
- * A known function's address, to find KASLR's offset from System.map:
- * exposing the layout is the point (root only, test kernels only).
- */
-static int pci_lu_test_anchor_show(struct seq_file *m, void *v)
-{
-	seq_printf(m, "pci_liveupdate_preserve %lx\n", (unsigned long)pci_liveupdate_preserve);
-	return 0;
-}
-DEFINE_SHOW_ATTRIBUTE(pci_lu_test_anchor);
 
 /*
  * What a test arms for the end of the kexec: the last syscore shutdown
@@ -572,9 +371,6 @@ DEFINE_SHOW_ATTRIBUTE(pci_lu_test_anchor);
  * DMA 100 ms after the command, so it lands after the IOMMU shutdown, in
  * the window before the next kernel's IOMMU is up, deterministically. Tests
  * use it to show what a device kept mastering can reach in that window.
- *
- * Fault PCI_LU_TEST_OLD_FORMAT of "inject" is applied here too: the shutdown
- * hooks still need the table in this kernel's format.
  *
  * "corrupt_iommu_handover": writing 1 damages the VT-d handover record
  * then, after the kexec prepared and checksummed it. Writing 2 changes the
@@ -614,8 +410,6 @@ static void pci_lu_test_end_of_kexec(void)
 		return;
 	if (pci_lu_test_edu)
 		writeq(EDU_DMA_START_TO_RAM, pci_lu_test_edu + EDU_DMA_CMD);
-	if (pci_lu_test_old_format)
-		pci_liveupdate_test_inject(PCI_LU_TEST_OLD_FORMAT);
 	if (pci_lu_test_corrupt_iommu) {
 		u8 *rec = intel_iommu_lu_test_record();
 
@@ -668,13 +462,10 @@ static int pci_lu_test_corrupt_iommu_set(void *data, u64 val)
 DEFINE_DEBUGFS_ATTRIBUTE(pci_lu_test_corrupt_iommu_fops, NULL,
 			 pci_lu_test_corrupt_iommu_set, "%llu\n");
 
-/* After every device's shutdown: what the reboot cost the component. */
+/* After every device's shutdown. */
 static void pci_lu_test_shutdown(void *data)
 {
-	s64 t[3];
-
-	pci_liveupdate_test_timing(true, t);
-	pr_info("shutdown hooks: %lld calls, %lld ns, over %lld ns\n", t[0], t[1], t[2]);
+	pci_liveupdate_test_shutdown(kexec_in_progress);
 	pci_lu_test_end_of_kexec();
 }
 
@@ -708,25 +499,17 @@ static int __init pci_lu_test_init(void)
 	if (ret)
 		pr_err("cannot register /dev/%s: %d\n", pci_lu_test_misc.name, ret);
 
-	dir = debugfs_create_dir("pci_liveupdate", NULL);
-	debugfs_create_file("outgoing", 0400, dir, NULL, &pci_lu_test_outgoing_fops);
-	debugfs_create_file("incoming", 0400, dir, NULL, &pci_lu_test_incoming_fops);
-	debugfs_create_file("status", 0400, dir, NULL, &pci_lu_test_status_fops);
-	debugfs_create_file_unsafe("inject", 0200, dir, NULL, &pci_lu_test_inject_fops);
-	pci_liveupdate_test_enum_debugfs(dir);
-	debugfs_create_file("preserve", 0200, dir, NULL, &pci_lu_test_preserve_fops);
-	debugfs_create_file("unpreserve", 0200, dir, NULL, &pci_lu_test_unpreserve_fops);
-	debugfs_create_file("finish", 0200, dir, NULL, &pci_lu_test_finish_fops);
-	debugfs_create_file("mismatch", 0200, dir, NULL, &pci_lu_test_mismatch_fops);
-	debugfs_create_file("misfit", 0200, dir, NULL, &pci_lu_test_misfit_fops);
-	debugfs_create_file("vf_misfit", 0200, dir, NULL, &pci_lu_test_vf_misfit_fops);
-	debugfs_create_file("freeze", 0200, dir, NULL, &pci_lu_test_freeze_fops);
-	debugfs_create_file("fuzz", 0600, dir, NULL, &pci_lu_test_fuzz_fops);
-	debugfs_create_file("timing", 0400, dir, NULL, &pci_lu_test_timing_fops);
-	debugfs_create_file("anchor", 0400, dir, NULL, &pci_lu_test_anchor_fops);
-	debugfs_create_file("dma_after_iommu_shutdown", 0200, dir, NULL, &pci_lu_test_dma_fops);
-	debugfs_create_file_unsafe("corrupt_iommu_handover", 0200, dir, NULL,
-				   &pci_lu_test_corrupt_iommu_fops);
+	pci_liveupdate_test_debugfs();
+	dir = debugfs_lookup("pci_liveupdate", NULL);
+	if (dir) {
+		pci_liveupdate_test_enum_debugfs(dir);
+		debugfs_create_file("preserve", 0200, dir, NULL, &pci_lu_test_preserve_fops);
+		debugfs_create_file("dma_after_iommu_shutdown", 0200, dir, NULL,
+				    &pci_lu_test_dma_fops);
+		debugfs_create_file_unsafe("corrupt_iommu_handover", 0200, dir, NULL,
+					   &pci_lu_test_corrupt_iommu_fops);
+		dput(dir);
+	}
 	register_syscore(&pci_lu_test_syscore);
 	return 0;
 }
