@@ -6,6 +6,7 @@
 //! C header: [`include/linux/pci.h`](srctree/include/linux/pci.h)
 
 use crate::abi;
+use crate::glue;
 use crate::state::State;
 use crate::table::{
     self,
@@ -13,7 +14,10 @@ use crate::table::{
     Node,
     Probe, //
 };
-use core::ptr::NonNull;
+use core::{
+    ops::Deref,
+    ptr::NonNull, //
+};
 use kernel::{
     bindings,
     device,
@@ -21,6 +25,7 @@ use kernel::{
     pci,
     prelude::*,
     str::CStr,
+    sync::aref::ARef,
     uapi, //
 };
 
@@ -149,37 +154,22 @@ impl PciDev {
     /// enumeration (sized, or taken from a record) and the bits the PCI
     /// core derived by probing. No record before the BARs were sized.
     pub(crate) fn probe(&self) -> Probe {
-        let d = self.ptr();
-        // SAFETY: `d` is valid (type invariant). The record is written
+        let lu = self.lu();
+        // SAFETY: `lu` points into a valid device. The record is written
         // during enumeration, before the device is added, and afterwards
-        // only under `STATE`, which callers hold (see `Node::info`); the
-        // bit fields do not change after enumeration.
-        unsafe {
-            let lu = &raw const (*d).liveupdate;
-            // A VF's BARs are read-only zero: there is nothing to size.
-            if !(*lu).bars_sized && !self.is_virtfn() {
-                return Probe::default();
-            }
-            let bits = [
-                (
-                    bindings::pci_dev::broken_intx_masking_raw(d),
-                    abi::P_INTX_BROKEN,
-                ),
-                (bindings::pci_dev::io_window_raw(d), abi::P_IO_WINDOW),
-                (bindings::pci_dev::pref_window_raw(d), abi::P_PREF_WINDOW),
-                (bindings::pci_dev::pref_64_window_raw(d), abi::P_PREF_64),
-            ];
-            let mut p = Probe {
-                bar_order: (*lu).bar_order,
-                flags: bits
-                    .iter()
-                    .filter(|(on, _)| *on != 0)
-                    .fold(abi::P_SIZED, |f, (_, bit)| f | bit),
-                ..Probe::default()
-            };
-            self.sriov_record(&mut p);
-            p
+        // only under `STATE`, which callers hold (see `Node::info`).
+        let (sized, bar_order) = unsafe { ((*lu).bars_sized, (*lu).bar_order) };
+        // A VF's BARs are read-only zero: there is nothing to size.
+        if !sized && !self.is_virtfn() {
+            return Probe::default();
         }
+        let mut p = Probe {
+            bar_order,
+            flags: abi::P_SIZED | glue::probe_bits(self),
+            ..Probe::default()
+        };
+        self.sriov_record(&mut p);
+        p
     }
 
     /// Adds the SR-IOV record of a PF to `p`: the per-VF BAR sizes and the
@@ -220,12 +210,10 @@ impl PciDev {
     ///
     /// Called from `pci_setup_device()` only, before the device is added.
     pub(crate) fn adopt_probe(&self, p: &Probe) {
-        let d = self.ptr();
-        let bit = |b: u8| u32::from(p.flags & b != 0);
-        // SAFETY: `d` is valid (type invariant) and being set up: nothing
-        // else reads or writes these fields, or the bit fields' storage.
+        let lu = self.lu();
+        // SAFETY: `lu` points into a valid device being set up: nothing
+        // else reads or writes these fields.
         unsafe {
-            let lu = &raw mut (*d).liveupdate;
             (*lu).bar_order = p.bar_order;
             (*lu).bars_sized = true;
             (*lu).probed = true;
@@ -233,11 +221,9 @@ impl PciDev {
             (*lu).vfs_kept = p.kept_vfs().is_some();
             (*lu).vf_bar_order = p.vf_bar_order;
             (*lu).vf_buses = p.vf_buses;
-            bindings::pci_dev::set_broken_intx_masking_raw(d, bit(abi::P_INTX_BROKEN));
-            bindings::pci_dev::set_io_window_raw(d, bit(abi::P_IO_WINDOW));
-            bindings::pci_dev::set_pref_window_raw(d, bit(abi::P_PREF_WINDOW));
-            bindings::pci_dev::set_pref_64_window_raw(d, bit(abi::P_PREF_64));
         }
+        // SAFETY: The device is being set up (see above).
+        unsafe { glue::set_probe_bits(self, p.flags) };
     }
 
     /// Whether [`PciDev::adopt_probe`] took a record for this device.
@@ -507,16 +493,13 @@ impl PciDev {
     /// The ACS Control register; `None` without the capability or if the
     /// read failed.
     pub(crate) fn acs_control(&self) -> Option<u16> {
-        let cap = self.acs_cap();
-        (cap != 0)
-            .then(|| self.config_word(u32::from(cap) + uapi::PCI_ACS_CTRL))
-            .flatten()
+        let cap = self.pci().acs_cap()?;
+        self.config_word(u32::from(cap) + uapi::PCI_ACS_CTRL)
     }
 
     /// Writes the ACS Control register of a device with the capability.
     pub(crate) fn set_acs_control(&self, ctrl: u16) {
-        let cap = self.acs_cap();
-        if cap != 0 {
+        if let Some(cap) = self.pci().acs_cap() {
             self.set_config_word(u32::from(cap) + uapi::PCI_ACS_CTRL, ctrl);
         }
     }
@@ -530,12 +513,6 @@ impl PciDev {
             .pcie_capability_read16(uapi::PCI_EXP_DEVCTL2 as usize)
             .ok()?;
         Some(ctl & uapi::PCI_EXP_DEVCTL2_ARI as u16 != 0)
-    }
-
-    /// Offset of the ACS capability, 0 if none.
-    pub(crate) fn acs_cap(&self) -> u16 {
-        // SAFETY: `ptr` is valid (type invariant); set at enumeration.
-        unsafe { (*self.ptr()).acs_cap }
     }
 
     /// Whether the device has a PCI Express capability.
@@ -665,6 +642,43 @@ impl PciDev {
     }
 }
 
+/// A device looked up by address or listed by the PCI core, holding a
+/// reference on it.
+///
+/// # Invariants
+///
+/// `dev` keeps the device `pdev` points to alive.
+pub(crate) struct DevRef {
+    pdev: PciDev,
+    _dev: ARef<pci::Device>,
+}
+
+impl DevRef {
+    /// The device at `segment` and `bdf`, if enumerated.
+    pub(crate) fn lookup(segment: u32, bdf: u16) -> Option<Self> {
+        // CAST: Bus number and devfn, the halves of `bdf`.
+        pci::Device::get(segment, (bdf >> 8) as u8, bdf as u8).map(Self::from)
+    }
+}
+
+impl From<ARef<pci::Device>> for DevRef {
+    fn from(dev: ARef<pci::Device>) -> Self {
+        // INVARIANT: `dev` is kept with the pointer.
+        DevRef {
+            pdev: PciDev(NonNull::from(&*dev).cast()),
+            _dev: dev,
+        }
+    }
+}
+
+impl Deref for DevRef {
+    type Target = PciDev;
+
+    fn deref(&self) -> &PciDev {
+        &self.pdev
+    }
+}
+
 impl Node for PciDev {
     /// Also reads the bus range of a bridge and the probe record. Callers
     /// hold `STATE` (which a BAR resize takes to change the record) for a
@@ -673,17 +687,9 @@ impl Node for PciDev {
     /// `STATE`; the device's own `subordinate` stays while its binding is
     /// held still (preserve's contract), since removal unbinds first.
     fn info(&self) -> DevInfo {
-        // SAFETY: `ptr` is valid (type invariant); set at creation.
-        let sub = unsafe { (*self.ptr()).subordinate };
-        let bridge = if sub.is_null() {
-            None
-        } else {
-            // SAFETY: A non-NULL `subordinate` is the device's secondary bus,
-            // not removed while the caller holds what `info` requires.
-            let (sec, end) = unsafe { ((*sub).number, (*sub).busn_res.end) };
-            // CAST: Bus numbers are 8 bits; `busn_res` only holds bus numbers.
-            Some((sec, end as u8))
-        };
+        // SAFETY: The secondary bus is not removed while the caller holds
+        // what `info` requires (above).
+        let bridge = unsafe { self.pci().subordinate_buses() };
         // The same IDs the next kernel compares (see `identity`).
         DevInfo {
             bridge,

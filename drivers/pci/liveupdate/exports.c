@@ -111,6 +111,23 @@ bool pci_liveupdate_needs_acs_quirk(struct pci_dev *dev)
 	return pci_dev_specific_enable_acs_needed(dev);
 }
 
+/* The bit fields of struct pci_dev that a probe record carries. */
+u8 pci_liveupdate_probe_bits(struct pci_dev *dev)
+{
+	return (dev->broken_intx_masking ? PCI_DEV_SER_P_INTX_BROKEN : 0) |
+	       (dev->io_window ? PCI_DEV_SER_P_IO_WINDOW : 0) |
+	       (dev->pref_window ? PCI_DEV_SER_P_PREF_WINDOW : 0) |
+	       (dev->pref_64_window ? PCI_DEV_SER_P_PREF_64 : 0);
+}
+
+void pci_liveupdate_set_probe_bits(struct pci_dev *dev, u8 bits)
+{
+	dev->broken_intx_masking = !!(bits & PCI_DEV_SER_P_INTX_BROKEN);
+	dev->io_window = !!(bits & PCI_DEV_SER_P_IO_WINDOW);
+	dev->pref_window = !!(bits & PCI_DEV_SER_P_PREF_WINDOW);
+	dev->pref_64_window = !!(bits & PCI_DEV_SER_P_PREF_64);
+}
+
 /* struct pci_sriov is private to the PCI core. */
 bool pci_liveupdate_sriov_record(struct pci_dev *dev, u64 *vf_bar_sizes,
 				 u8 *vf_buses)

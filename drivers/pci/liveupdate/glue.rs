@@ -7,11 +7,7 @@
 //! C header: [`drivers/pci/liveupdate/hooks.h`](srctree/drivers/pci/liveupdate/hooks.h)
 
 use crate::dev::PciDev;
-use core::ops::Deref;
-use kernel::{
-    bindings,
-    prelude::*, //
-};
+use kernel::bindings;
 
 /// Whether this kernel was booted by a kexec that handed over KHO data.
 pub(crate) fn kho_boot() -> bool {
@@ -74,45 +70,24 @@ pub(crate) unsafe fn drop_vfs(pdev: &PciDev) {
     unsafe { bindings::pci_liveupdate_drop_vfs(pdev.as_raw()) };
 }
 
-/// A device looked up by address, holding a reference on it.
-///
-/// # Invariants
-///
-/// Holds a reference on the device, taken by the lookup.
-pub(crate) struct DevRef(PciDev);
-
-impl DevRef {
-    /// The device at `segment` and `bdf`, if enumerated.
-    pub(crate) fn lookup(segment: u32, bdf: u16) -> Option<Self> {
-        // CAST: Segments are non-negative and fit in a C `int`.
-        // SAFETY: A plain C lookup; it returns a referenced device or NULL.
-        let d = unsafe {
-            bindings::pci_get_domain_bus_and_slot(
-                segment as c_int,
-                u32::from(bdf >> 8),
-                u32::from(bdf & 0xff),
-            )
-        };
-        // SAFETY: The reference taken by the lookup keeps `d` valid until
-        // `drop`.
-        // INVARIANT: As just said.
-        unsafe { PciDev::from_raw(d) }.map(DevRef)
-    }
+/// The bits of `struct pci_dev` that probing derives and a probe record
+/// carries (`abi::P_INTX_BROKEN`, `abi::P_IO_WINDOW`, `abi::P_PREF_WINDOW`,
+/// `abi::P_PREF_64`); they do not change after enumeration.
+pub(crate) fn probe_bits(pdev: &PciDev) -> u8 {
+    // SAFETY: `pdev` is valid (type invariant).
+    unsafe { bindings::pci_liveupdate_probe_bits(pdev.as_raw()) }
 }
 
-impl Deref for DevRef {
-    type Target = PciDev;
-
-    fn deref(&self) -> &PciDev {
-        &self.0
-    }
-}
-
-impl Drop for DevRef {
-    fn drop(&mut self) {
-        // SAFETY: Drops the reference the lookup took (type invariant).
-        unsafe { bindings::pci_dev_put(self.0.as_raw()) };
-    }
+/// Sets the bits [`probe_bits`] reads from `bits`, instead of probing.
+///
+/// # Safety
+///
+/// `pdev` is being set up and not added yet: nothing else accesses the
+/// bit fields' storage.
+pub(crate) unsafe fn set_probe_bits(pdev: &PciDev, bits: u8) {
+    // SAFETY: `pdev` is valid (type invariant) and not shared yet (caller
+    // contract).
+    unsafe { bindings::pci_liveupdate_set_probe_bits(pdev.as_raw(), bits) };
 }
 
 /// Test kernels log every config write to an incoming function from the

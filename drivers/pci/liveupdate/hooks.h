@@ -110,6 +110,9 @@ bool pci_liveupdate_dma_keep(struct pci_dev *dev);
 bool pci_liveupdate_dma_incoming(void);
 /* A device stops being incoming: end the IOMMU translation carried for it. */
 void pci_liveupdate_dma_release(struct pci_dev *dev);
+/* The bits of @dev a probe record carries (PCI_DEV_SER_P_*), and setting them. */
+u8 pci_liveupdate_probe_bits(struct pci_dev *dev);
+void pci_liveupdate_set_probe_bits(struct pci_dev *dev, u8 bits);
 /* The per-VF BAR sizes and VF bus span of an SR-IOV PF; false if none. */
 bool pci_liveupdate_sriov_record(struct pci_dev *dev, u64 *vf_bar_sizes,
 				 u8 *vf_buses);

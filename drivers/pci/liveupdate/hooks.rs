@@ -10,6 +10,7 @@ use crate::{
     },
     c_api::end_incoming,
     dev::{
+        DevRef,
         Flag,
         PciDev, //
     },
@@ -17,8 +18,7 @@ use crate::{
     fmt::Bdf,
     glue::{
         self,
-        watch_config_writes,
-        DevRef, //
+        watch_config_writes, //
     },
     state::{
         entry_dev,

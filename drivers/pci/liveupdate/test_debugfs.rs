@@ -24,7 +24,10 @@
 use crate::{
     abi,
     c_api,
-    dev::PciDev,
+    dev::{
+        DevRef,
+        PciDev, //
+    },
     hooks,
     state::ready,
     test_api::{
@@ -93,11 +96,8 @@ fn parse<T: FromStr<Err = Error>>(r: &mut UserSliceReader) -> Result<T> {
 /// Runs `op` on the device whose address the user wrote.
 fn on_device(r: &mut UserSliceReader, op: fn(&PciDev) -> Result) -> Result {
     let a: Address = parse(r)?;
-    let dev = pci::Device::get(a.domain, a.bus, a.devfn).ok_or(ENODEV)?;
-    // SAFETY: `dev` holds a reference on the device until it is dropped at
-    // the end of this function, after `op` returned.
-    let pdev = unsafe { PciDev::from_raw(dev.as_raw()) }.ok_or(ENODEV)?;
-    op(&pdev)
+    let dev = DevRef::lookup(a.domain, u16::from(a.bus) << 8 | u16::from(a.devfn)).ok_or(ENODEV)?;
+    op(&dev)
 }
 
 /// Bytes as `%*phD` prints them: hex, joined by dashes.
@@ -177,21 +177,20 @@ fn show_incoming(_: &(), f: &mut fmt::Formatter<'_>) -> fmt::Result {
 
 fn show_status(_: &(), f: &mut fmt::Formatter<'_>) -> fmt::Result {
     for dev in pci::Devices::new() {
-        // SAFETY: `dev` holds a reference on the device while `pdev` is used.
-        let Some(pdev) = (unsafe { PciDev::from_raw(dev.as_raw()) }) else {
-            continue;
-        };
+        let (segment, vendor, device) =
+            (dev.domain_nr(), dev.vendor_id().as_raw(), dev.device_id());
+        let pdev = DevRef::from(dev);
         let s = test_api::status(&pdev);
         writeln!(
             f,
             "{:04x}:{:02x}:{:02x}.{} {:04x}:{:04x} incoming={} path={} outgoing={} \
              bm_at_enum={} pm_held={} acs_adopted={}",
-            dev.domain_nr(),
-            dev.bus_number(),
-            dev.devfn() >> 3,
-            dev.devfn() & 7,
-            dev.vendor_id().as_raw(),
-            dev.device_id(),
+            segment,
+            pdev.bdf() >> 8,
+            (pdev.bdf() >> 3) & 0x1f,
+            pdev.bdf() & 7,
+            vendor,
+            device,
             u8::from(s.incoming),
             u8::from(s.path),
             u8::from(s.outgoing),
