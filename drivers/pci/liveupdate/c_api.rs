@@ -218,7 +218,8 @@ pub unsafe extern "C" fn pci_liveupdate_unpreserve(dev: *mut bindings::pci_dev) 
     }
 }
 
-/// [`pci_liveupdate_unpreserve`] of a device the caller holds.
+/// [`pci_liveupdate_unpreserve`] of a device the caller holds, once
+/// [`ready`] said `STATE` may be used.
 pub(crate) fn unpreserve(pdev: &PciDev) -> Result {
     let mut state = STATE.lock();
     if state.frozen {
@@ -352,7 +353,8 @@ pub unsafe extern "C" fn pci_liveupdate_abandon(dev: *mut bindings::pci_dev) -> 
     }
 }
 
-/// [`pci_liveupdate_finish`], or with `stop` [`pci_liveupdate_abandon`].
+/// [`pci_liveupdate_finish`], or with `stop` [`pci_liveupdate_abandon`],
+/// once [`ready`] said `STATE` may be used.
 pub(crate) fn end_incoming(pdev: &PciDev, stop: bool) -> Result {
     let what = if stop { "abandon" } else { "finish" };
     let mut state = STATE.lock();

@@ -647,7 +647,7 @@ impl PciDev {
 ///
 /// # Invariants
 ///
-/// `dev` keeps the device `pdev` points to alive.
+/// `_dev` keeps the device `pdev` points to alive.
 pub(crate) struct DevRef {
     pdev: PciDev,
     _dev: ARef<pci::Device>,

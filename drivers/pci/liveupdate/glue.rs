@@ -6,7 +6,10 @@
 //!
 //! C header: [`drivers/pci/liveupdate/hooks.h`](srctree/drivers/pci/liveupdate/hooks.h)
 
-use crate::dev::PciDev;
+use crate::{
+    abi,
+    dev::PciDev, //
+};
 use kernel::bindings;
 
 /// Whether this kernel was booted by a kexec that handed over KHO data.
@@ -69,6 +72,14 @@ pub(crate) unsafe fn drop_vfs(pdev: &PciDev) {
     // SAFETY: `pdev` is valid (type invariant); the caller serialises.
     unsafe { bindings::pci_liveupdate_drop_vfs(pdev.as_raw()) };
 }
+
+// The C glue maps the bit fields with the ABI header's values.
+const _: () = {
+    assert!(bindings::PCI_DEV_SER_P_INTX_BROKEN == abi::P_INTX_BROKEN as u32);
+    assert!(bindings::PCI_DEV_SER_P_IO_WINDOW == abi::P_IO_WINDOW as u32);
+    assert!(bindings::PCI_DEV_SER_P_PREF_WINDOW == abi::P_PREF_WINDOW as u32);
+    assert!(bindings::PCI_DEV_SER_P_PREF_64 == abi::P_PREF_64 as u32);
+};
 
 /// The bits of `struct pci_dev` that probing derives and a probe record
 /// carries (`abi::P_INTX_BROKEN`, `abi::P_IO_WINDOW`, `abi::P_PREF_WINDOW`,

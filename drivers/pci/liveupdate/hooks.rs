@@ -692,7 +692,8 @@ pub unsafe extern "C" fn pci_liveupdate_freeze(dev: *mut bindings::pci_dev) {
     }
 }
 
-/// [`pci_liveupdate_freeze`], once a device was passed in.
+/// [`pci_liveupdate_freeze`], once a device was passed in and [`ready`]
+/// said `STATE` may be used.
 pub(crate) fn freeze() {
     let _timed = timing::SHUTDOWN.start();
     let decide = {

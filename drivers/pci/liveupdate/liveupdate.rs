@@ -83,7 +83,7 @@
 //!   format, shared with the host crate.
 //! - [`dev`]: the PCI device view the component works with.
 //! - [`glue`]: safe calls into the component's C half.
-//! - [`test_api`] and `test_debugfs`: test-only inspection and fault
+//! - `test_api` and `test_debugfs`: test-only inspection and fault
 //!   injection, and the debugfs files that drive them.
 //!
 //! [`STATE`]: state::STATE

@@ -61,13 +61,13 @@ const _: () = {
 /// incoming table's entries: `ENODEV` before boot-time setup, `ENOENT`
 /// without an outgoing table, `ENODATA` without an incoming one, `EINVAL`
 /// if the incoming data was refused.
-pub(crate) fn snapshot(outgoing: bool) -> Result<(KVec<abi::PciDevSer>, Option<usize>)> {
+pub(crate) fn snapshot(outgoing: bool) -> Result<(KVVec<abi::PciDevSer>, Option<usize>)> {
     if !crate::state::ready() {
         return Err(ENODEV);
     }
     let mut state = STATE.lock();
-    let copy = |entries: &[abi::PciDevSer]| -> Result<KVec<abi::PciDevSer>> {
-        let mut v = KVec::with_capacity(entries.len(), GFP_KERNEL)?;
+    let copy = |entries: &[abi::PciDevSer]| -> Result<KVVec<abi::PciDevSer>> {
+        let mut v = KVVec::with_capacity(entries.len(), GFP_KERNEL)?;
         v.extend_from_slice(entries, GFP_KERNEL)?;
         Ok(v)
     };
@@ -363,8 +363,12 @@ fn change_entry(
     if !crate::state::ready() {
         return Err(ENODEV);
     }
-    let info = pdev.identity();
     let mut state = STATE.lock();
+    // A removed VF may have dropped its PF, which `identity()` reaches.
+    if pdev.flag(&state, Flag::Removed) || !pdev.is_added() {
+        return Err(ENODEV);
+    }
+    let info = pdev.identity();
     let out = state.outgoing()?;
     let (hdr, e) = out.raw_mut()?;
     let n = (hdr.count.get() as usize).min(e.len());
@@ -431,8 +435,12 @@ pub(crate) fn status(pdev: &PciDev) -> Status {
     if !crate::state::ready() {
         return s;
     }
-    let info = pdev.identity();
     let mut state = STATE.lock();
+    // A removed VF may have dropped its PF, which `identity()` reaches.
+    if pdev.flag(&state, Flag::Removed) || !pdev.is_added() {
+        return s;
+    }
+    let info = pdev.identity();
     s.incoming = state.is_incoming_direct(pdev);
     s.path = state.incoming_entry(pdev).is_some();
     s.outgoing = state.outgoing_entry(&info).is_some();

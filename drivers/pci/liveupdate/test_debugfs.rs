@@ -22,7 +22,6 @@
 //! directory.
 
 use crate::{
-    abi,
     c_api,
     dev::{
         DevRef,
@@ -30,6 +29,7 @@ use crate::{
     },
     hooks,
     state::ready,
+    table,
     test_api::{
         self,
         FuzzStats, //
@@ -115,17 +115,17 @@ impl core::fmt::Display for Dashed<'_> {
     }
 }
 
-/// The driver name of an entry, `-` if none.
-fn driver(e: &abi::PciDevSer) -> &str {
-    let len = e
-        .driver
-        .iter()
-        .position(|&b| b == 0)
-        .unwrap_or(e.driver.len());
-    match core::str::from_utf8(&e.driver[..len]) {
-        Ok("") => "-",
-        Ok(name) => name,
-        Err(_) => "?",
+/// A driver name as `%.*s` prints it, `-` if none.
+struct DriverName<'a>(&'a [u8]);
+
+impl core::fmt::Display for DriverName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("-");
+        }
+        self.0
+            .iter()
+            .try_for_each(|&b| core::fmt::Write::write_char(f, char::from(b)))
     }
 }
 
@@ -161,7 +161,7 @@ fn show_table(outgoing: bool, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             Dashed(&e.bar_order),
             Dashed(&e.vf_bar_order),
             e.vf_buses,
-            driver(e),
+            DriverName(table::driver_of(e)),
         )?;
     }
     Ok(())
@@ -277,8 +277,14 @@ struct Fault(u32);
 impl FromStr for Fault {
     type Err = Error;
 
+    /// Decimal, or hex with `0x`, as the C attribute file took it.
     fn from_str(s: &str) -> Result<Self> {
-        s.parse().map(Fault).map_err(|_| EINVAL)
+        match s.strip_prefix("0x") {
+            Some(hex) => u32::from_str_radix(hex, 16),
+            None => s.parse(),
+        }
+        .map(Fault)
+        .map_err(|_| EINVAL)
     }
 }
 

@@ -44,7 +44,6 @@
 #include <linux/syscore_ops.h>
 #include <linux/uaccess.h>
 
-#include "hooks.h"
 #include "test.h"
 
 #define PCI_LU_TEST_FH_COMPATIBLE "pci-lu-test-v1"

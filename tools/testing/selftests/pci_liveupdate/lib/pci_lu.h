@@ -39,7 +39,7 @@
 
 #define PCI_LU_DEBUGFS	"/sys/kernel/debug/pci_liveupdate"
 
-/* Fault numbers of the debugfs "inject" file (include/linux/pci_liveupdate.h). */
+/* Fault numbers of the debugfs "inject" file (drivers/pci/liveupdate/test_api.rs). */
 #define PCI_LU_TEST_FAIL_NEXT_ALLOC	1
 #define PCI_LU_TEST_CORRUPT_CHECKSUM	2
 #define PCI_LU_TEST_CORRUPT_COUNT	3
