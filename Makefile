@@ -16,6 +16,10 @@ VM_TIMEOUT ?= 300
 TESTS ?=
 FUZZ_SECONDS ?= 60
 
+# One build dir, one cache and two cores: targets never run in parallel
+# (make -j would build the series in lint while VMs boot the kernel).
+.NOTPARALLEL:
+
 timed = @start=$$(date +%s); $(1); rc=$$?; \
 	echo "==> $(2) took $$(( $$(date +%s) - start ))s"; exit $$rc
 

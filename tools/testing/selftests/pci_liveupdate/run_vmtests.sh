@@ -214,7 +214,9 @@ for t in ${tests[@]+"${tests[@]}"}; do
 	# make bench: another kernel, topology or command line.
 	# shellcheck disable=SC2086
 	# A run that hit the stock x86 boot race (boot_race in scripts/lib.sh)
-	# proves nothing either way: keep its log, run the test once more.
+	# proves nothing either way: keep its log, run the test once more. A
+	# kept log belongs to this run only.
+	rm -f "$log.boot-race"
 	for try in 1 2; do
 		rc=0
 		err=$("$TOP/scripts/vm" ${PCI_LU_VM_EXTRA:-} "${topo[@]}" -k "$bz" \
