@@ -110,7 +110,7 @@ pub unsafe extern "C" fn pci_liveupdate_preserve(dev: *mut bindings::pci_dev) ->
         dev_warn!(pdev.as_dev(), "preserve refused: shutdown has begun\n");
         return ESHUTDOWN.to_errno();
     }
-    if pdev.flag(&state, Flag::Removed) || !pdev.is_added() {
+    if !pdev.in_system(&state) {
         dev_warn!(
             pdev.as_dev(),
             "preserve refused: the device is not added to the system or is being removed\n"

@@ -547,6 +547,13 @@ impl PciDev {
         }
     }
 
+    /// Whether the device is added and its removal hook has not run; while
+    /// `state` is held, its path upstream (a VF's PF included) may then be
+    /// followed.
+    pub(crate) fn in_system(&self, state: &State) -> bool {
+        !self.flag(state, Flag::Removed) && self.is_added()
+    }
+
     /// Reads a flag; `_state` proves `STATE` is held.
     pub(crate) fn flag(&self, _state: &State, flag: Flag) -> bool {
         // SAFETY: The pointer is valid (`flag_ptr`), and flags are only

@@ -365,7 +365,7 @@ fn change_entry(
     }
     let mut state = STATE.lock();
     // A removed VF may have dropped its PF, which `identity()` reaches.
-    if pdev.flag(&state, Flag::Removed) || !pdev.is_added() {
+    if !pdev.in_system(&state) {
         return Err(ENODEV);
     }
     let info = pdev.identity();
@@ -437,7 +437,7 @@ pub(crate) fn status(pdev: &PciDev) -> Status {
     }
     let mut state = STATE.lock();
     // A removed VF may have dropped its PF, which `identity()` reaches.
-    if pdev.flag(&state, Flag::Removed) || !pdev.is_added() {
+    if !pdev.in_system(&state) {
         return s;
     }
     let info = pdev.identity();
