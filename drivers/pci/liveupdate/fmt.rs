@@ -24,14 +24,21 @@ impl kernel::fmt::Display for table::SriovMisfit {
     }
 }
 
-/// A bus/device/function for log lines; `None` is the root bus.
+/// A bus/device/function for log lines and debugfs; `None` is the root
+/// bus.
 pub(crate) struct Bdf(pub(crate) Option<u16>);
 
-impl kernel::fmt::Display for Bdf {
-    fn fmt(&self, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
+impl core::fmt::Display for Bdf {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self.0 {
             Some(b) => write!(f, "{:02x}:{:02x}.{}", b >> 8, (b >> 3) & 0x1f, b & 7),
             None => f.write_str("the root bus"),
         }
+    }
+}
+
+impl kernel::fmt::Display for Bdf {
+    fn fmt(&self, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
+        core::fmt::Display::fmt(self, f)
     }
 }

@@ -27,6 +27,7 @@ use crate::{
         DevRef,
         PciDev, //
     },
+    fmt::Bdf,
     hooks,
     state::ready,
     table,
@@ -54,8 +55,7 @@ use kernel::{
 /// in hex.
 struct Address {
     domain: u32,
-    bus: u8,
-    devfn: u8,
+    bdf: u16,
 }
 
 impl FromStr for Address {
@@ -72,9 +72,8 @@ impl FromStr for Address {
         }
         Ok(Address {
             domain: hex(domain)?,
-            // CAST: Checked above.
-            bus: bus as u8,
-            devfn: (slot << 3 | func) as u8,
+            // CAST: Checked above: 16 bits.
+            bdf: (bus << 8 | slot << 3 | func) as u16,
         })
     }
 }
@@ -96,7 +95,7 @@ fn parse<T: FromStr<Err = Error>>(r: &mut UserSliceReader) -> Result<T> {
 /// Runs `op` on the device whose address the user wrote.
 fn on_device(r: &mut UserSliceReader, op: fn(&PciDev) -> Result) -> Result {
     let a: Address = parse(r)?;
-    let dev = DevRef::lookup(a.domain, u16::from(a.bus) << 8 | u16::from(a.devfn)).ok_or(ENODEV)?;
+    let dev = DevRef::lookup(a.domain, a.bdf).ok_or(ENODEV)?;
     op(&dev)
 }
 
@@ -139,16 +138,13 @@ fn show_table(outgoing: bool, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "capacity {c}")?;
     }
     for e in &entries {
-        let bdf = e.bdf.get();
         writeln!(
             f,
-            "{:04x}:{:02x}:{:02x}.{} refcount={} vendor={:04x} device={:04x} class={:06x} \
+            "{:04x}:{} refcount={} vendor={:04x} device={:04x} class={:06x} \
              flags={:x} upstream={:04x} bus={:02x}-{:02x} probe={:02x} bars={} vfbars={} \
              vfbuses={} driver={}",
             e.segment.get(),
-            bdf >> 8,
-            (bdf >> 3) & 0x1f,
-            bdf & 7,
+            Bdf(Some(e.bdf.get())),
             e.refcount.get(),
             e.vendor.get(),
             e.device.get(),
@@ -183,12 +179,10 @@ fn show_status(_: &(), f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = test_api::status(&pdev);
         writeln!(
             f,
-            "{:04x}:{:02x}:{:02x}.{} {:04x}:{:04x} incoming={} path={} outgoing={} \
+            "{:04x}:{} {:04x}:{:04x} incoming={} path={} outgoing={} \
              bm_at_enum={} pm_held={} acs_adopted={}",
             segment,
-            pdev.bdf() >> 8,
-            (pdev.bdf() >> 3) & 0x1f,
-            pdev.bdf() & 7,
+            Bdf(Some(pdev.bdf())),
             vendor,
             device,
             u8::from(s.incoming),
