@@ -19,6 +19,10 @@
  * (kexec-tools' /sbin/kexec -c): no KHO, so nothing of the Live Update
  * reaches the second kernel; pci_lu_kexec_load on its command line tells
  * that kernel's init and test so.
+ *
+ * Before a stage runs, init loads the kernel's modules from /lib/modules
+ * (lib/modules.h), unless the command line has pci_lu_modules=test: then
+ * the test loads them when it wants to (vfio_module).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -36,6 +40,7 @@
 #include <unistd.h>
 
 #include "kexec_load.h"
+#include "modules.h"
 
 static char cmdline[4096];
 
@@ -184,6 +189,15 @@ int main(void)
 		say("stage marker (stage %d) disagrees with KHO handover (%d)", stage, kho_in);
 		printf("PCI_LU_RESULT %s stage%d FAIL: stage detection\n", name, stage);
 		stop();
+	}
+	if (!strstr(cmdline, " pci_lu_modules=test")) {
+		rc = pci_lu_load_modules();
+		if (rc < 0) {
+			printf("PCI_LU_RESULT %s stage%d FAIL: loading modules: %d\n", name,
+			       stage, rc);
+			stop();
+		}
+		say("loaded %d modules", rc);
 	}
 	say("Starting %s stage %d", name, stage);
 

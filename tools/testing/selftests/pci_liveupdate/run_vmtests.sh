@@ -96,6 +96,25 @@ awk '
 awk '$3 == "pci_liveupdate_preserve" { print "anchor", $1 }' "$map" >>"$OUT/text_ranges"
 # A kernel without the component (make bench's baseline) has none; the
 # fault injection test then fails, naming the missing range.
+# vfio-pci as a module: where the handler starts in the module's .text
+# (a symbol the guest finds in /proc/kallsyms) and how long it is.
+kdir=${bz%/arch/x86/boot/bzImage}
+if [ -f "$kdir/modules.order" ]; then
+	grep '/vfio-pci\.o$' "$kdir/modules.order" | sed 's/\.o$/.ko/' | while read -r m; do
+		objdump -t "$kdir/$m" | awk '
+			function hex(s, i, v) {
+				for (i = 1; i <= length(s); i++)
+					v = v * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1
+				return v
+			}
+			$4 == ".text" && $3 == "F" && $6 ~ /^vfio_pci_lu_|^vfio_pci_liveupdate_/ {
+				a = hex($1); e = a + hex($5)
+				if (first == "" || a < lo) { lo = a; first = $6 }
+				if (e > hi) hi = e
+			}
+			END { if (first != "") print "vfio_pci_liveupdate module", first, hi - lo }'
+	done >>"$OUT/text_ranges"
+fi
 
 # One initramfs for every test: /init, the kernel to kexec, the tests.
 initrd=$OUT/initramfs.cpio
@@ -113,12 +132,20 @@ initrd=$OUT/initramfs.cpio
 		echo "file /tests/$(basename "$f") $f 0755 0 0"
 	done
 	echo "dir /tmp 01777 0 0"
+	# The modules of this kernel's build (modules.order: none stale), which
+	# /init loads (lib/modules.h).
+	echo "dir /lib 0755 0 0"
+	echo "dir /lib/modules 0755 0 0"
+	if [ -f "$kdir/modules.order" ]; then
+		sed 's/\.o$/.ko/' "$kdir/modules.order" | while read -r m; do
+			echo "file /lib/modules/$(basename "$m") $kdir/$m 0644 0 0"
+		done
+	fi
 	# kexec-tools and its libraries, for plain kexec_load() (dma_kexec_load).
 	kexec=$TOOLS/kexec-tools/sbin/kexec
 	[ -x "$kexec" ] || die "no $kexec (run scripts/deps)"
 	echo "dir /sbin 0755 0 0"
 	echo "file /sbin/kexec $kexec 0755 0 0"
-	echo "dir /lib 0755 0 0"
 	echo "dir /lib/x86_64-linux-gnu 0755 0 0"
 	echo "dir /lib64 0755 0 0"
 	LD_LIBRARY_PATH=$TOOLS/kexec-tools/usr/lib/x86_64-linux-gnu ldd "$kexec" | awk '

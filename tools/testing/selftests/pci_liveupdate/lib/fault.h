@@ -4,7 +4,8 @@
  * fail_page_alloc, limited to the calling thread (task-filter) and to
  * allocations made with the code under test on the stack (the stacktrace
  * filter, given the text range of its object from the kernel's
- * System.map; run_vmtests.sh puts the ranges in /text_ranges).
+ * System.map, or for a module its first function and length;
+ * run_vmtests.sh puts the ranges in /text_ranges).
  *
  * Disarm with fault_arm(false) before anything else: while armed, every
  * allocation of the thread that passes the filter fails.
@@ -27,15 +28,33 @@ struct fault_range {
 	unsigned long start, end;
 };
 
+/* Address of the module function @sym from /proc/kallsyms, or 0. */
+static inline unsigned long fault_kallsyms(const char *sym)
+{
+	char line[256], name[128], type;
+	unsigned long addr, found = 0;
+	FILE *f = fopen("/proc/kallsyms", "r");
+
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx %c %127s", &addr, &type, name) == 3 &&
+		    (type == 't' || type == 'T') && !strcmp(name, sym) && strchr(line, '['))
+			found = addr;
+	fclose(f);
+	return found;
+}
+
 /*
  * Text range of @name ("pci_liveupdate", "vfio_pci_liveupdate") in the
  * running kernel: as linked, moved by the KASLR offset of the anchor
- * symbol. 0 or -errno.
+ * symbol; in a module, from where its first function was loaded.
+ * 0 or -errno.
  */
 static inline int fault_range(const char *name, struct fault_range *r)
 {
 	unsigned long linked = 0, running = 0, s, e;
-	char line[160], n[64];
+	char line[160], n[64], sym[96];
 	FILE *f;
 	int ret = -ENOENT;
 
@@ -51,6 +70,12 @@ static inline int fault_range(const char *name, struct fault_range *r)
 	while (fgets(line, sizeof(line), f)) {
 		if (sscanf(line, "anchor %lx", &linked) == 1)
 			continue;
+		if (sscanf(line, "%63s module %95s %lu", n, sym, &e) == 3 && !strcmp(n, name)) {
+			fclose(f);
+			r->start = fault_kallsyms(sym);
+			r->end = r->start + e;
+			return r->start && e ? 0 : -ENOENT;
+		}
 		if (sscanf(line, "%63s %lx %lx", n, &s, &e) == 3 && !strcmp(n, name) && s &&
 		    e > s) {
 			r->start = s;

@@ -620,6 +620,17 @@ int pci_lu_main(int argc, char **argv, const char *name,
 	int state, ret;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	/*
+	 * A second kernel whose test loads the modules itself (init.c) must
+	 * not have LUO restore its sessions before that: the test opens
+	 * /dev/liveupdate when it wants to (vfio_module).
+	 */
+	if (want == 2 && pci_lu_cmdline_has(" pci_lu_modules=test")) {
+		ctx.luo_fd = -1;
+		ctx.stage = 2;
+		ret = stage2(&ctx);
+		goto verdict;
+	}
 	ctx.luo_fd = open("/dev/liveupdate", O_RDWR);
 	/*
 	 * A second kernel booted with liveupdate=off on purpose has no LUO
