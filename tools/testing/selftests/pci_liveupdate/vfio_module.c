@@ -89,6 +89,7 @@ static int stage1(struct pci_lu_ctx *ctx)
 
 static int stage2(struct pci_lu_ctx *ctx)
 {
+	const char *abandoned = EDU_SW ": Live Update preservation abandoned; Bus Master cleared";
 	char drv[64];
 	int fd, err, ret;
 
@@ -129,8 +130,7 @@ static int stage2(struct pci_lu_ctx *ctx)
 	      "administrator abandons %s", EDU_SW);
 	CHECK(ctx, pci_lu_incoming(EDU_SW) == 0 && pci_lu_bus_master(EDU_SW) == 0,
 	      "%s no longer incoming, Bus Master cleared", EDU_SW);
-	CHECK(ctx, pci_lu_dmesg_has(EDU_SW ": Live Update preservation abandoned; Bus Master cleared"),
-	      "kernel logged the abandon");
+	CHECK(ctx, pci_lu_dmesg_has(abandoned), "kernel logged: %s", abandoned);
 	fd = vfio_lu_cdev_open(EDU_SW);
 	CHECK(ctx, fd >= 0, "the cdev of %s opens as an ordinary device (%d)", EDU_SW, fd);
 	if (fd >= 0)

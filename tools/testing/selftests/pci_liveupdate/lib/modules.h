@@ -45,7 +45,8 @@ static inline void pci_lu_module_params(const char *name, char *params, size_t l
 	got = read(fd, cmdline, sizeof(cmdline) - 1);
 	close(fd);
 	cmdline[got > 0 ? got : 0] = '\0';
-	for (word = strtok_r(cmdline, " \n", &save); word; word = strtok_r(NULL, " \n", &save)) {
+	cmdline[strcspn(cmdline, "\n")] = '\0';
+	for (word = strtok_r(cmdline, " ", &save); word; word = strtok_r(NULL, " ", &save)) {
 		if (strncmp(word, name, n) || word[n] != '.')
 			continue;
 		used += snprintf(params + used, len - used, "%s%s", used ? " " : "", word + n + 1);
@@ -99,9 +100,9 @@ static inline int pci_lu_load_modules(void)
 			if (ret && err == ENOENT)
 				continue;	/* a dependency comes later */
 			/* As with modprobe: a driver for hardware not here says no. */
-			if (ret && err == ENODEV)
+			if (ret && err == ENODEV) {
 				fprintf(stderr, "%s: no such device here\n", files[i]);
-			else if (ret && err != EEXIST) {
+			} else if (ret && err != EEXIST) {
 				fprintf(stderr, "loading %s (%s) failed: errno %d\n", files[i],
 					params, err);
 				return -err;
