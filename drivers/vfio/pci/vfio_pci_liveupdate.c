@@ -493,6 +493,11 @@ int vfio_pci_liveupdate_init(void)
 	if (ret)
 		return ret;
 
+	/*
+	 * LUO may restore files against the handler from here on. If module
+	 * init then fails, those files point into the freed module: LUO's
+	 * unregister cannot refuse. Only a failure below makes that window.
+	 */
 	ret = pci_liveupdate_register_flb(&vfio_pci_lu_fh);
 	if (ret) {
 		liveupdate_unregister_file_handler(&vfio_pci_lu_fh);

@@ -47,11 +47,18 @@ static inline void pci_lu_module_params(const char *name, char *params, size_t l
 	cmdline[got > 0 ? got : 0] = '\0';
 	cmdline[strcspn(cmdline, "\n")] = '\0';
 	for (word = strtok_r(cmdline, " ", &save); word; word = strtok_r(NULL, " ", &save)) {
-		if (strncmp(word, name, n) || word[n] != '.')
+		size_t i;
+
+		/* The kernel takes "vfio-pci.x" for "vfio_pci.x" too. */
+		for (i = 0; i < n && (word[i] == name[i] || (word[i] == '-' && name[i] == '_')); i++)
+			;
+		if (i < n || word[n] != '.')
 			continue;
 		used += snprintf(params + used, len - used, "%s%s", used ? " " : "", word + n + 1);
-		if (used >= len)
+		if (used >= len) {
+			fprintf(stderr, "options of %s cut off: %s\n", name, params);
 			break;
+		}
 	}
 }
 
@@ -74,11 +81,18 @@ static inline int pci_lu_load_modules(void)
 	dir = opendir(PCI_LU_MODULE_DIR);
 	if (!dir)
 		return errno == ENOENT ? 0 : -errno;
-	while ((de = readdir(dir)) && count < PCI_LU_MAX_MODULES) {
+	while ((de = readdir(dir))) {
 		size_t l = strlen(de->d_name);
 
-		if (l > 3 && l < sizeof(files[0]) && !strcmp(de->d_name + l - 3, ".ko"))
-			snprintf(files[count++], sizeof(files[0]), "%s", de->d_name);
+		if (l <= 3 || strcmp(de->d_name + l - 3, ".ko"))
+			continue;
+		if (count == PCI_LU_MAX_MODULES || l >= sizeof(files[0])) {
+			fprintf(stderr, "cannot load %s: too many modules or too long a name\n",
+				de->d_name);
+			closedir(dir);
+			return -E2BIG;
+		}
+		snprintf(files[count++], sizeof(files[0]), "%s", de->d_name);
 	}
 	closedir(dir);
 
