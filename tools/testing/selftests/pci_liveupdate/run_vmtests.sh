@@ -68,7 +68,8 @@ for t in liveupdate luo_kexec_simple luo_multi_session luo_stress_sessions luo_s
 		-I"$ksrc/liveupdate/lib/include" \
 		-o "$up/liveupdate/$t" "$ksrc/liveupdate/$t.c" "$ksrc/liveupdate/lib/lu_utils.c" \
 		>>"$OUT/upstream-build.log" 2>&1 ||
-		die "building $ksrc/liveupdate/$t failed: $(grep -m1 error "$OUT/upstream-build.log")"
+		die "building $ksrc/liveupdate/$t failed:" \
+			"$(grep -m1 error "$OUT/upstream-build.log")"
 done
 
 # Text ranges of the component and of vfio-pci's handler, for the stack
@@ -85,8 +86,10 @@ awk '
 		for (i = 1; i <= NR; i++) {
 			if (a[i] < st || a[i] >= et || (t[i] != "t" && t[i] != "T")) continue
 			n = ""
-			if (s[i] ~ /^pci_liveupdate_/ || s[i] ~ /_10liveupdate/) n = "pci_liveupdate"
-			else if (s[i] ~ /^vfio_pci_lu_|^vfio_pci_liveupdate_/) n = "vfio_pci_liveupdate"
+			if (s[i] ~ /^pci_liveupdate_|_10liveupdate/)
+				n = "pci_liveupdate"
+			else if (s[i] ~ /^vfio_pci_lu_|^vfio_pci_liveupdate_/)
+				n = "vfio_pci_liveupdate"
 			if (n != "") { if (!(n in lo)) lo[n] = a[i]; last[n] = i }
 		}
 		# A range ends where the next symbol after its last one starts.

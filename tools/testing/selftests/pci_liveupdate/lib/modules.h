@@ -50,8 +50,9 @@ static inline void pci_lu_module_params(const char *name, char *params, size_t l
 		size_t i;
 
 		/* The kernel takes "vfio-pci.x" for "vfio_pci.x" too. */
-		for (i = 0; i < n && (word[i] == name[i] || (word[i] == '-' && name[i] == '_')); i++)
-			;
+		for (i = 0; i < n; i++)
+			if (word[i] != name[i] && (word[i] != '-' || name[i] != '_'))
+				break;
 		if (i < n || word[n] != '.')
 			continue;
 		used += snprintf(params + used, len - used, "%s%s", used ? " " : "", word + n + 1);
