@@ -3,9 +3,10 @@
  * vfio-pci as a module (the test kernel builds it so; /init loads it).
  *
  * Stage 1 preserves the edu behind the switch through a vfio-pci cdev file
- * and checks that LUO pins the module while it holds the file. The second
- * kernel is told (pci_lu_modules=test) not to load modules: something
- * opens /dev/liveupdate before vfio-pci is loaded, which is the mistake an
+ * and checks that LUO pins the module while it holds the file, and lets go
+ * when a closed session unpreserves it. The second kernel is told
+ * (pci_lu_modules=test) not to load modules: something opens
+ * /dev/liveupdate before vfio-pci is loaded, which is the mistake an
  * operator can make. LUO restores sessions only once, so the session with
  * the file is lost for good and /dev/liveupdate keeps failing after
  * vfio-pci loads. The device must not be left half-preserved: it arrives
@@ -71,7 +72,8 @@ static int stage1(struct pci_lu_ctx *ctx)
 	CHECK(ctx, edu.bar0 && edu_dma_round_trip(&edu, EDU_IOVA, 0x5a) == 0,
 	      "edu DMA round trip through vfio-pci.ko");
 
-	s = luo_create_session(ctx, "vfio-module");
+	/* A session closed before the kexec unpreserves: LUO lets go. */
+	s = luo_create_session(ctx, "vfio-module-closed");
 	if (!CHECK(ctx, s >= 0, "create a session"))
 		return 1;
 	before = module_attr("vfio_pci", "refcnt");
@@ -79,6 +81,16 @@ static int stage1(struct pci_lu_ctx *ctx)
 	after = module_attr("vfio_pci", "refcnt");
 	CHECK(ctx, before >= 0 && after == before + 1,
 	      "LUO holds vfio_pci while it holds the file (refcnt %ld -> %ld)", before, after);
+	close(s);
+	after = module_attr("vfio_pci", "refcnt");
+	CHECK(ctx, after == before, "closing the session drops the hold (refcnt %ld)", after);
+
+	s = luo_create_session(ctx, "vfio-module");
+	if (!CHECK(ctx, s >= 0, "create a session"))
+		return 1;
+	CHECK(ctx, luo_preserve_fd(s, edu.fd, 1) == 0 &&
+	      module_attr("vfio_pci", "refcnt") == before + 1,
+	      "preserve the VFIO file of %s again, in the session kept", EDU_SW);
 	/* The open file pins it too: this shows the outcome, refcnt the hold. */
 	CHECK(ctx, syscall(SYS_delete_module, "vfio_pci", O_NONBLOCK) < 0 &&
 	      (errno == EWOULDBLOCK || errno == EBUSY) && module_live("vfio_pci"),
