@@ -190,7 +190,7 @@ int main(void)
 		printf("PCI_LU_RESULT %s stage%d FAIL: stage detection\n", name, stage);
 		stop();
 	}
-	if (!strstr(cmdline, " pci_lu_modules=test")) {
+	if (!strstr(cmdline, " " PCI_LU_MODULES_BY_TEST)) {
 		rc = pci_lu_load_modules();
 		if (rc < 0) {
 			printf("PCI_LU_RESULT %s stage%d FAIL: loading modules: %d\n", name,

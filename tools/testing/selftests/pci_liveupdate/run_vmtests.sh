@@ -74,7 +74,8 @@ done
 
 # Text ranges of the component and of vfio-pci's handler, for the stack
 # filter of fault injection, as linked (System.map; a module's below).
-map=${bz%/arch/x86/boot/bzImage}/System.map
+kdir=${bz%/arch/x86/boot/bzImage}
+map=$kdir/System.map
 if [ ! -f "$map" ]; then
 	echo "# no System.map next to $bz: fault injection cannot aim" >&2
 	map=/dev/null
@@ -101,7 +102,6 @@ awk '$3 == "pci_liveupdate_preserve" { print "anchor", $1 }' "$map" >>"$OUT/text
 # fault injection test then fails, naming the missing range.
 # vfio-pci as a module: where the handler starts in the module's .text
 # (a symbol the guest finds in /proc/kallsyms) and how long it is.
-kdir=${bz%/arch/x86/boot/bzImage}
 if [ -f "$kdir/modules.order" ]; then
 	# sed, not grep: no vfio-pci.o (built in) is no error under pipefail.
 	sed -n 's|^\(.*/vfio-pci\)\.o$|\1.ko|p' "$kdir/modules.order" | while read -r m; do

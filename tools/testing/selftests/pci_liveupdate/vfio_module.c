@@ -40,6 +40,17 @@ static long module_attr(const char *name, const char *attr)
 	return ret ? ret : strtol(buf, NULL, 10);
 }
 
+/* Opens and closes /dev/liveupdate: 0 or the errno of the open. */
+static int luo_open_errno(void)
+{
+	int fd = open("/dev/liveupdate", O_RDWR);
+
+	if (fd < 0)
+		return errno;
+	close(fd);
+	return 0;
+}
+
 /* True if @name is a loaded module (built-in code has no initstate). */
 static bool module_live(const char *name)
 {
@@ -96,7 +107,7 @@ static int stage1(struct pci_lu_ctx *ctx)
 	      (errno == EWOULDBLOCK || errno == EBUSY) && module_live("vfio_pci"),
 	      "vfio_pci cannot be unloaded while a file is preserved");
 	CHECK(ctx, pci_lu_status_field(EDU_SW, "outgoing") == 1, "%s is outgoing", EDU_SW);
-	CHECK(ctx, pci_lu_stage2_cmdline("pci_lu_modules=test") == 0,
+	CHECK(ctx, pci_lu_stage2_cmdline(PCI_LU_MODULES_BY_TEST) == 0,
 	      "the second kernel leaves loading the modules to the test");
 	return 0;
 }
@@ -111,23 +122,16 @@ static int stage2(struct pci_lu_ctx *ctx)
 	CHECK(ctx, pci_lu_incoming(EDU_SW) == 1 && pci_lu_bus_master(EDU_SW) == 1,
 	      "%s arrived incoming with Bus Master set", EDU_SW);
 
-	fd = open("/dev/liveupdate", O_RDWR);
-	err = fd < 0 ? errno : 0;
-	CHECK(ctx, fd < 0 && err == EIO,
-	      "opening /dev/liveupdate before vfio-pci loads fails with EIO (%d)", err);
-	if (fd >= 0)
-		close(fd);
+	err = luo_open_errno();
+	CHECK(ctx, err == EIO, "opening /dev/liveupdate before vfio-pci loads fails with EIO (%d)",
+	      err);
 	CHECK(ctx, pci_lu_dmesg_has("No registered handler for compatible"),
 	      "LUO logged the missing file handler");
 
 	ret = pci_lu_load_modules();
 	CHECK(ctx, ret >= 2 && module_live("vfio_pci"), "vfio-pci loads late (%d modules)", ret);
-	fd = open("/dev/liveupdate", O_RDWR);
-	err = fd < 0 ? errno : 0;
-	CHECK(ctx, fd < 0 && err == EIO,
-	      "LUO does not restore the sessions again: still EIO (%d)", err);
-	if (fd >= 0)
-		close(fd);
+	err = luo_open_errno();
+	CHECK(ctx, err == EIO, "LUO does not restore the sessions again: still EIO (%d)", err);
 
 	/* Nothing half-done: the device waits as it arrived. */
 	pci_lu_driver(EDU_SW, drv, sizeof(drv));

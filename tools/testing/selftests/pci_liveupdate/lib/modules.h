@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #define PCI_LU_MODULE_DIR	"/lib/modules"
+/* On a command line: /init leaves loading the modules to the test. */
+#define PCI_LU_MODULES_BY_TEST	"pci_lu_modules=test"
 #define PCI_LU_MAX_MODULES	32
 
 /* The module name of @file ("vfio-pci.ko" -> "vfio_pci"). */
@@ -105,7 +107,9 @@ static inline int pci_lu_load_modules(void)
 				continue;
 			pci_lu_module_name(files[i], name, sizeof(name));
 			pci_lu_module_params(name, params, sizeof(params));
-			snprintf(path, sizeof(path), PCI_LU_MODULE_DIR "/%s", files[i]);
+			if (snprintf(path, sizeof(path), PCI_LU_MODULE_DIR "/%s", files[i]) >=
+			    (int)sizeof(path))
+				return -ENAMETOOLONG;
 			fd = open(path, O_RDONLY | O_CLOEXEC);
 			if (fd < 0)
 				return -errno;

@@ -18,6 +18,7 @@
 
 #include <linux/liveupdate.h>
 
+#include "modules.h"
 #include "pci_lu.h"
 
 #define STATE_SESSION	"pci-lu-state"
@@ -625,7 +626,7 @@ int pci_lu_main(int argc, char **argv, const char *name,
 	 * not have LUO restore its sessions before that: the test opens
 	 * /dev/liveupdate when it wants to (vfio_module).
 	 */
-	if (want == 2 && pci_lu_cmdline_has(" pci_lu_modules=test")) {
+	if (want == 2 && pci_lu_cmdline_has(" " PCI_LU_MODULES_BY_TEST)) {
 		ctx.luo_fd = -1;
 		ctx.stage = 2;
 		ret = stage2(&ctx);
